@@ -1,0 +1,73 @@
+"""thrifty.metrics: hand-computed values."""
+
+from __future__ import annotations
+
+import pytest
+
+from thrifty.metrics import cutoff_curve, default_cutoffs, pass_at_k, summarize
+
+
+def test_pass_at_k_hand_values():
+    assert pass_at_k(10, 0, 1) == 0.0
+    assert pass_at_k(10, 10, 5) == 1.0
+    assert pass_at_k(10, 3, 1) == pytest.approx(0.3)
+    # 1 - C(7,2)/C(10,2) = 1 - 21/45
+    assert pass_at_k(10, 3, 2) == pytest.approx(24 / 45)
+    # fewer wrong samples than k: some pick always contains a correct one
+    assert pass_at_k(4, 2, 3) == 1.0
+
+
+@pytest.mark.parametrize("n, c, k", [(3, 4, 1), (3, 1, 0), (3, 1, 4), (3, -1, 1)])
+def test_pass_at_k_rejects_impossible_counts(n, c, k):
+    with pytest.raises(ValueError, match=f"n={n}, c={c}, k={k}"):
+        pass_at_k(n, c, k)
+
+
+def _s(pid, tokens, correct, finished=True, level=None):
+    return {"id": pid, "tokens": tokens, "correct": correct, "finished": finished, "level": level}
+
+
+def test_cutoff_curve_hand_values():
+    samples = [_s("a", 100, True), _s("a", 300, True), _s("b", 200, False), _s("b", 400, True, finished=False)]
+    curve = cutoff_curve(samples, [150, 300, 1000])
+    assert curve == [
+        {"max_tokens": 150, "accuracy": 0.25, "mean_tokens": (100 + 150 + 150 + 150) / 4},
+        {"max_tokens": 300, "accuracy": 0.5, "mean_tokens": (100 + 300 + 200 + 300) / 4},
+        {"max_tokens": 1000, "accuracy": 0.75, "mean_tokens": 250.0},
+    ]
+
+
+def test_default_cutoffs():
+    assert default_cutoffs(32768) == [2048, 4096, 8192, 12288, 16384, 24576, 32768]
+    assert default_cutoffs(8) == [1, 2, 3, 4, 6, 8]
+
+
+def test_summarize_hand_values():
+    samples = [
+        _s("p1", 10, True, level=1), _s("p1", 20, False, level=1), _s("p1", 30, True, level=1),
+        _s("p2", 40, False, level=3), _s("p2", 50, False, finished=False, level=3), _s("p2", 60, True, level=3),
+    ]
+    s = summarize(samples, cutoffs=[30])
+    assert s["accuracy"] == pytest.approx(3 / 6)
+    assert s["mean_tokens"] == pytest.approx(35.0)
+    assert s["mean_tokens_correct"] == pytest.approx((10 + 30 + 60) / 3)
+    assert s["truncation_rate"] == pytest.approx(1 / 6)
+    assert (s["n_problems"], s["n_samples"], s["samples_per_problem"]) == (2, 6, 3)
+    # p1: c=2 of 3; p2: c=1 of 3
+    assert s["pass_at_k"]["1"] == pytest.approx((2 / 3 + 1 / 3) / 2)
+    assert s["pass_at_k"]["2"] == pytest.approx((1.0 + (1 - 1 / 3)) / 2)
+    assert s["pass_at_k"]["3"] == 1.0
+    assert s["per_level"]["1"]["accuracy"] == pytest.approx(2 / 3)
+    assert s["per_level"]["3"]["mean_tokens"] == pytest.approx(50.0)
+    assert s["cutoff_curve"] == [{"max_tokens": 30, "accuracy": pytest.approx(2 / 6), "mean_tokens": pytest.approx(25.0)}]
+
+
+def test_summarize_without_levels_or_correct_answers():
+    s = summarize([_s("a", 5, False), _s("b", 7, False)])
+    assert "per_level" not in s and "cutoff_curve" not in s
+    assert s["mean_tokens_correct"] is None and s["accuracy"] == 0.0
+
+
+def test_summarize_empty_is_an_error():
+    with pytest.raises(ValueError, match="no samples"):
+        summarize([])
