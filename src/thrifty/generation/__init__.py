@@ -1,0 +1,69 @@
+"""Text generation behind one small interface, one module per engine.
+
+A backend turns prompt strings into :class:`Completion` s; everything downstream (verification, metrics,
+reports) sees only completions, so engines can be swapped without touching the metrics:
+
+* ``hf`` (:mod:`thrifty.generation.hf`): transformers ``generate``, batched with left padding and a KV cache.
+* ``vllm``: planned; it implements the same :class:`Backend` protocol.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol, Sequence
+
+
+@dataclass(frozen=True)
+class SamplingParams:
+    """How to sample. ``temperature == 0`` means greedy decoding; ``top_k`` is off unless set (as in vLLM)."""
+
+    temperature: float = 0.6
+    top_p: float = 1.0
+    max_new_tokens: int = 32768
+
+    def __post_init__(self):
+        if self.temperature < 0:
+            raise ValueError(f"temperature must be >= 0, got {self.temperature}")
+        if not 0 < self.top_p <= 1:
+            raise ValueError(f"top_p must be in (0, 1], got {self.top_p}")
+        if self.max_new_tokens < 1:
+            raise ValueError(f"max_new_tokens must be >= 1, got {self.max_new_tokens}")
+
+
+@dataclass(frozen=True)
+class Completion:
+    """One sampled response.
+
+    Attributes:
+        text (`str`): the response, special tokens removed.
+        tokens (`int`): response length in tokens, the EOS token included when there is one.
+        finished (`bool`): True if the model emitted EOS, False if it was cut at ``max_new_tokens``.
+    """
+
+    text: str
+    tokens: int
+    finished: bool
+
+
+class Backend(Protocol):
+    """What the evaluation harness (and later the trainer's rollouts) need from an engine."""
+
+    tokenizer: object
+    """The model's tokenizer (used to render chat templates)."""
+
+    def generate(self, prompts: Sequence[str], n: int, params: SamplingParams, seed: int) -> list[list[Completion]]:
+        """``n`` completions for each prompt (``result[i][j]`` is sample j of prompt i).
+
+        Prompts are fully rendered text (chat template applied). The same ``seed``, prompts and parameters give
+        the same completions on the same hardware.
+        """
+        ...
+
+
+def load_backend(name: str, model: str, **kwargs) -> Backend:
+    """Construct the backend called ``name`` (``"hf"``) for ``model`` (hub id, folder or ``.gguf`` file)."""
+    if name == "hf":
+        from thrifty.generation.hf import HFBackend
+
+        return HFBackend(model, **kwargs)
+    raise ValueError(f"unknown generation backend {name!r}; available: hf")
