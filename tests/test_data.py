@@ -112,6 +112,12 @@ def test_own_jsonl_file_with_boxed_solutions(tmp_path):
     assert [(p.id, p.gold, p.level) for p in problems] == [("0", "2", 2), ("q2", "4", None)]
 
 
+def test_own_json_array_file(tmp_path):
+    path = tmp_path / "mine.json"
+    path.write_text(json.dumps([{"question": "1+1?", "answer": "2"}, {"question": "3+3?", "answer": "6"}]))
+    assert [p.gold for p in load_benchmark(str(path))] == ["2", "6"]
+
+
 def test_own_parquet_file(tmp_path):
     import pyarrow as pa
     import pyarrow.parquet as pq

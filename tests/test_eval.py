@@ -166,3 +166,19 @@ def test_eval_with_a_real_pretrained_gguf_model(benchmarks_dir, tmp_path):
     for r in records:
         n = len(tokenizer(r["response"], add_special_tokens=False)["input_ids"])
         assert abs(n - (r["tokens"] - r["finished"])) <= 2  # token counts are the model's tokens, not characters
+
+
+def test_a_failed_first_run_does_not_lock_its_settings(tiny_model_dir, benchmarks_dir, tmp_path):
+    bad = dict(model=str(tmp_path / "no-such-model"), benchmark="amc23", data_dir=str(benchmarks_dir), limit=1,
+               samples=1, max_new_tokens=4, out=str(tmp_path))
+    with pytest.raises(FileNotFoundError):
+        evaluate(EvalArguments(**bad))
+    assert evaluate(EvalArguments(**{**bad, "model": str(tiny_model_dir)}))["amc23"]["n_samples"] == 1
+
+
+@pytest.mark.parametrize("template, message", [
+    ("Solve: \\boxed{}. {question}", "not a valid format string"), ("no slot", "must contain a {question} slot"),
+])
+def test_bad_prompt_templates_fail_before_loading_anything(template, message):
+    with pytest.raises(ValueError, match=message):
+        EvalArguments(model="x", prompt_template=template)

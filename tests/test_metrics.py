@@ -37,6 +37,12 @@ def test_cutoff_curve_hand_values():
     ]
 
 
+def test_cutoff_counts_text_tokens_not_the_eos_token():
+    """20 text tokens + EOS fit a 20-token limit; 20 tokens cut at the limit (no EOS) do not fit 19."""
+    samples = [_s("a", 21, True, finished=True), _s("b", 20, True, finished=False)]
+    assert [p["accuracy"] for p in cutoff_curve(samples, [19, 20])] == [0.0, 1.0]
+
+
 def test_default_cutoffs():
     assert default_cutoffs(32768) == [2048, 4096, 8192, 12288, 16384, 24576, 32768]
     assert default_cutoffs(8) == [1, 2, 3, 4, 6, 8]

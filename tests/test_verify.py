@@ -122,6 +122,7 @@ ADVERSARIAL = {
     "huge factorial": r"\boxed{(10^{10})!}",
     "20,000 nested braces": r"\boxed{" + "{" * 20_000 + "1" + "}" * 20_000 + "}",
     "20,000 unterminated boxes": r"\boxed{" * 20_000,
+    "20,000 nested closed boxes": r"\boxed{" * 20_000 + "1" + "}" * 20_000,
     "megabyte of text": "x" * 1_000_000 + r"\boxed{7",
     "megabyte answer": r"\boxed{" + "1+" * 500_000 + "1}",
     "lone surrogate": "\ud800\udfff\ud800 \\boxed{\ud800}",
@@ -166,3 +167,27 @@ def test_verify_batch_in_order(verifier_pool):
     verdicts = verify_batch(responses, golds, workers=2)
     assert [v.correct for v in verdicts] == [i % 3 != 0 for i in range(20)]
     assert [v.extracted for v in verdicts] == [str(i) for i in range(20)]
+
+
+def test_an_interrupted_call_leaves_no_stale_answer_for_the_next():
+    """Ctrl-C in the middle of a batch must not let a late result land in a later call's slot."""
+
+    class Interrupt:
+        def update(self, n):
+            if n:  # the first finished item; the other worker is still busy with its item
+                raise KeyboardInterrupt
+
+    with VerifierPool(workers=2) as pool:
+        requests = [("judge", "2", "2", "math-verify"), ("judge", "3", "3", "math-verify")]
+        with pytest.raises(KeyboardInterrupt):
+            pool._run(requests, progress=Interrupt())
+        assert all(w.task is None for w in pool._workers)
+        assert pool.verify([r"\boxed{3}"], ["4"])[0].correct is False
+        assert pool.verify([r"\boxed{4}"], ["4"])[0].correct is True
+
+
+def test_extraction_of_deeply_nested_closed_boxes_is_linear():
+    text = r"\boxed{" * 20_000 + "1" + "}" * 20_000
+    started = time.monotonic()
+    assert extract_boxed_answer(text) == "1"
+    assert time.monotonic() - started < 1.0

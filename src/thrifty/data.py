@@ -171,10 +171,24 @@ def _parquet_rows(path: Path) -> Iterator[tuple[int, dict]]:
         yield index, row
 
 
+def _json_array_rows(path: Path, bad: list[tuple[int, str]]) -> Iterator[tuple[int, dict]]:
+    for index, row in enumerate(json.loads(path.read_text(encoding="utf-8")), start=1):
+        if isinstance(row, dict):
+            yield index, row
+        else:
+            bad.append((index, "not a JSON object"))
+
+
 def _file_rows(path: Path, bad: list[tuple[int, str]]) -> Iterator[tuple[int, dict]]:
+    """Rows of a .jsonl, .json (a JSON array, or JSON lines) or .parquet file, numbered from 1."""
     if path.suffix == ".parquet":
         return _parquet_rows(path)
-    if path.suffix in (".jsonl", ".json"):
+    if path.suffix == ".json":
+        with open(path, encoding="utf-8", errors="replace") as handle:
+            if handle.read(4096).lstrip().startswith("["):
+                return _json_array_rows(path, bad)
+        return _jsonl_rows(path, bad)
+    if path.suffix == ".jsonl":
         return _jsonl_rows(path, bad)
     raise ValueError(f"unsupported file type {path.suffix!r} for {path}; use .jsonl or .parquet")
 

@@ -7,10 +7,12 @@ For each benchmark it writes, under ``OUT/<benchmark>/``:
 * ``summary.json`` -- :func:`thrifty.metrics.summarize` plus the run's settings;
 * ``config.json`` -- the settings that determine the samples (model, sampling, prompt, seed).
 
-Resuming: problems are generated in fixed chunks, each appended to ``samples.jsonl`` in a single write and
-seeded from the chunk's problem ids, so a run killed at any point (even SIGKILL) and re-run generates only the
-missing chunks and ends with the same samples and summary as an uninterrupted run. A partial last line left by
-a kill is discarded. Scoring is a separate pass, so a finished run can be re-scored with another verifier
+Resuming: problems are generated in fixed chunks (``--batch_size // samples`` problems), each seeded from its
+problem ids, generated whole and appended to ``samples.jsonl`` in one fsynced write. A run killed at any point
+(even SIGKILL) and re-run with the same settings generates only the incomplete chunks and ends with the same
+samples and summary as an uninterrupted run. A partial last line left by a kill is discarded. (Another
+``--limit`` or ``--batch_size`` changes the chunking, so new chunks differ from what a straight run would have
+drawn; the settings in ``config.json`` that change samples are enforced.) Scoring is a separate pass, so a finished run can be re-scored with another verifier
 without generating anything.
 """
 
@@ -60,7 +62,11 @@ class EvalArguments:
     )
     gguf_file: str | None = field(default=None, metadata={"help": "GGUF file name inside the --model folder."})
     device: str = field(default="auto", metadata={"help": "auto (CUDA if available), cpu, cuda:0, ..."})
-    dtype: str = field(default="auto", metadata={"help": "auto (bf16 on GPU, fp32 on CPU), float32, bfloat16, float16."})
+    dtype: str = field(
+        default="auto",
+        metadata={"help": "auto (bf16 on GPU, fp32 on CPU), float32, bfloat16, float16.",
+                  "choices": ["auto", "float32", "bfloat16", "float16"]},
+    )
     seed: int = field(default=0, metadata={"help": "Base random seed; each chunk's seed derives from it and its problem ids."})
     verifier: str = field(
         default="math-verify",
@@ -83,8 +89,14 @@ class EvalArguments:
             raise ValueError(f"--limit must be >= 1, got {self.limit}")
         if self.batch_size < 1:
             raise ValueError(f"--batch-size must be >= 1, got {self.batch_size}")
-        if "{question}" not in self.prompt_template:
-            raise ValueError("--prompt-template must contain a {question} slot")
+        try:
+            filled = self.prompt_template.format(question="\x00")
+        except (IndexError, KeyError, ValueError) as error:
+            raise ValueError(
+                f"--prompt_template is not a valid format string ({error!r}); write literal braces as {{{{ }}}}"
+            ) from error
+        if "\x00" not in filled:
+            raise ValueError("--prompt_template must contain a {question} slot")
         SamplingParams(self.temperature, self.top_p, self.max_new_tokens)  # validates
 
     @property
@@ -105,23 +117,27 @@ class EvalArguments:
 
 # --------------------------------------------------------------------------------------------- files
 def _read_samples(path: Path) -> list[dict]:
-    """Records of ``samples.jsonl``; a torn last line (from a kill mid-write) is cut off the file."""
+    """Records of ``samples.jsonl``. A torn last line (a kill mid-write) is cut off the file; an unreadable
+    line elsewhere is skipped with a warning and left in place."""
     if not path.exists():
         return []
-    records, good_bytes = [], 0
-    with open(path, "rb") as handle:
-        for line in handle:
-            if not line.endswith(b"\n"):
-                break
-            try:
-                records.append(json.loads(line))
-            except json.JSONDecodeError:
-                break
-            good_bytes += len(line)
-    if good_bytes != path.stat().st_size:
+    data = path.read_bytes()
+    lines = data.split(b"\n")
+    tail = lines.pop()  # after the last newline: empty, or a torn record
+    records, bad = [], []
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            records.append(json.loads(line))
+        except json.JSONDecodeError:
+            bad.append(number)
+    if bad:
+        logger.warning("skipping unreadable line(s) %s of %s", bad[:10], path)
+    if tail:
         logger.warning("discarding a partial record at the end of %s (interrupted run)", path)
         with open(path, "r+b") as handle:
-            handle.truncate(good_bytes)
+            handle.truncate(len(data) - len(tail))
     return records
 
 
@@ -136,7 +152,10 @@ def _append_lines(path: Path, records: list[dict]) -> None:
 
 def _write_atomic(path: Path, text: str) -> None:
     tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
+    with open(tmp, "w", encoding="utf-8") as handle:
+        handle.write(text)
+        handle.flush()
+        os.fsync(handle.fileno())
     os.replace(tmp, path)
 
 
@@ -175,12 +194,15 @@ def _run_config(args: EvalArguments, benchmark: str, samples: int) -> dict:
         "seed": args.seed,
         "prompt_template": args.prompt_template,
         "backend": args.backend,
+        "dtype": args.dtype,
     }
 
 
 def _check_resumable(out_dir: Path, config: dict) -> None:
+    """Refuse to mix samples of different settings; a folder without samples takes the new settings."""
     path = out_dir / "config.json"
-    if path.exists():
+    samples = out_dir / "samples.jsonl"
+    if path.exists() and samples.exists() and samples.stat().st_size > 0:
         previous = json.loads(path.read_text())
         changed = {k: (previous.get(k), v) for k, v in config.items() if previous.get(k) != v}
         if changed:
@@ -201,8 +223,9 @@ def _generate_missing(
 
     per_chunk = max(1, args.batch_size // samples)
     chunks = [problems[i : i + per_chunk] for i in range(0, len(problems), per_chunk)]
-    todo = [[p for p in chunk if p.id not in done] for chunk in chunks]
-    todo = [chunk for chunk in todo if chunk]
+    # a chunk with anything missing is generated whole, with the seed of the whole chunk, so its samples are
+    # exactly those of an uninterrupted run (newer records replace older ones when the file is read)
+    todo = [chunk for chunk in chunks if any(p.id not in done for p in chunk)]
     if not todo:
         return
     params = SamplingParams(args.temperature, args.top_p, args.max_new_tokens)

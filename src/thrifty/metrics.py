@@ -38,11 +38,13 @@ def _mean(values: Sequence[float]) -> float | None:
 def cutoff_curve(samples: Sequence[Mapping], limits: Iterable[int]) -> list[dict]:
     """Accuracy and mean tokens had generation been stopped at each token limit (the paper's cutoff baseline).
 
-    A sample counts as correct under limit ``L`` only if it was correct and ended within ``L`` tokens (a response
-    cut earlier loses its final answer); its length under the limit is ``min(tokens, L)``.
+    A sample counts as correct under limit ``L`` only if it was correct and its text fit in ``L`` tokens (the EOS
+    token aside: generating with a limit of ``L`` would give the same text); a response cut earlier loses its
+    final answer. Its length under the limit is ``min(tokens, L)``.
 
     Example:
-        >>> s = [dict(tokens=10, correct=True), dict(tokens=30, correct=True), dict(tokens=30, correct=False)]
+        >>> s = [dict(tokens=10, correct=True, finished=True), dict(tokens=30, correct=True, finished=False),
+        ...      dict(tokens=30, correct=False, finished=True)]
         >>> [(p["max_tokens"], round(p["accuracy"], 3), p["mean_tokens"]) for p in cutoff_curve(s, [20, 30])]
         [(20, 0.333, 16.666666666666668), (30, 0.667, 23.333333333333332)]
     """
@@ -51,7 +53,7 @@ def cutoff_curve(samples: Sequence[Mapping], limits: Iterable[int]) -> list[dict
         curve.append(
             {
                 "max_tokens": limit,
-                "accuracy": fmean(bool(s["correct"]) and s["tokens"] <= limit for s in samples),
+                "accuracy": fmean(bool(s["correct"]) and s["tokens"] - bool(s.get("finished")) <= limit for s in samples),
                 "mean_tokens": fmean(min(s["tokens"], limit) for s in samples),
             }
         )

@@ -54,15 +54,16 @@ _THE_ANSWER_IS = re.compile(r"[Tt]he (?:final )?answer is[:\s]*\$?([^\n$]+?)\$?(
 _NUMBER = re.compile(r"-?\d*\.?\d+")
 
 
-def _boxed_contents(text: str) -> list[str]:
-    """Contents of every complete ``\\boxed{...}`` / ``\\fbox{...}`` in ``text``, in order of their start.
+def _boxed_spans(text: str) -> list[tuple[int, int]]:
+    """``(start, end)`` of the content of every complete ``\\boxed{...}`` / ``\\fbox{...}``, ordered by start.
 
-    One pass with a stack of open braces, so 20,000 nested or unterminated boxes cost linear time.
+    One pass with a stack of open braces and no copying, so 20,000 nested or unterminated boxes cost linear
+    time and memory.
     """
     box_opens = {m.end() - 1 for m in _BOXED.finditer(text)}
     if not box_opens:
         return []
-    found: list[tuple[int, str]] = []
+    spans: list[tuple[int, int]] = []
     stack: list[int] = []
     for i, char in enumerate(text):
         if char == "{":
@@ -70,8 +71,8 @@ def _boxed_contents(text: str) -> list[str]:
         elif char == "}" and stack:
             start = stack.pop()
             if start in box_opens:
-                found.append((start, text[start + 1 : i].strip()))
-    return [content for _, content in sorted(found)]
+                spans.append((start + 1, i))
+    return sorted(spans)
 
 
 def extract_boxed_answer(text: str) -> str | None:
@@ -87,9 +88,10 @@ def extract_boxed_answer(text: str) -> str | None:
     """
     if not isinstance(text, str):
         return None
-    boxed = _boxed_contents(text)
-    if boxed:
-        return boxed[-1]
+    spans = _boxed_spans(text)
+    if spans:
+        start, end = spans[-1]
+        return text[start:end].strip()
     match = None
     for match in _BOXED_SPACE.finditer(text):
         pass
@@ -214,6 +216,9 @@ def _worker_main(conn, inner_timeout: int) -> None:
     import logging
 
     logging.getLogger("math_verify").setLevel(logging.CRITICAL)  # timeouts are expected; don't flood stderr
+    import math_verify  # noqa: F401 -- import before saying ready, so deadlines do not include start-up
+
+    conn.send("ready")
     while True:
         try:
             task_id, op, answer, gold, mode = conn.recv()
@@ -239,7 +244,12 @@ class Verdict:
     timed_out: bool = False
 
 
+_STARTUP_SECONDS = 120.0
+
+
 class _Worker:
+    """One verifier process and its pipe. ``task`` is the request it is working on (None when idle)."""
+
     def __init__(self, ctx, inner_timeout: int):
         self.conn, child = ctx.Pipe()
         self.process = ctx.Process(target=_worker_main, args=(child, inner_timeout), daemon=True)
@@ -247,6 +257,25 @@ class _Worker:
         child.close()
         self.task: int | None = None
         self.deadline = math.inf
+        self.ready = False
+
+    def wait_ready(self) -> None:
+        """Block until the worker has imported math-verify; a worker that cannot start is an error, not a
+        stream of silently wrong verdicts."""
+        if self.ready:
+            return
+        try:
+            if self.conn.poll(_STARTUP_SECONDS) and self.conn.recv() == "ready":
+                self.ready = True
+                return
+        except (EOFError, OSError):
+            pass
+        self.kill()
+        raise RuntimeError(
+            "a verifier worker process failed to start (exit code "
+            f"{self.process.exitcode}); if this runs from an interactive or stdin script, put the code under "
+            "`if __name__ == '__main__':`"
+        )
 
     def kill(self) -> None:
         if self.process.is_alive():
@@ -290,6 +319,8 @@ class VerifierPool:
         self._workers = alive
         while len(self._workers) < self.n_workers:
             self._workers.append(_Worker(self._ctx, self._inner_timeout))
+        for worker in self._workers:  # started together above, so their start-ups overlap
+            worker.wait_ready()
 
     def close(self) -> None:
         for worker in self._workers:
@@ -306,7 +337,9 @@ class VerifierPool:
     def _replace(self, worker: _Worker) -> None:
         """Kill ``worker`` (hung, dead or over its deadline) and put an idle fresh one in its place."""
         worker.kill()
-        self._workers[self._workers.index(worker)] = _Worker(self._ctx, self._inner_timeout)
+        fresh = _Worker(self._ctx, self._inner_timeout)
+        self._workers[self._workers.index(worker)] = fresh
+        fresh.wait_ready()
 
     def _run(self, requests: Sequence[tuple[str, str | None, str | None, str]], progress=None) -> list[tuple[bool, bool]]:
         """Run ``(op, answer, gold, mode)`` requests; returns ``(result, timed_out)`` per request, in order.
@@ -319,6 +352,15 @@ class VerifierPool:
             progress.update(len(requests) - len(todo))
         if todo:
             self._ensure_started()
+        try:
+            self._drain(requests, todo, results, progress)
+        finally:  # interrupted (e.g. Ctrl-C): never let a stale answer land in a later call's slot
+            for worker in list(self._workers):
+                if worker.task is not None:
+                    self._replace(worker)
+        return results
+
+    def _drain(self, requests, todo: deque, results: list, progress) -> None:
         while True:
             for worker in list(self._workers):  # hand work to idle workers
                 if worker.task is None and todo:
@@ -332,7 +374,9 @@ class VerifierPool:
                     worker.task, worker.deadline = i, time.monotonic() + self.timeout
             busy = [w for w in self._workers if w.task is not None]
             if not busy:
-                return results
+                if todo:
+                    continue  # a send failed and its worker was replaced: hand the work out again
+                return
             next_deadline = min(w.deadline for w in busy)
             ready = wait([w.conn for w in busy], timeout=max(0.0, next_deadline - time.monotonic()))
             for worker in busy:
@@ -440,8 +484,9 @@ def verify_batch(
 
 
 def all_boxed_answers(text: str) -> list[str]:
-    """Contents of every complete ``\\boxed{...}`` in ``text``, in order."""
-    return _boxed_contents(text) if isinstance(text, str) else []
+    """Contents of every complete ``\\boxed{...}`` in ``text``, in order (nested boxes each copied: use on
+    trusted text such as dataset solutions; model output goes through :func:`extract_boxed_answer`)."""
+    return [text[a:b].strip() for a, b in _boxed_spans(text)] if isinstance(text, str) else []
 
 
 __all__: Iterable[str] = [

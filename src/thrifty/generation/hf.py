@@ -19,7 +19,9 @@ logger = logging.getLogger(__name__)
 
 def resolve_model_path(model: str, gguf_file: str | None = None) -> tuple[str, str | None]:
     """Split ``path/to/model.gguf`` into ``("path/to", "model.gguf")``; other names pass through."""
-    if gguf_file is None and model.endswith(".gguf"):
+    if model.endswith(".gguf"):
+        if gguf_file is not None:
+            raise ValueError(f"give either a .gguf path as the model ({model}) or --gguf_file, not both")
         path = Path(model)
         if not path.is_file():
             raise FileNotFoundError(f"GGUF file not found: {model}")
@@ -36,7 +38,10 @@ def _pick_device(device: str) -> torch.device:
 def _pick_dtype(dtype: str, device: torch.device) -> torch.dtype:
     if dtype == "auto":
         return torch.bfloat16 if device.type == "cuda" and torch.cuda.is_bf16_supported() else torch.float32
-    return {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}[dtype]
+    dtypes = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+    if dtype not in dtypes:
+        raise ValueError(f"unknown dtype {dtype!r}; choose auto, {', '.join(dtypes)}")
+    return dtypes[dtype]
 
 
 class HFBackend:
@@ -81,13 +86,25 @@ class HFBackend:
         from transformers import GenerationConfig
 
         rows = [p for p in prompts for _ in range(n)]
-        batch = self.tokenizer(rows, return_tensors="pt", padding=True, add_special_tokens=False).to(self.device)
+        # a chat-templated prompt already holds its BOS; a raw prompt gets the tokenizer's special tokens
+        add_special = not getattr(self.tokenizer, "chat_template", None)
+        batch = self.tokenizer(rows, return_tensors="pt", padding=True, add_special_tokens=add_special).to(self.device)
+        sample = params.temperature > 0
+        # Every sampling knob is set: fields left unset are filled from the model's generation_config.json
+        # (repetition_penalty, top_k=50, min_p, ...), which the paper's vLLM evaluation does not apply.
         config = GenerationConfig(
             max_new_tokens=params.max_new_tokens,
-            do_sample=params.temperature > 0,
-            temperature=params.temperature if params.temperature > 0 else None,
-            top_p=params.top_p if params.temperature > 0 else None,
-            top_k=0 if params.temperature > 0 else None,  # transformers defaults to top_k=50; the paper's vLLM has none
+            do_sample=sample,
+            temperature=params.temperature if sample else 1.0,
+            top_p=params.top_p if sample else 1.0,
+            top_k=0 if sample else None,
+            min_p=0.0 if sample else None,
+            typical_p=1.0,
+            epsilon_cutoff=0.0,
+            eta_cutoff=0.0,
+            repetition_penalty=1.0,
+            no_repeat_ngram_size=0,
+            min_new_tokens=0,
             eos_token_id=self.eos_ids,
             pad_token_id=self.pad_id,
             use_cache=True,

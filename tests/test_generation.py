@@ -1,0 +1,60 @@
+"""The transformers backend: determinism, token counting, and that model-side sampling defaults do not leak in."""
+
+from __future__ import annotations
+
+import pytest
+
+from thrifty.generation import SamplingParams
+from thrifty.generation.hf import HFBackend, resolve_model_path
+
+
+@pytest.fixture(scope="module")
+def backend(tiny_model_dir):
+    return HFBackend(str(tiny_model_dir))
+
+
+def test_same_seed_same_samples_and_counts_are_consistent(backend):
+    params = SamplingParams(temperature=1.0, max_new_tokens=30)
+    first = backend.generate(["abc", "a longer prompt"], 3, params, seed=7)
+    assert first == backend.generate(["abc", "a longer prompt"], 3, params, seed=7)
+    assert [len(c) for c in first] == [3, 3]
+    for completion in (c for group in first for c in group):
+        assert completion.finished or completion.tokens == 30
+        # character tokenizer: one token per character, plus the EOS token when there is one (a random model
+        # also emits special tokens such as <|pad|>, which count as tokens but are not text)
+        assert len(completion.text) + completion.finished <= completion.tokens <= 30
+
+
+@pytest.mark.parametrize("field, value", [("repetition_penalty", 1.5), ("top_k", 3), ("min_p", 0.5), ("typical_p", 0.3)])
+def test_model_generation_config_does_not_change_sampling(backend, field, value):
+    params = SamplingParams(temperature=0.8, max_new_tokens=25)
+    reference = backend.generate(["hello"], 4, params, seed=1)
+    setattr(backend.model.generation_config, field, value)
+    try:
+        assert backend.generate(["hello"], 4, params, seed=1) == reference
+    finally:
+        setattr(backend.model.generation_config, field, None)
+
+
+def test_greedy_is_deterministic_without_a_seed(backend):
+    params = SamplingParams(temperature=0.0, max_new_tokens=12)
+    assert backend.generate(["xyz"], 2, params, seed=1) == backend.generate(["xyz"], 2, params, seed=2)
+
+
+def test_gguf_paths(tmp_path):
+    gguf = tmp_path / "m.gguf"
+    gguf.write_bytes(b"")
+    assert resolve_model_path(str(gguf)) == (str(tmp_path), "m.gguf")
+    assert resolve_model_path("org/model", "m.gguf") == ("org/model", "m.gguf")
+    with pytest.raises(ValueError, match="not both"):
+        resolve_model_path(str(gguf), "other.gguf")
+    with pytest.raises(FileNotFoundError, match="GGUF file not found"):
+        resolve_model_path(str(tmp_path / "missing.gguf"))
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"temperature": -1}, "temperature must be >= 0"), ({"top_p": 0}, "top_p must be in"), ({"max_new_tokens": 0}, "max_new_tokens"),
+])
+def test_sampling_params_are_validated(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        SamplingParams(**kwargs)
