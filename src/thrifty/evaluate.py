@@ -23,7 +23,7 @@ import json
 import logging
 import os
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from thrifty.data import BENCHMARKS, PAPER_PROMPT_TEMPLATE, Problem, build_prompt, load_benchmark

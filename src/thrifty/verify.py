@@ -92,10 +92,10 @@ def extract_boxed_answer(text: str) -> str | None:
     if spans:
         start, end = spans[-1]
         return text[start:end].strip()
-    match = None
-    for match in _BOXED_SPACE.finditer(text):
+    last = None
+    for last in _BOXED_SPACE.finditer(text):  # noqa: B007 -- keep the last match
         pass
-    return match.group(1) if match else None
+    return last.group(1) if last else None
 
 
 def extract_answer(text: str, mode: Mode = "math-verify") -> str | None:
@@ -111,7 +111,7 @@ def extract_answer(text: str, mode: Mode = "math-verify") -> str | None:
         return boxed
     tail = text[-20_000:]  # the fallbacks look at the end of the response only: bounded work on huge inputs
     said = None
-    for said in _THE_ANSWER_IS.finditer(tail):
+    for said in _THE_ANSWER_IS.finditer(tail):  # noqa: B007 -- keep the last match
         pass
     if said:
         return said.group(1).strip()
