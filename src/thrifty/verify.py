@@ -152,7 +152,7 @@ def _normalize(answer: str) -> str:
     s = re.sub(r"\\text\{(.*?)\}", r"\1", s)
     s = re.sub(r"^[a-zA-Z]\s*=\s*", "", s)  # "x = 5" -> "5"
     s = s.replace(" ", "")
-    if s.startswith("0.") is False and re.fullmatch(r"\.\d+", s):
+    if re.fullmatch(r"\.\d+", s):  # ".5" -> "0.5"
         s = "0" + s
     return s
 
