@@ -58,3 +58,18 @@ def test_gguf_paths(tmp_path):
 def test_sampling_params_are_validated(kwargs, message):
     with pytest.raises(ValueError, match=message):
         SamplingParams(**kwargs)
+
+
+def test_saved_tiny_tokenizer_round_trips_through_auto_tokenizer(tiny_model_dir):
+    """AutoTokenizer must load exactly the tokenizer that was saved: one token per character, whitespace kept."""
+    from transformers import AutoTokenizer
+
+    from thrifty.tiny import build_char_tokenizer
+
+    text = "<|im_start|>user\n12 + 34\n\n  x<|im_end|>\n"
+    built, loaded = build_char_tokenizer(), AutoTokenizer.from_pretrained(tiny_model_dir)
+    ids = loaded(text, add_special_tokens=False)["input_ids"]
+    assert ids == built(text, add_special_tokens=False)["input_ids"]
+    assert len(ids) == len(text) - len("<|im_start|>") - len("<|im_end|>") + 2
+    assert loaded.decode(ids) == text
+    assert loaded.eos_token == "<|im_end|>" and loaded.pad_token == "<|pad|>"

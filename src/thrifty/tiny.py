@@ -1,4 +1,4 @@
-"""A tiny Qwen2 model with a character-level tokenizer, built locally and saved like any hub model.
+"""A tiny Qwen2 model with a byte-level (character) tokenizer, built locally and saved like any hub model.
 
 Used by the tests and the CPU demo: it loads with ``AutoModelForCausalLM.from_pretrained`` /
 ``AutoTokenizer.from_pretrained`` from a folder, has a chat template, an EOS token and a pad token, so every
@@ -7,11 +7,9 @@ code path that serves a real model serves it too. Its weights are random unless 
 
 from __future__ import annotations
 
-import string
 from pathlib import Path
 
 SPECIAL_TOKENS = ["<|pad|>", "<|im_start|>", "<|im_end|>", "<|unk|>"]
-CHARACTERS = string.printable.replace("\x0b", "").replace("\x0c", "").replace("\r", "")
 
 CHAT_TEMPLATE = (
     "{% for message in messages %}<|im_start|>{{ message['role'] }}\n{{ message['content'] }}<|im_end|>\n"
@@ -20,23 +18,24 @@ CHAT_TEMPLATE = (
 
 
 def build_char_tokenizer():
-    """A fast tokenizer with one token per printable ASCII character, ChatML special tokens and a chat template.
+    """A Qwen2 tokenizer with one token per byte (so one per ASCII character), ChatML specials and a chat template.
 
-    Characters outside the alphabet become ``<|unk|>``; ``decode`` concatenates characters without spaces.
+    It is a byte-level BPE with no merges: the vocabulary is the four special tokens followed by the 256
+    byte symbols. Being a genuine ``Qwen2Tokenizer`` matters: ``AutoTokenizer`` loads a saved qwen2 model's
+    tokenizer as that class whatever ``tokenizer_config.json`` says, and rebuilds its pre-tokenizer, which
+    silently dropped spaces and newlines from the earlier ``WordLevel`` character tokenizer.
     """
-    from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers
-    from transformers import PreTrainedTokenizerFast
+    from tokenizers.pre_tokenizers import ByteLevel
+    from transformers import Qwen2Tokenizer
 
-    vocab = {token: i for i, token in enumerate(SPECIAL_TOKENS + list(CHARACTERS))}
-    core = Tokenizer(models.WordLevel(vocab=vocab, unk_token="<|unk|>"))
-    core.pre_tokenizer = pre_tokenizers.Split(Regex(r"[\s\S]"), behavior="isolated")
-    core.decoder = decoders.Fuse()
-    tokenizer = PreTrainedTokenizerFast(
-        tokenizer_object=core,
-        pad_token="<|pad|>",
-        eos_token="<|im_end|>",
+    vocab = {token: i for i, token in enumerate(SPECIAL_TOKENS + sorted(ByteLevel.alphabet()))}
+    tokenizer = Qwen2Tokenizer(
+        vocab=vocab,
+        merges=[],
         unk_token="<|unk|>",
-        additional_special_tokens=["<|im_start|>"],
+        eos_token="<|im_end|>",
+        pad_token="<|pad|>",
+        extra_special_tokens=["<|im_start|>"],
     )
     tokenizer.chat_template = CHAT_TEMPLATE
     return tokenizer
