@@ -232,7 +232,8 @@ def load_benchmark(name: str, data_dir: str | os.PathLike | None = None) -> list
     """Load a benchmark as a list of :class:`Problem`.
 
     Args:
-        name (`str`): ``gsm8k``, ``math500``, ``aime24`` or ``amc23``; or a path to your own ``.jsonl`` /
+        name (`str`): ``gsm8k``, ``math500``, ``aime24``, ``amc23``, ``organism`` (the CPU model organism's
+            held-out problems, generated, see :mod:`thrifty.organism`); or a path to your own ``.jsonl`` /
             ``.parquet`` file (fields ``problem``/``question``, ``answer`` or a boxed ``solution``, optional
             ``id`` and ``level``).
         data_dir (`str`, *optional*): a folder with local copies (e.g. ``../shared/benchmarks``); file names
@@ -248,6 +249,10 @@ def load_benchmark(name: str, data_dir: str | os.PathLike | None = None) -> list
         (500, '\\\\left( 3, \\\\frac{\\\\pi}{2} \\\\right)', 2)
     """
     bad: list[tuple[int, str]] = []
+    if name == "organism":
+        from .organism import eval_problems
+
+        return eval_problems()
     spec = BENCHMARKS.get(name)
     if spec is None:
         path = Path(name)
@@ -255,7 +260,7 @@ def load_benchmark(name: str, data_dir: str | os.PathLike | None = None) -> list
             if not path.is_file():
                 raise FileNotFoundError(f"benchmark file not found: {path}")
             return _parse_rows(_file_rows(path, bad), _generic, str(path), bad)
-        raise ValueError(f"unknown benchmark {name!r}; known: {', '.join(BENCHMARKS)} (or a path to a .jsonl/.parquet file)")
+        raise ValueError(f"unknown benchmark {name!r}; known: {', '.join(BENCHMARKS)}, organism (or a path to a .jsonl/.parquet file)")
     if data_dir is None:
         return _parse_rows(_hub_rows(spec.hub_id, spec.hub_config, spec.hub_split), spec.parse_row, spec.hub_id, bad)
     directory = Path(data_dir)
@@ -368,6 +373,15 @@ def load_training_prompts(
 
 
 # --------------------------------------------------------------------------------------------- prompts
+def default_template(benchmark: str) -> str:
+    """The prompt template a benchmark is evaluated with: the paper's, or the bare question for the organism."""
+    if benchmark == "organism":
+        from .organism import PROMPT_TEMPLATE
+
+        return PROMPT_TEMPLATE
+    return PAPER_PROMPT_TEMPLATE
+
+
 def build_prompt(question: str, tokenizer=None, template: str = PAPER_PROMPT_TEMPLATE) -> str:
     """The text a model is given for ``question``.
 

@@ -26,7 +26,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from thrifty.data import BENCHMARKS, PAPER_PROMPT_TEMPLATE, Problem, build_prompt, load_benchmark
+from thrifty.data import BENCHMARKS, Problem, build_prompt, default_template, load_benchmark
 from thrifty.generation import Backend, SamplingParams, load_backend
 from thrifty.metrics import default_cutoffs, summarize
 from thrifty.verify import MODES, VerifierPool
@@ -78,8 +78,9 @@ class EvalArguments:
         default=None,
         metadata={"help": "Comma-separated token limits for the cutoff curve (default: fractions of --max-new-tokens)."},
     )
-    prompt_template: str = field(
-        default=PAPER_PROMPT_TEMPLATE, metadata={"help": "Prompt with a {question} slot (default: the paper's)."}
+    prompt_template: str | None = field(
+        default=None,
+        metadata={"help": "Prompt with a {question} slot (default: the paper's; for the organism, the bare question)."},
     )
 
     def __post_init__(self):
@@ -90,7 +91,7 @@ class EvalArguments:
         if self.batch_size < 1:
             raise ValueError(f"--batch-size must be >= 1, got {self.batch_size}")
         try:
-            filled = self.prompt_template.format(question="\x00")
+            filled = (self.prompt_template or "{question}").format(question="\x00")
         except (IndexError, KeyError, ValueError) as error:
             raise ValueError(
                 f"--prompt_template is not a valid format string ({error!r}); write literal braces as {{{{ }}}}"
@@ -108,6 +109,9 @@ class EvalArguments:
             return self.samples
         spec = BENCHMARKS.get(benchmark)
         return spec.default_samples if spec else 1
+
+    def template_for(self, benchmark: str) -> str:
+        return self.prompt_template if self.prompt_template is not None else default_template(benchmark)
 
     def cutoff_limits(self) -> list[int]:
         if self.cutoffs:
@@ -192,7 +196,7 @@ def _run_config(args: EvalArguments, benchmark: str, samples: int) -> dict:
         "top_p": args.top_p,
         "max_new_tokens": args.max_new_tokens,
         "seed": args.seed,
-        "prompt_template": args.prompt_template,
+        "prompt_template": args.template_for(benchmark),
         "backend": args.backend,
         "dtype": args.dtype,
     }
@@ -217,7 +221,7 @@ def _check_resumable(out_dir: Path, config: dict) -> None:
 
 
 def _generate_missing(
-    problems: list[Problem], samples: int, args: EvalArguments, backend: _LazyBackend, path: Path, done: set[str]
+    problems: list[Problem], samples: int, args: EvalArguments, backend: _LazyBackend, path: Path, done: set[str], template: str
 ) -> None:
     from tqdm.auto import tqdm
 
@@ -232,7 +236,7 @@ def _generate_missing(
     engine = backend.get()
     with tqdm(total=sum(len(c) for c in todo) * samples, desc=f"generating {path.parent.name}", unit="resp") as bar:
         for chunk in todo:
-            prompts = [build_prompt(p.question, engine.tokenizer, args.prompt_template) for p in chunk]
+            prompts = [build_prompt(p.question, engine.tokenizer, template) for p in chunk]
             outputs = engine.generate(prompts, samples, params, seed=_chunk_seed(args.seed, [p.id for p in chunk]))
             records = [
                 {"id": p.id, "sample": j, "level": p.level, "response": c.text, "tokens": c.tokens, "finished": c.finished}
@@ -273,7 +277,7 @@ def evaluate_benchmark(args: EvalArguments, benchmark: str, backend: _LazyBacken
     for r in _read_samples(path):
         seen.setdefault(r["id"], set()).add(r["sample"])
     done = {pid for pid, indices in seen.items() if indices >= set(range(samples))}
-    _generate_missing(problems, samples, args, backend, path, done)
+    _generate_missing(problems, samples, args, backend, path, done, args.template_for(benchmark))
 
     # one record per (problem, sample), newest wins; records of problems outside --limit are kept in the file
     latest = {(r["id"], r["sample"]): r for r in _read_samples(path)}
@@ -282,6 +286,11 @@ def evaluate_benchmark(args: EvalArguments, benchmark: str, backend: _LazyBacken
     records.sort(key=lambda r: (order[r["id"]], r["sample"]))
     _score(records, {p.id: p.gold for p in problems}, args, path, everything=list(latest.values()))
 
+    if benchmark == "organism":
+        from thrifty.organism import oracle_tokens
+
+        questions = {p.id: p.question for p in problems}
+        records = [{**r, "oracle_tokens": oracle_tokens(questions[r["id"]])} for r in records]
     summary = summarize(records, cutoffs=args.cutoff_limits())
     summary.update(
         benchmark=name,

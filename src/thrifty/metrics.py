@@ -67,7 +67,7 @@ def default_cutoffs(max_new_tokens: int) -> list[int]:
 
 def _basic(samples: Sequence[Mapping]) -> dict:
     correct_tokens = [s["tokens"] for s in samples if s["correct"]]
-    return {
+    basic = {
         "accuracy": fmean(bool(s["correct"]) for s in samples),
         "mean_tokens": fmean(s["tokens"] for s in samples),
         "mean_tokens_correct": _mean(correct_tokens),
@@ -75,6 +75,10 @@ def _basic(samples: Sequence[Mapping]) -> dict:
         "n_problems": len({s["id"] for s in samples}),
         "n_samples": len(samples),
     }
+    if all(s.get("oracle_tokens") for s in samples):  # the organism knows each problem's shortest correct answer
+        basic["mean_oracle_tokens"] = fmean(s["oracle_tokens"] for s in samples)
+        basic["oracle_ratio"] = basic["mean_tokens"] / basic["mean_oracle_tokens"]
+    return basic
 
 
 def summarize(samples: Sequence[Mapping], cutoffs: Iterable[int] | None = None) -> dict:
@@ -84,7 +88,9 @@ def summarize(samples: Sequence[Mapping], cutoffs: Iterable[int] | None = None) 
         `dict` with ``accuracy`` (average pass rate over all samples), ``mean_tokens`` (over all samples),
         ``mean_tokens_correct``, ``truncation_rate``, ``n_problems``, ``n_samples``, ``samples_per_problem``,
         ``pass_at_k`` (``{"1": ..., ..., "K": ...}``, unbiased, K = fewest samples any problem has),
-        ``per_level`` (``{"3": {accuracy, mean_tokens, ...}}``, when samples carry a level) and
+        ``per_level`` (``{"3": {accuracy, mean_tokens, ...}}``, when samples carry a level),
+        ``mean_oracle_tokens`` and ``oracle_ratio`` (mean tokens / mean minimal tokens, when every sample
+        carries ``oracle_tokens``, as the organism's do) and
         ``cutoff_curve`` (see :func:`cutoff_curve`; only when ``cutoffs`` are given).
     """
     if not samples:

@@ -1,0 +1,91 @@
+"""The model organism: exact traces, an oracle that matches the tokenizer, errors that checks catch, splits."""
+
+import random
+from statistics import fmean
+
+import pytest
+
+from thrifty.organism import (
+    LEVELS,
+    OrganismConfig,
+    base_model_is_built,
+    build_base_model,
+    count_checks,
+    minimal_trace,
+    oracle_tokens,
+    eval_problems,
+    train_problems,
+    verbose_trace,
+)
+
+
+def test_minimal_trace_by_hand():
+    assert minimal_trace(4726, 3891) == "6+1=7;2+9=11;7+8+1=16;4+3+1=8>8617 \\boxed{8617}"
+    assert minimal_trace(7, 5) == "7+5=12>12 \\boxed{12}"
+    assert oracle_tokens("7+5") == len("7+5=12>12 \\boxed{12}") + 1
+
+
+def test_oracle_counts_the_tokens_the_model_would_emit():
+    from thrifty.tiny import build_char_tokenizer
+
+    tok = build_char_tokenizer()
+    for p in eval_problems(5):
+        a, b = map(int, p.question.split("+"))
+        assert oracle_tokens(p.question) == len(tok(minimal_trace(a, b), add_special_tokens=False)["input_ids"]) + 1
+
+
+def test_level_one_traces_are_never_wrong_and_without_checks_are_minimal():
+    rng = random.Random(0)
+    for a in range(10):
+        for b in range(10):
+            assert verbose_trace(a, b, rng, checks=0) == minimal_trace(a, b)
+
+
+def test_checks_catch_first_pass_errors_on_hard_problems():
+    rng = random.Random(1)
+    pairs = [(rng.randint(1000, 9999), rng.randint(1000, 9999)) for _ in range(2000)]
+    checked = [(a + b, verbose_trace(a, b, rng, checks=1)) for a, b in pairs]
+    # without a check, a 4-digit first pass forgets some carry (45 % each) about half of the time
+    errors = 0
+    for _ in range(2000):
+        a, b = rng.randint(1000, 9999), rng.randint(1000, 9999)
+        errors += not verbose_trace(a, b, rng, checks=0).endswith(f"\\boxed{{{a + b}}}")
+    assert 0.44 < errors / 2000 < 0.56
+    # one check always ends on the right answer, and says "fix" exactly when it changed the result
+    for total, trace in checked:
+        assert trace.endswith(f"\\boxed{{{total}}}")
+        first = int(trace.split(" check ")[0].rsplit(">", 1)[1])
+        assert (" fix " in trace) == (first != total)
+
+
+def test_overthinking_does_not_depend_on_difficulty():
+    rng = random.Random(2)
+    means = []
+    for digits in (1, 4):
+        low = 10 ** (digits - 1) if digits > 1 else 0
+        traces = [verbose_trace(rng.randint(low, 10**digits - 1), rng.randint(low, 10**digits - 1), rng) for _ in range(3000)]
+        means.append(fmean(count_checks(t) for t in traces))
+    assert means[0] == pytest.approx(1.2, abs=0.08) and means[1] == pytest.approx(1.2, abs=0.08)
+
+
+def test_splits_are_disjoint_balanced_and_load_as_a_benchmark():
+    from thrifty.data import load_benchmark
+
+    test, train = eval_problems(), train_problems(200)
+    assert {p.level for p in test} == set(LEVELS)
+    assert [sum(p.level == lvl for p in test) for lvl in LEVELS] == [50, 100, 100, 100]
+    assert [sum(p.level == lvl for p in train) for lvl in LEVELS] == [200] * 4
+    assert not {p.question for p in test} & {p.question for p in train}
+    assert all(str(int(p.question.split("+")[0]) + int(p.question.split("+")[1])) == p.gold for p in test)
+    assert load_benchmark("organism") == test
+
+
+def test_base_model_builds_loads_and_is_cached_by_config(tmp_path):
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    config = OrganismConfig(hidden_size=32, num_layers=1, num_heads=2, sft_steps=3, batch_size=4, warmup_steps=1)
+    build_base_model(tmp_path, config, progress=False)
+    AutoModelForCausalLM.from_pretrained(tmp_path)
+    assert AutoTokenizer.from_pretrained(tmp_path).eos_token == "<|im_end|>"
+    assert base_model_is_built(tmp_path, config)
+    assert not base_model_is_built(tmp_path, OrganismConfig(hidden_size=32, num_layers=1, num_heads=2, sft_steps=4))
