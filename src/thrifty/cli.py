@@ -3,6 +3,9 @@
     thrifty eval --model PATH_OR_HUB_ID --benchmark math500 --data-dir ../shared/benchmarks --limit 20
     thrifty eval --config recipes/eval/paper.yaml --model my-checkpoint      # YAML + CLI overrides
     thrifty tiny-model --out runs/tiny-model                                 # a random tiny Qwen2 for smoke tests
+    thrifty organism --out runs/organism/base                                # build the CPU model organism
+    thrifty train --config recipes/organism/alpha_0.2.yaml                   # length-penalised RLOO (TRL)
+    accelerate launch --config_file recipes/accelerate_configs/zero2.yaml -m thrifty.cli train --config ...
 """
 
 from __future__ import annotations
@@ -13,6 +16,9 @@ from dataclasses import dataclass, field
 
 COMMANDS = {
     "eval": "Sample responses to benchmark problems, check the answers, and report accuracy and response length.",
+    "demo": "The method end to end on the CPU model organism: build, train α = 0 and 0.2, evaluate, report (~12 min).",
+    "train": "Train with the paper's length-penalised RLOO (PPO clip, KL to the reference) on TRL's GRPOTrainer.",
+    "organism": "Build the base model organism: a tiny Qwen2 SFT'd to overthink column addition (CPU, minutes).",
     "tiny-model": "Build a randomly initialised tiny Qwen2 with a character tokenizer (for smoke tests and demos).",
 }
 
@@ -36,16 +42,56 @@ def _usage() -> str:
     return "\n".join(lines)
 
 
-def _parse(dataclass_type, command: str, argv: list[str]):
+def _parse(dataclass_types, command: str, argv: list[str]):
     from trl import TrlParser
 
+    many = isinstance(dataclass_types, (list, tuple))
     parser = TrlParser(
-        [dataclass_type],
+        list(dataclass_types) if many else [dataclass_types],
         prog=f"thrifty {command}",
         description=COMMANDS[command] + " Options can also come from a YAML file: --config FILE (flags override it).",
     )
-    (args,) = parser.parse_args_and_config(argv)
-    return args
+    parsed = parser.parse_args_and_config(argv)
+    return parsed if many else parsed[0]
+
+
+def _train(argv: list[str]) -> int:
+    from trl import ModelConfig
+
+    from thrifty.train import ThriftyArguments, TrainConfig, train
+
+    args, config, model_args = _parse((ThriftyArguments, TrainConfig, ModelConfig), "train", argv)
+    if not model_args.model_name_or_path:
+        raise ValueError("--model_name_or_path is required (a hub id or a local folder)")
+    out = train(args, config, model_args)
+    print(f"model and metrics.jsonl saved to {out}")
+    return 0
+
+
+def _demo(argv: list[str]) -> int:
+    from thrifty.demo import DemoArguments, run_demo
+    from thrifty.report import model_table
+
+    args = _parse(DemoArguments, "demo", argv)
+    args.alpha_values()  # validate before spending minutes
+    summary = run_demo(args)
+    print()
+    print(model_table(summary["models"]))
+    print(f"\nwhole run {summary['wall_seconds'] / 60:.1f} min; report: {args.out}/report.md, summary: {args.out}/summary.json")
+    return 0
+
+
+def _organism(argv: list[str]) -> int:
+    from thrifty.organism import OrganismConfig, build_base_model
+
+    @dataclass
+    class OrganismArguments(OrganismConfig):
+        out: str = field(default="runs/organism/base", metadata={"help": "Folder to save the base organism to."})
+
+    args = _parse(OrganismArguments, "organism", argv)
+    config = OrganismConfig(**{k: v for k, v in vars(args).items() if k != "out"})
+    print(f"base organism saved to {build_base_model(args.out, config)}")
+    return 0
 
 
 def _eval(argv: list[str]) -> int:
@@ -83,8 +129,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s", datefmt="%H:%M:%S")
     try:
-        return {"eval": _eval, "tiny-model": _tiny_model}[command](rest)
-    except (ValueError, FileNotFoundError) as error:
+        return {"demo": _demo, "eval": _eval, "train": _train, "organism": _organism, "tiny-model": _tiny_model}[command](rest)
+    except (ValueError, FileNotFoundError, RuntimeError) as error:
         print(f"thrifty {command}: error: {error}", file=sys.stderr)
         return 2
 
