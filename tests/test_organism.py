@@ -11,9 +11,9 @@ from thrifty.organism import (
     base_model_is_built,
     build_base_model,
     count_checks,
+    eval_problems,
     minimal_trace,
     oracle_tokens,
-    eval_problems,
     train_problems,
     verbose_trace,
 )

@@ -64,14 +64,22 @@ def test_reward_refuses_a_rollout_whose_groups_are_not_contiguous():
         reward(["a", "b", "a", "b"], ["x"] * 4, [[0]] * 4, answer=["1"] * 4)
 
 
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
 @pytest.mark.parametrize("normalization", ["none", "batch"])
 def test_two_ranks_see_whole_groups(tiny_model_dir, tmp_path, normalization):
     """torchrun, 2 CPU ranks (gloo), 6 responses each, groups of 4: the middle group straddles the ranks."""
     env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "TOKENIZERS_PARALLELISM": "false"}
-    command = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", str(29500 + os.getpid() % 1000),
+    command = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", str(_free_port()),
                str(REPO / "tests" / "scripts" / "two_rank_rewards.py"), str(tiny_model_dir), str(tmp_path), "0.3", normalization]
     run = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600)
-    assert run.returncode == 0, run.stderr[-3000:]
+    assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-4000:]
     ranks = [json.loads((tmp_path / f"rank{r}.json").read_text()) for r in (0, 1)]
     assert len(ranks[0]) == len(ranks[1]) == 2  # two rollouts
     split_seen = False

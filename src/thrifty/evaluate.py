@@ -26,7 +26,13 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from thrifty.data import BENCHMARKS, Problem, build_prompt, default_template, load_benchmark
+from thrifty.data import (
+    BENCHMARKS,
+    Problem,
+    build_prompt,
+    default_template,
+    load_benchmark,
+)
 from thrifty.generation import Backend, SamplingParams, load_backend
 from thrifty.metrics import default_cutoffs, summarize
 from thrifty.verify import MODES, VerifierPool
@@ -120,7 +126,7 @@ class EvalArguments:
 
 
 # --------------------------------------------------------------------------------------------- files
-def _read_samples(path: Path) -> list[dict]:
+def read_samples(path: Path) -> list[dict]:
     """Records of ``samples.jsonl``. A torn last line (a kill mid-write) is cut off the file; an unreadable
     line elsewhere is skipped with a warning and left in place."""
     if not path.exists():
@@ -274,13 +280,13 @@ def evaluate_benchmark(args: EvalArguments, benchmark: str, backend: _LazyBacken
 
     started = time.time()
     seen: dict[str, set[int]] = {}
-    for r in _read_samples(path):
+    for r in read_samples(path):
         seen.setdefault(r["id"], set()).add(r["sample"])
     done = {pid for pid, indices in seen.items() if indices >= set(range(samples))}
     _generate_missing(problems, samples, args, backend, path, done, args.template_for(benchmark))
 
     # one record per (problem, sample), newest wins; records of problems outside --limit are kept in the file
-    latest = {(r["id"], r["sample"]): r for r in _read_samples(path)}
+    latest = {(r["id"], r["sample"]): r for r in read_samples(path)}
     order = {p.id: i for i, p in enumerate(problems)}
     records = [r for key, r in latest.items() if key[0] in order and key[1] < samples]
     records.sort(key=lambda r: (order[r["id"]], r["sample"]))

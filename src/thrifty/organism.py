@@ -181,12 +181,12 @@ def write_problems(path: str | Path, problems: list[Problem]) -> Path:
 # --------------------------------------------------------------------------------------------- base model
 @dataclass
 class OrganismConfig:
-    """How the base organism is built. The defaults take about 3–4 minutes on 2 CPU cores."""
+    """How the base organism is built. The defaults take about 4 minutes on 2 CPU cores."""
 
     hidden_size: int = 128
     num_layers: int = 4
     num_heads: int = 4
-    sft_steps: int = 1500
+    sft_steps: int = 500
     batch_size: int = 64
     lr: float = 3e-3
     warmup_steps: int = 100
@@ -222,7 +222,7 @@ def _collate(rows, pad_id: int):
     return ids, attention, labels
 
 
-def build_base_model(out_dir: str | Path, config: OrganismConfig = OrganismConfig(), progress: bool = True) -> Path:
+def build_base_model(out_dir: str | Path, config: OrganismConfig | None = None, progress: bool = True) -> Path:
     """Build the base "reasoning model": a tiny Qwen2 SFT'd on verbose traces, saved with ``save_pretrained``.
 
     A plain next-token loop (AdamW, linear warmup then cosine decay) on freshly sampled traces; the result
@@ -234,6 +234,7 @@ def build_base_model(out_dir: str | Path, config: OrganismConfig = OrganismConfi
 
     from .tiny import build_tiny_model
 
+    config = config or OrganismConfig()
     out = Path(out_dir)
     model, tokenizer = build_tiny_model(
         out, hidden_size=config.hidden_size, num_layers=config.num_layers, num_heads=config.num_heads, max_positions=1024, seed=config.seed

@@ -8,7 +8,12 @@ import json
 import sys
 from pathlib import Path
 
-from thrifty.train import LengthPenaltyReward, ThriftyTrainer, TrainConfig, build_dataset
+from thrifty.train import (
+    LengthPenaltyReward,
+    ThriftyTrainer,
+    TrainConfig,
+    build_dataset,
+)
 from thrifty.verify import Verdict
 
 
@@ -20,7 +25,9 @@ class ParityVerifier:
 
 
 class RecordingReward(LengthPenaltyReward):
-    calls: list = []
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.calls = []
 
     def __call__(self, prompts, completions, completion_ids, **kwargs):
         rewards = super().__call__(prompts, completions, completion_ids, **kwargs)
