@@ -31,6 +31,7 @@ def test_paper_defaults_are_pinned():
     assert (c.beta, c.epsilon, c.temperature, c.top_p, c.top_k, c.num_generations) == (1e-3, 0.2, 1.0, 1.0, 0, 8)
     assert (c.mask_truncated_completions, c.use_bias_correction_kl, c.bf16, c.num_iterations) == (False, False, False, 1)
     assert c.lr_scheduler_type == "constant_with_warmup" and c.learning_rate == 5e-6
+    assert (c.epsilon_high, c.top_entropy_quantile, c.entropy_coef, c.vllm_importance_sampling_correction) == (None, 1.0, 0.0, False)
 
 
 def test_alpha_is_validated():

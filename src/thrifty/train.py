@@ -105,6 +105,12 @@ class TrainConfig(GRPOConfig):
     )
     use_bias_correction_kl: bool = field(default=False, metadata={"help": "Plain k3 KL estimator, no IS reweighting."})
     num_iterations: int = field(default=1, metadata={"help": "Passes over each rollout (paper: 1)."})
+    epsilon_high: float | None = field(default=None, metadata={"help": "Upper clip; None = epsilon (symmetric, as the paper)."})
+    top_entropy_quantile: float = field(default=1.0, metadata={"help": "Train on all tokens (1.0), as the paper."})
+    entropy_coef: float = field(default=0.0, metadata={"help": "No entropy bonus, as the paper."})
+    vllm_importance_sampling_correction: bool = field(
+        default=False, metadata={"help": "TRL's vLLM/trainer mismatch correction; the paper has none."}
+    )
     bf16: bool = field(default=False, metadata={"help": "bf16 mixed precision (GPU recipes set true)."})
     disable_dropout: bool = True
     logging_steps: float = 1
