@@ -182,3 +182,18 @@ def test_a_failed_first_run_does_not_lock_its_settings(tiny_model_dir, benchmark
 def test_bad_prompt_templates_fail_before_loading_anything(template, message):
     with pytest.raises(ValueError, match=message):
         EvalArguments(model="x", prompt_template=template)
+
+
+def test_eval_on_the_organism_reports_oracle_ratio_with_the_bare_question_prompt(tiny_model_dir, tmp_path):
+    from thrifty.organism import eval_problems, oracle_tokens
+
+    argv = ["eval", "--model", str(tiny_model_dir), "--benchmark", "organism", "--limit", "3", "--samples", "2",
+            "--max_new_tokens", "6", "--out", str(tmp_path)]
+    assert main(argv) == 0
+    summary = json.loads((tmp_path / "organism" / "summary.json").read_text())
+    config = json.loads((tmp_path / "organism" / "config.json").read_text())
+    assert config["prompt_template"] == "{question}"
+    oracle = sum(oracle_tokens(p.question) for p in eval_problems()[:3]) / 3
+    assert summary["mean_oracle_tokens"] == pytest.approx(oracle)
+    assert summary["oracle_ratio"] == pytest.approx(summary["mean_tokens"] / oracle)
+    assert summary["per_level"]["1"]["oracle_ratio"] == pytest.approx(summary["oracle_ratio"])
