@@ -27,6 +27,14 @@ def test_demo_end_to_end_and_resume(tmp_path, capsys):
     assert again["models"] == summary["models"]
     assert again["stage_seconds"]["train alpha=0.2"] < 1
 
+    # other settings: the trained models and their evaluations are redone, not reused and not refused
+    assert main([*argv[:-2], "--eval_max_new_tokens", "6", "--rl_steps", "1"]) == 0
+    changed = json.loads((out / "summary.json").read_text())
+    assert changed["stage_seconds"]["build base organism"] < 1  # same base config: still cached
+    state = json.loads((out / "alpha=0.2" / "checkpoint-1" / "trainer_state.json").read_text())
+    assert state["global_step"] == 1 and not (out / "alpha=0.2" / "checkpoint-2").exists()
+    assert changed["models"]["base"]["mean_tokens"] <= 6 < max(8, summary["models"]["base"]["mean_tokens"])  # re-evaluated with the new limit
+
 
 def test_demo_rejects_bad_alphas(tmp_path, capsys):
     assert main(["demo", "--out", str(tmp_path), "--alphas", "0,1.2"]) == 2

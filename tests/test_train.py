@@ -75,15 +75,15 @@ def _free_port() -> int:
 
 @pytest.mark.parametrize("normalization", ["none", "batch"])
 def test_two_ranks_see_whole_groups(tiny_model_dir, tmp_path, normalization):
-    """torchrun, 2 CPU ranks (gloo), 6 responses each, groups of 4: the middle group straddles the ranks."""
+    """torchrun, 2 CPU ranks (gloo), 6 responses each per rollout, groups of 4: the middle group straddles the ranks."""
     env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "TOKENIZERS_PARALLELISM": "false"}
     command = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", str(_free_port()),
                str(REPO / "tests" / "scripts" / "two_rank_rewards.py"), str(tiny_model_dir), str(tmp_path), "0.3", normalization]
     run = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600)
     assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-4000:]
     ranks = [json.loads((tmp_path / f"rank{r}.json").read_text()) for r in (0, 1)]
-    assert len(ranks[0]) == len(ranks[1]) == 2  # two rollouts
-    split_seen = False
+    assert len(ranks[0]) == len(ranks[1]) == 2  # 4 steps, 2 per rollout
+    split_seen = informative = False
     for call0, call1 in zip(*ranks):
         prompts = call0["prompts"] + call1["prompts"]
         assert len(call0["prompts"]) == len(call1["prompts"]) == 6
@@ -94,8 +94,12 @@ def test_two_ranks_see_whole_groups(tiny_model_dir, tmp_path, normalization):
         truncated = call0["truncated"] + call1["truncated"]
         want = length_penalized_rewards(correct, lengths, groups, 0.3, truncated)
         assert call0["rewards"] + call1["rewards"] == pytest.approx(want)
-        assert call0["advantages"] + call1["advantages"] == pytest.approx(rloo_advantages(want, groups, normalization))
-    assert split_seen
+        advantages = rloo_advantages(want, groups, normalization)
+        assert call0["advantages"] + call1["advantages"] == pytest.approx(advantages)
+        assert call0["trained_advantages"] + call1["trained_advantages"] == pytest.approx(advantages, abs=1e-6)
+        # the split group (samples 4-7) has correct answers of different lengths, so its statistics matter
+        informative |= len({round(r, 6) for r in want[4:8] if r > 0}) >= 2
+    assert split_seen and informative
 
 
 def _recipe(path: Path) -> dict:
@@ -152,6 +156,12 @@ def test_train_cli_logs_metrics_saves_and_resumes(tiny_model_dir, tmp_path):
     assert state["global_step"] == 3
     steps = [json.loads(line)["step"] for line in (run / "metrics.jsonl").read_text().splitlines()]
     assert 3 in steps and steps.count(1) == 1  # resumed: appended, not restarted
+
+    # resuming from an earlier checkpoint drops the records logged after it, so no step appears twice
+    assert _train(tmp_path, tiny_model_dir, "--max_steps", "3", "--resume_from_checkpoint", str(run / "checkpoint-2")) == 0
+    records = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    losses = [r["step"] for r in records if "loss" in r]
+    assert losses == sorted(set(losses)) == [1, 2, 3]
 
 
 def test_train_cli_rejects_bad_alpha(tiny_model_dir, tmp_path, capsys):

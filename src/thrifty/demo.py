@@ -97,7 +97,14 @@ def _train(args: DemoArguments, base: Path, alpha: float) -> Path:
     from .train import ThriftyArguments, TrainConfig, train
 
     out = Path(args.out) / _label(alpha)
-    settings = {"base": str(base), "alpha": alpha, "steps": args.rl_steps, "lr": args.learning_rate, "seed": args.seed}
+    settings = {
+        "base": str(base),
+        "base_build": json.loads((base / "organism.json").read_text()),  # a rebuilt base invalidates the run
+        "alpha": alpha,
+        "steps": args.rl_steps,
+        "lr": args.learning_rate,
+        "seed": args.seed,
+    }
     started, done = out / "demo_settings.json", out / "demo_done.json"
     if done.is_file() and json.loads(done.read_text()) == settings:
         logger.info("reusing the trained model in %s", out)
@@ -115,7 +122,18 @@ def _train(args: DemoArguments, base: Path, alpha: float) -> Path:
     return out
 
 
+def _model_marker(model: Path) -> str:
+    """What identifies a finished model of the demo: its training record (trained) or its build record (base)."""
+    for name in ("demo_done.json", "organism.json"):
+        if (model / name).is_file():
+            return (model / name).read_text()
+    raise FileNotFoundError(f"{model} is not a finished demo model")
+
+
 def _evaluate(args: DemoArguments, name: str, model: Path) -> dict:
+    """Evaluate one model; samples are reused only if they came from this very model with these settings."""
+    import shutil
+
     from .evaluate import EvalArguments, evaluate
 
     eval_args = EvalArguments(
@@ -129,6 +147,13 @@ def _evaluate(args: DemoArguments, name: str, model: Path) -> dict:
         seed=args.seed,
         verify_workers=1,
     )
+    folder = Path(eval_args.out)
+    fingerprint = json.dumps({"model": _model_marker(model), "eval": asdict(eval_args)}, sort_keys=True)
+    marker = folder / "demo_model.json"
+    if folder.exists() and (not marker.is_file() or marker.read_text() != fingerprint):
+        shutil.rmtree(folder)  # another model or other settings: the demo owns this folder, start it afresh
+    folder.mkdir(parents=True, exist_ok=True)
+    marker.write_text(fingerprint)
     return evaluate(eval_args)["organism"]
 
 

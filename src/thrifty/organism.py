@@ -193,11 +193,16 @@ class OrganismConfig:
     seed: int = 0
 
 
-def _sft_rows(tokenizer, rng: random.Random, batch_size: int) -> list[tuple[list[int], list[int]]]:
-    """``batch_size`` (token ids, loss mask) pairs of prompt + verbose trace + EOS, shortest first."""
+def _sft_rows(
+    tokenizer, rng: random.Random, batch_size: int, held_out: frozenset[str] = frozenset()
+) -> list[tuple[list[int], list[int]]]:
+    """``batch_size`` (token ids, loss mask) pairs of prompt + verbose trace + EOS, shortest first; no question
+    in ``held_out`` (the evaluation split) is ever trained on."""
     rows = []
-    for _ in range(batch_size):
+    while len(rows) < batch_size:
         a, b = sample_problem(rng, rng.choice(LEVELS))
+        if f"{a}+{b}" in held_out:
+            continue
         prompt = tokenizer.apply_chat_template(
             [{"role": "user", "content": PROMPT_TEMPLATE.format(question=f"{a}+{b}")}], tokenize=False, add_generation_prompt=True
         )
@@ -225,7 +230,8 @@ def _collate(rows, pad_id: int):
 def build_base_model(out_dir: str | Path, config: OrganismConfig | None = None, progress: bool = True) -> Path:
     """Build the base "reasoning model": a tiny Qwen2 SFT'd on verbose traces, saved with ``save_pretrained``.
 
-    A plain next-token loop (AdamW, linear warmup then cosine decay) on freshly sampled traces; the result
+    A plain next-token loop (AdamW, linear warmup then cosine decay) on freshly sampled traces of questions
+    outside the evaluation split; the result
     loads with ``AutoModelForCausalLM.from_pretrained(out_dir)`` like any hub model. ``organism.json`` in
     ``out_dir`` records the config and the final loss.
     """
@@ -236,6 +242,7 @@ def build_base_model(out_dir: str | Path, config: OrganismConfig | None = None, 
 
     config = config or OrganismConfig()
     out = Path(out_dir)
+    (out / "organism.json").unlink(missing_ok=True)  # the "finished" marker goes first: a killed build is not reused
     model, tokenizer = build_tiny_model(
         out, hidden_size=config.hidden_size, num_layers=config.num_layers, num_heads=config.num_heads, max_positions=1024, seed=config.seed
     )
@@ -250,12 +257,13 @@ def build_base_model(out_dir: str | Path, config: OrganismConfig | None = None, 
         return 0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * progress_))
 
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, schedule)
+    held_out = frozenset(p.question for p in eval_problems())
     model.train()
     start, loss_value = time.time(), float("nan")
     bar = tqdm(range(config.sft_steps), desc="SFT base organism", disable=not progress)
     for step in bar:
         # Two length-sorted micro-batches waste far less compute on padding than one mixed batch.
-        rows = _sft_rows(tokenizer, rng, config.batch_size)
+        rows = _sft_rows(tokenizer, rng, config.batch_size, held_out)
         targets = sum(sum(mask) for _, mask in rows)
         loss = 0.0
         for part in (rows[: len(rows) // 2], rows[len(rows) // 2 :]):

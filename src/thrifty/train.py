@@ -116,7 +116,7 @@ class TrainConfig(GRPOConfig):
     logging_steps: float = 1
     report_to: str | list[str] = field(default="tensorboard", metadata={"help": "tensorboard, wandb, none, ..."})
     save_strategy: str = "steps"
-    save_steps: float = 25
+    save_steps: float = field(default=50, metadata={"help": "Checkpoint every N steps; keep it a whole number of rollouts."})
     log_completions: bool = False
 
 
@@ -205,6 +205,7 @@ class ThriftyTrainer(GRPOTrainer):
         import torch
 
         self.length_reward.advantages = None
+        self.length_reward.num_generations = self.num_generations if self.model.training else self.num_generations_eval
         output = super()._generate_and_score_completions(inputs)
         advantages = self.length_reward.advantages
         if advantages is None or len(advantages) != len(output["advantages"]):
@@ -278,6 +279,18 @@ def _resume_path(value, output_dir: str) -> str | None:
     return value
 
 
+def _trim_metrics(path: Path, resume: str | None) -> None:
+    """A fresh run starts a new ``metrics.jsonl``; a resumed one keeps only the records up to its checkpoint's step."""
+    if not path.exists():
+        return
+    if resume is None:
+        path.unlink()
+        return
+    step = json.loads((Path(resume) / "trainer_state.json").read_text())["global_step"]
+    kept = [line for line in path.read_text().splitlines() if line.strip() and json.loads(line).get("step", 0) <= step]
+    path.write_text("".join(line + "\n" for line in kept))
+
+
 def train(args: ThriftyArguments, config: TrainConfig, model_args) -> Path:
     """Train one model of the family; returns the output directory with the final model and ``metrics.jsonl``."""
     from transformers import AutoTokenizer
@@ -288,8 +301,13 @@ def train(args: ThriftyArguments, config: TrainConfig, model_args) -> Path:
     out = Path(config.output_dir)
     out.mkdir(parents=True, exist_ok=True)
     resume = _resume_path(config.resume_from_checkpoint, config.output_dir)
-    if resume is None and (out / "metrics.jsonl").exists():
-        (out / "metrics.jsonl").unlink()  # a fresh run: do not mix its curve with an old one
+    _trim_metrics(out / "metrics.jsonl", resume)
+    updates_per_rollout = config.steps_per_generation / config.gradient_accumulation_steps if config.steps_per_generation else 1
+    if config.save_strategy == "steps" and config.save_steps >= 1 and config.save_steps % updates_per_rollout:
+        logger.warning(
+            "save_steps=%s is not a multiple of the %g updates per rollout: a resumed run would restart mid-rollout",
+            config.save_steps, updates_per_rollout,
+        )
     (out / "thrifty_args.json").write_text(json.dumps(vars(args), indent=2) + "\n")
 
     problems = training_problems(args)

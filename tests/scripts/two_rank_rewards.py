@@ -1,7 +1,9 @@
-"""Run by tests/test_train.py under torchrun with 2 CPU ranks (gloo): one rollout whose groups straddle ranks.
+"""Run by tests/test_train.py under torchrun with 2 CPU ranks (gloo): rollouts whose groups straddle ranks.
 
-Each rank records what its reward function saw and returned, and the advantages it handed to the trainer,
-to OUT/rank{R}.json; the test checks them against the pure functions on the concatenated rollout.
+Each rank records what its reward function saw and returned, and the advantages the trainer will train on
+(taken from the trainer's own output), to OUT/rank{R}.json; the test checks them against the pure functions on
+the concatenated rollout. So that lengths vary and few responses are truncated, the random tiny model gets
+40 end-of-sequence tokens (any of them ends a response, as in models with several EOS ids).
 """
 
 import json
@@ -45,33 +47,44 @@ class RecordingReward(LengthPenaltyReward):
         return rewards
 
 
+class RecordingTrainer(ThriftyTrainer):
+    def _generate_and_score_completions(self, inputs):
+        output = super()._generate_and_score_completions(inputs)
+        self.length_reward.calls[-1]["trained_advantages"] = output["advantages"].tolist()
+        return output
+
+
 def main(model_dir: str, out: str, alpha: float, normalization: str) -> None:
     from accelerate import PartialState
-    from transformers import AutoTokenizer
+    from transformers import AutoModelForCausalLM, AutoTokenizer
 
     from thrifty.data import Problem
+
+    model = AutoModelForCausalLM.from_pretrained(model_dir)
+    tokenizer = AutoTokenizer.from_pretrained(model_dir)
+    model.generation_config.eos_token_id = [tokenizer.eos_token_id, *range(20, 59)]
 
     problems = [Problem(f"p{i}", f"{i}+{i + 1}", str(2 * i + 1), 1) for i in range(12)]
     config = TrainConfig(
         output_dir=f"{out}/run",
         use_cpu=True,
-        per_device_train_batch_size=6,  # 2 ranks x 6 = 12 responses = 3 prompts x 4: the middle group is split
-        steps_per_generation=1,
+        per_device_train_batch_size=3,  # rollout: 3 x 2 ranks x 2 steps = 12 = 3 prompts x 4; the middle one is split
+        steps_per_generation=2,
         num_generations=4,
         max_completion_length=24,
-        max_steps=2,
+        max_steps=4,
         learning_rate=1e-4,
         report_to="none",
         save_strategy="no",
         seed=0,
     )
     reward = RecordingReward(alpha, config.num_generations, normalization, ParityVerifier(), "math-verify", [])
-    trainer = ThriftyTrainer(
-        model=model_dir,
+    trainer = RecordingTrainer(
+        model=model,
         reward_funcs=[reward],
         args=config,
         train_dataset=build_dataset(problems, "{question}"),
-        processing_class=AutoTokenizer.from_pretrained(model_dir),
+        processing_class=tokenizer,
         length_reward=reward,
     )
     trainer.train()
