@@ -47,7 +47,7 @@ class DemoArguments:
     alphas: str = field(default="0,0.2", metadata={"help": "Comma-separated α values to train (each in [0, 1))."})
     rl_steps: int = field(default=ORGANISM_RECIPE["max_steps"], metadata={"help": "Optimizer steps per α."})
     learning_rate: float = field(default=ORGANISM_RECIPE["learning_rate"], metadata={"help": "RL learning rate."})
-    sft_steps: int = field(default=500, metadata={"help": "SFT steps that build the base organism."})
+    sft_steps: int = field(default=700, metadata={"help": "SFT steps that build the base organism."})
     eval_samples: int = field(default=2, metadata={"help": "Samples per held-out problem (temperature 0.6)."})
     eval_max_new_tokens: int = field(default=300, metadata={"help": "Longest evaluated response, in tokens."})
     cache_dir: str | None = field(

@@ -181,12 +181,12 @@ def write_problems(path: str | Path, problems: list[Problem]) -> Path:
 # --------------------------------------------------------------------------------------------- base model
 @dataclass
 class OrganismConfig:
-    """How the base organism is built. The defaults take about 4 minutes on 2 CPU cores."""
+    """How the base organism is built. The defaults take about 5 minutes on 2 CPU cores."""
 
     hidden_size: int = 128
     num_layers: int = 4
     num_heads: int = 4
-    sft_steps: int = 500
+    sft_steps: int = 700
     batch_size: int = 64
     lr: float = 3e-3
     warmup_steps: int = 100
