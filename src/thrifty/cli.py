@@ -2,6 +2,7 @@
 
     thrifty eval --model PATH_OR_HUB_ID --benchmark math500 --data-dir ../shared/benchmarks --limit 20
     thrifty eval --config recipes/eval/paper.yaml --model my-checkpoint      # YAML + CLI overrides
+    thrifty generate "What is 1+1?" --model M --compare M2                   # one question, side by side
     thrifty tiny-model --out runs/tiny-model                                 # a random tiny Qwen2 for smoke tests
     thrifty organism --out runs/organism/base                                # build the CPU model organism
     thrifty train --config recipes/organism/alpha_0.2.yaml                   # length-penalised RLOO (TRL)
@@ -19,6 +20,7 @@ COMMANDS = {
     "demo": "The method end to end on the CPU model organism: build, train α = 0 and 0.2, evaluate, report (~12 min).",
     "train": "Train with the paper's length-penalised RLOO (PPO clip, KL to the reference) on TRL's GRPOTrainer.",
     "organism": "Build the base model organism: a tiny Qwen2 SFT'd to overthink column addition (CPU, minutes).",
+    "generate": "Answer one question with one or more models and show each response with its token count.",
     "tiny-model": "Build a randomly initialised tiny Qwen2 with a character tokenizer (for smoke tests and demos).",
 }
 
@@ -81,6 +83,16 @@ def _demo(argv: list[str]) -> int:
     return 0
 
 
+def _generate(argv: list[str]) -> int:
+    from thrifty.generate import GenerateArguments, format_results, generate
+
+    if argv and not argv[0].startswith("-"):  # thrifty generate "What is 1+1?" --model ...
+        argv = ["--question", argv[0], *argv[1:]]
+    args = _parse(GenerateArguments, "generate", argv)
+    print(format_results(args.question, generate(args)))
+    return 0
+
+
 def _organism(argv: list[str]) -> int:
     from thrifty.organism import OrganismConfig, build_base_model
 
@@ -129,7 +141,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s", datefmt="%H:%M:%S")
     try:
-        return {"demo": _demo, "eval": _eval, "train": _train, "organism": _organism, "tiny-model": _tiny_model}[command](rest)
+        return {"demo": _demo, "eval": _eval, "train": _train, "organism": _organism, "generate": _generate, "tiny-model": _tiny_model}[command](rest)
     except (ValueError, FileNotFoundError, RuntimeError) as error:
         print(f"thrifty {command}: error: {error}", file=sys.stderr)
         return 2
