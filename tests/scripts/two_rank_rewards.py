@@ -90,6 +90,17 @@ def main(model_dir: str, out: str, alpha: float, normalization: str) -> None:
     trainer.train()
     rank = PartialState().process_index
     Path(out, f"rank{rank}.json").write_text(json.dumps(reward.calls))
+    import os
+
+    import torch.distributed as dist
+
+    # Both ranks' records are on disk once the barrier passes. Leave without interpreter teardown: with a live
+    # gloo group it occasionally aborted a rank ("terminate called without an active exception"), and
+    # destroying the group first occasionally hung one.
+    dist.barrier()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
 
 
 if __name__ == "__main__":
