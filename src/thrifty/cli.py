@@ -2,6 +2,7 @@
 
     thrifty eval --model PATH_OR_HUB_ID --benchmark math500 --data-dir ../shared/benchmarks --limit 20
     thrifty eval --config recipes/eval/paper.yaml --model my-checkpoint      # YAML + CLI overrides
+    thrifty sweep --recipe recipes/organism/alpha_0.yaml --alphas 0,0.1,0.2,0.4 --out runs/sweep
     thrifty generate "What is 1+1?" --model M --compare M2                   # one question, side by side
     thrifty tiny-model --out runs/tiny-model                                 # a random tiny Qwen2 for smoke tests
     thrifty organism --out runs/organism/base                                # build the CPU model organism
@@ -20,6 +21,7 @@ COMMANDS = {
     "demo": "The method end to end on the CPU model organism: build, train α = 0 and 0.2, evaluate, report (~12 min).",
     "train": "Train with the paper's length-penalised RLOO (PPO clip, KL to the reference) on TRL's GRPOTrainer.",
     "organism": "Build the base model organism: a tiny Qwen2 SFT'd to overthink column addition (CPU, minutes).",
+    "sweep": "Train the α family from one recipe (one folder per α, finished members skipped), then evaluate each.",
     "generate": "Answer one question with one or more models and show each response with its token count.",
     "tiny-model": "Build a randomly initialised tiny Qwen2 with a character tokenizer (for smoke tests and demos).",
 }
@@ -83,6 +85,19 @@ def _demo(argv: list[str]) -> int:
     return 0
 
 
+def _sweep(argv: list[str]) -> int:
+    from thrifty.report import summary_table
+    from thrifty.sweep import SweepArguments, run_sweep
+
+    args = _parse(SweepArguments, "sweep", argv)
+    args.alpha_values()  # validate before training anything
+    for name, summaries in run_sweep(args).items():
+        print(f"\n{name}\n")
+        print(summary_table(summaries))
+    print(f"\nmodels and evaluations are in {args.out}/alpha=<α>/")
+    return 0
+
+
 def _generate(argv: list[str]) -> int:
     from thrifty.generate import GenerateArguments, format_results, generate
 
@@ -141,7 +156,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s", datefmt="%H:%M:%S")
     try:
-        return {"demo": _demo, "eval": _eval, "train": _train, "organism": _organism, "generate": _generate, "tiny-model": _tiny_model}[command](rest)
+        return {"demo": _demo, "eval": _eval, "train": _train, "organism": _organism, "generate": _generate, "sweep": _sweep, "tiny-model": _tiny_model}[command](rest)
     except (ValueError, FileNotFoundError, RuntimeError) as error:
         print(f"thrifty {command}: error: {error}", file=sys.stderr)
         return 2

@@ -1,0 +1,95 @@
+"""`thrifty sweep`: train the α family from one recipe, then evaluate every member. Resumable.
+
+    thrifty sweep --recipe recipes/deepseek-r1-distill-qwen-1.5b/alpha_0.yaml --alphas 0,0.05,0.1,0.2,0.4 \\
+        --benchmark gsm8k,math500,aime24 --out runs/sweep-1.5b
+
+Each member trains into ``OUT/alpha=<α>`` with the recipe's settings and only α changed; a finished member
+(same recipe, same α) is skipped, an interrupted one resumes from its last checkpoint. Each member is then
+evaluated into ``OUT/alpha=<α>/eval/<benchmark>/`` by ``thrifty eval``, which itself resumes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class SweepArguments:
+    """Arguments of ``thrifty sweep``."""
+
+    recipe: str = field(default="", metadata={"help": "A `thrifty train` YAML recipe; α and output_dir are set per member."})
+    alphas: str = field(default="0,0.05,0.1,0.2,0.4", metadata={"help": "Comma-separated α values, each in [0, 1)."})
+    out: str = field(default="runs/sweep", metadata={"help": "One folder per member: OUT/alpha=<α>."})
+    benchmark: str | None = field(
+        default=None, metadata={"help": "Benchmarks to evaluate on (default: organism for organism recipes, else gsm8k,math500,aime24)."}
+    )
+    data_dir: str | None = field(default=None, metadata={"help": "Local benchmark files (else the Hugging Face Hub)."})
+    samples: int | None = field(default=None, metadata={"help": "Samples per problem (default: the paper's k per benchmark)."})
+    max_new_tokens: int = field(default=32768, metadata={"help": "Longest evaluated response (the paper: 32768)."})
+    limit: int | None = field(default=None, metadata={"help": "Evaluate on the first N problems only."})
+    skip_eval: bool = field(default=False, metadata={"help": "Only train."})
+
+    def alpha_values(self) -> list[float]:
+        try:
+            values = [float(a) for a in self.alphas.split(",") if a.strip()]
+        except ValueError as error:
+            raise ValueError(f"--alphas must be comma-separated numbers, got {self.alphas!r}") from error
+        if not values or any(not 0 <= a < 1 for a in values):
+            raise ValueError(f"--alphas must be values in [0, 1), got {self.alphas!r}")
+        return values
+
+
+def _member_args(recipe: str, alpha: float, out: Path):
+    from trl import ModelConfig, TrlParser
+
+    from .train import ThriftyArguments, TrainConfig
+
+    parser = TrlParser([ThriftyArguments, TrainConfig, ModelConfig])
+    return parser.parse_args_and_config(["--config", recipe, "--alpha", str(alpha), "--output_dir", str(out)])
+
+
+def run_sweep(args: SweepArguments) -> dict[str, dict]:
+    """Train and evaluate each member; returns ``{"alpha=<α>": {benchmark: summary}}`` (empty with --skip_eval)."""
+    from .evaluate import EvalArguments, evaluate
+    from .train import train
+
+    if not Path(args.recipe).is_file():
+        raise FileNotFoundError(f"--recipe: no such file: {args.recipe!r}")
+    alphas = args.alpha_values()
+    recipe_hash = hashlib.sha256(Path(args.recipe).read_bytes()).hexdigest()
+    results = {}
+    for alpha in alphas:
+        name = f"alpha={alpha:g}"
+        out = Path(args.out) / name
+        thrifty_args, config, model_args = _member_args(args.recipe, alpha, out)
+        done = out / "sweep_done.json"
+        record = {"recipe": args.recipe, "recipe_sha256": recipe_hash, "alpha": alpha}
+        if done.is_file() and json.loads(done.read_text()) == record:
+            logger.info("%s: already trained, skipping", name)
+        else:
+            started = out / "sweep_started.json"
+            if started.is_file() and json.loads(started.read_text()) == record:
+                config.resume_from_checkpoint = "latest"  # interrupted: pick up from the last checkpoint
+            elif out.exists():
+                shutil.rmtree(out)  # trained from another recipe: its checkpoints and evaluations are stale
+            out.mkdir(parents=True, exist_ok=True)
+            (out / "sweep_started.json").write_text(json.dumps(record) + "\n")
+            logger.info("%s: training", name)
+            train(thrifty_args, config, model_args)
+            done.write_text(json.dumps(record) + "\n")
+        if args.skip_eval:
+            continue
+        benchmark = args.benchmark or ("organism" if thrifty_args.prompts == "organism" else "gsm8k,math500,aime24")
+        eval_args = EvalArguments(
+            model=str(out), benchmark=benchmark, data_dir=args.data_dir, samples=args.samples,
+            max_new_tokens=args.max_new_tokens, limit=args.limit, out=str(out / "eval"),
+        )
+        results[name] = evaluate(eval_args)
+    return results
