@@ -57,14 +57,9 @@ class DemoArguments:
     seed: int = field(default=0, metadata={"help": "Seed of the base model's SFT and of RL."})
 
     def alpha_values(self) -> list[float]:
-        try:
-            values = [float(a) for a in self.alphas.split(",") if a.strip()]
-        except ValueError as error:
-            raise ValueError(f"--alphas must be comma-separated numbers, got {self.alphas!r}") from error
-        bad = [a for a in values if not 0 <= a < 1]
-        if bad or not values:
-            raise ValueError(f"--alphas must be values in [0, 1), got {self.alphas!r}")
-        return values
+        from .train import parse_alphas
+
+        return parse_alphas(self.alphas)
 
 
 def _label(alpha: float) -> str:

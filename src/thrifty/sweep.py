@@ -37,13 +37,9 @@ class SweepArguments:
     skip_eval: bool = field(default=False, metadata={"help": "Only train."})
 
     def alpha_values(self) -> list[float]:
-        try:
-            values = [float(a) for a in self.alphas.split(",") if a.strip()]
-        except ValueError as error:
-            raise ValueError(f"--alphas must be comma-separated numbers, got {self.alphas!r}") from error
-        if not values or any(not 0 <= a < 1 for a in values):
-            raise ValueError(f"--alphas must be values in [0, 1), got {self.alphas!r}")
-        return values
+        from .train import parse_alphas
+
+        return parse_alphas(self.alphas)
 
 
 def _member_args(recipe: str, alpha: float, out: Path):

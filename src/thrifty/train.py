@@ -36,6 +36,17 @@ except ImportError:  # pragma: no cover
 
 
 # --------------------------------------------------------------------------------------------- configuration
+def parse_alphas(text: str) -> list[float]:
+    """``"0,0.2"`` -> ``[0.0, 0.2]``; a clear ``ValueError`` unless every value is a number in [0, 1)."""
+    try:
+        values = [float(a) for a in text.split(",") if a.strip()]
+    except ValueError as error:
+        raise ValueError(f"--alphas must be comma-separated numbers, got {text!r}") from error
+    if not values or any(not 0 <= a < 1 for a in values):
+        raise ValueError(f"--alphas must be values in [0, 1), got {text!r}")
+    return values
+
+
 @dataclass
 class ThriftyArguments:
     """What thrifty adds to TRL's arguments: the method's knobs and where the prompts come from."""
