@@ -85,11 +85,9 @@ def _build_base(args: DemoArguments) -> Path:
 
 def _train(args: DemoArguments, base: Path, alpha: float) -> Path:
     """Train one α; a finished run with the same settings is reused, an interrupted one resumes from its checkpoint."""
-    import shutil
-
     from trl import ModelConfig
 
-    from .train import ThriftyArguments, TrainConfig, train
+    from .train import ThriftyArguments, TrainConfig, train_once
 
     out = Path(args.out) / _label(alpha)
     settings = {
@@ -100,26 +98,16 @@ def _train(args: DemoArguments, base: Path, alpha: float) -> Path:
         "lr": args.learning_rate,
         "seed": args.seed,
     }
-    started, done = out / "demo_settings.json", out / "demo_done.json"
-    if done.is_file() and json.loads(done.read_text()) == settings:
-        logger.info("reusing the trained model in %s", out)
-        return out
-    resume = "latest" if started.is_file() and json.loads(started.read_text()) == settings else None
-    if resume is None and out.exists():
-        shutil.rmtree(out)  # a run with other settings: start clean
-    out.mkdir(parents=True, exist_ok=True)
-    started.write_text(json.dumps(settings) + "\n")
     recipe = {**ORGANISM_RECIPE, "max_steps": args.rl_steps, "learning_rate": args.learning_rate, "seed": args.seed}
-    config = TrainConfig(output_dir=str(out), resume_from_checkpoint=resume, **recipe)
+    config = TrainConfig(output_dir=str(out), **recipe)
     thrifty_args = ThriftyArguments(alpha=alpha, prompts="organism", organism_prompts_per_level=500)
-    train(thrifty_args, config, ModelConfig(model_name_or_path=str(base)))
-    done.write_text(json.dumps(settings) + "\n")
+    train_once(thrifty_args, config, ModelConfig(model_name_or_path=str(base)), settings)
     return out
 
 
 def _model_marker(model: Path) -> str:
     """What identifies a finished model of the demo: its training record (trained) or its build record (base)."""
-    for name in ("demo_done.json", "organism.json"):
+    for name in ("run_done.json", "organism.json"):
         if (model / name).is_file():
             return (model / name).read_text()
     raise FileNotFoundError(f"{model} is not a finished demo model")

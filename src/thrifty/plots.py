@@ -16,6 +16,17 @@ def _pyplot():
     return plt
 
 
+def _save(plt, fig, path: Path) -> Path:
+    """Grid and legend on every panel, then write the PNG and free the figure."""
+    for ax in fig.axes:
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
+
+
 def plot_pareto(models: Mapping[str, Mapping], path: Path) -> Path:
     """Accuracy against mean response tokens, one marker per model, plus each model's per-level points.
 
@@ -39,13 +50,7 @@ def plot_pareto(models: Mapping[str, Mapping], path: Path) -> Path:
         ax.axvline(oracle, color="gray", linestyle="--", linewidth=1, label="oracle (shortest correct)")
     ax.set(xlabel="mean response length (tokens)", ylabel="accuracy (%)", title="All held-out problems")
     ax_levels.set(xlabel="mean response length (tokens)", ylabel="accuracy (%)", title="Per difficulty level (L1 easiest)")
-    for a in (ax, ax_levels):
-        a.grid(alpha=0.3)
-        a.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+    return _save(plt, fig, path)
 
 
 def _smooth(values: list[float], window: int) -> list[float]:
@@ -76,10 +81,4 @@ def plot_training(runs: Mapping[str, Path], path: Path, window: int = 5) -> Path
         ax_acc.plot(steps, _smooth([100 * r["accuracy"] for r in rows], window), label=name)
     ax_tokens.set(xlabel="optimizer step", ylabel="mean response length (tokens)", title="Rollout length during RL")
     ax_acc.set(xlabel="optimizer step", ylabel="accuracy (%)", title="Rollout accuracy during RL (temperature 1.0)")
-    for a in (ax_tokens, ax_acc):
-        a.grid(alpha=0.3)
-        a.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+    return _save(plt, fig, path)

@@ -11,9 +11,7 @@ evaluated into ``OUT/alpha=<α>/eval/<benchmark>/`` by ``thrifty eval``, which i
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
-import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -54,7 +52,7 @@ def _member_args(recipe: str, alpha: float, out: Path):
 def run_sweep(args: SweepArguments) -> dict[str, dict]:
     """Train and evaluate each member; returns ``{"alpha=<α>": {benchmark: summary}}`` (empty with --skip_eval)."""
     from .evaluate import EvalArguments, evaluate
-    from .train import train
+    from .train import train_once
 
     if not Path(args.recipe).is_file():
         raise FileNotFoundError(f"--recipe: no such file: {args.recipe!r}")
@@ -65,21 +63,8 @@ def run_sweep(args: SweepArguments) -> dict[str, dict]:
         name = f"alpha={alpha:g}"
         out = Path(args.out) / name
         thrifty_args, config, model_args = _member_args(args.recipe, alpha, out)
-        done = out / "sweep_done.json"
         record = {"recipe": args.recipe, "recipe_sha256": recipe_hash, "alpha": alpha}
-        if done.is_file() and json.loads(done.read_text()) == record:
-            logger.info("%s: already trained, skipping", name)
-        else:
-            started = out / "sweep_started.json"
-            if started.is_file() and json.loads(started.read_text()) == record:
-                config.resume_from_checkpoint = "latest"  # interrupted: pick up from the last checkpoint
-            elif out.exists():
-                shutil.rmtree(out)  # trained from another recipe: its checkpoints and evaluations are stale
-            out.mkdir(parents=True, exist_ok=True)
-            (out / "sweep_started.json").write_text(json.dumps(record) + "\n")
-            logger.info("%s: training", name)
-            train(thrifty_args, config, model_args)
-            done.write_text(json.dumps(record) + "\n")
+        logger.info("%s: %s", name, "trained" if train_once(thrifty_args, config, model_args, record) else "skipped")
         if args.skip_eval:
             continue
         benchmark = args.benchmark or ("organism" if thrifty_args.prompts == "organism" else "gsm8k,math500,aime24")

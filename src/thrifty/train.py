@@ -24,7 +24,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .data import PAPER_PROMPT_TEMPLATE, Problem, load_training_prompts
+from .data import Problem, default_template, load_training_prompts
 from .reward import length_penalized_rewards, rloo_advantages
 
 logger = logging.getLogger(__name__)
@@ -78,13 +78,7 @@ class ThriftyArguments:
             raise ValueError(f"--alpha must be in [0, 1), got {self.alpha}")
 
     def template(self) -> str:
-        if self.prompt_template is not None:
-            return self.prompt_template
-        if self.prompts == "organism":
-            from .organism import PROMPT_TEMPLATE
-
-            return PROMPT_TEMPLATE
-        return PAPER_PROMPT_TEMPLATE
+        return self.prompt_template if self.prompt_template is not None else default_template(self.prompts)
 
 
 @dataclass
@@ -300,6 +294,32 @@ def _trim_metrics(path: Path, resume: str | None) -> None:
     step = json.loads((Path(resume) / "trainer_state.json").read_text())["global_step"]
     kept = [line for line in path.read_text().splitlines() if line.strip() and json.loads(line).get("step", 0) <= step]
     path.write_text("".join(line + "\n" for line in kept))
+
+
+def train_once(args: ThriftyArguments, config: TrainConfig, model_args, record: dict) -> bool:
+    """Train into ``config.output_dir`` unless a finished run with the same ``record`` is there (returns False).
+
+    A run interrupted with the same ``record`` resumes from its last checkpoint; a folder left by a run with
+    another record is deleted first, so no stale checkpoint, metric or evaluation survives. ``record`` is any
+    JSON describing what determines the model (used by ``thrifty demo`` and ``thrifty sweep``).
+    """
+    import shutil
+
+    out = Path(config.output_dir)
+    started, done = out / "run_started.json", out / "run_done.json"
+    text = json.dumps(record, sort_keys=True) + "\n"
+    if done.is_file() and done.read_text() == text:
+        logger.info("%s: already trained with these settings, reusing it", out)
+        return False
+    if started.is_file() and started.read_text() == text:
+        config.resume_from_checkpoint = "latest"
+    elif out.exists():
+        shutil.rmtree(out)
+    out.mkdir(parents=True, exist_ok=True)
+    started.write_text(text)
+    train(args, config, model_args)
+    done.write_text(text)
+    return True
 
 
 def train(args: ThriftyArguments, config: TrainConfig, model_args) -> Path:
