@@ -191,9 +191,13 @@ class _LazyBackend:
         return self._backend
 
 
-def _run_config(args: EvalArguments, benchmark: str, samples: int) -> dict:
-    """Settings that determine the samples; a resumed run must match them."""
-    return {
+def _run_config(args: EvalArguments, benchmark: str, samples: int, problems: list[Problem] | None = None) -> dict:
+    """Settings that determine the samples; a resumed run must match them. Problems passed in by the caller
+    (not loaded by name) are fingerprinted too, so another prompt set under the same name is refused."""
+    extra = {}
+    if problems is not None:
+        extra["problems_sha256"] = hashlib.sha256(json.dumps([[p.id, p.question] for p in problems]).encode()).hexdigest()
+    return {**extra,
         "model": args.model,
         "gguf_file": args.gguf_file,
         "benchmark": benchmark,
@@ -265,9 +269,16 @@ def _score(records: list[dict], gold: dict[str, str], args: EvalArguments, path:
         _write_atomic(path, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in everything))
 
 
-def evaluate_benchmark(args: EvalArguments, benchmark: str, backend: _LazyBackend) -> dict:
-    """Generate what is missing, score, summarise and write the files of one benchmark; returns the summary."""
-    problems = load_benchmark(benchmark, args.data_dir)
+def evaluate_benchmark(
+    args: EvalArguments, benchmark: str, backend: _LazyBackend, problems: list[Problem] | None = None
+) -> dict:
+    """Generate what is missing, score, summarise and write the files of one benchmark; returns the summary.
+
+    ``problems`` evaluates the caller's own problems under the name ``benchmark`` (e.g. the baselines'
+    sampling on the training prompts) instead of loading the benchmark by name."""
+    given = problems
+    if problems is None:
+        problems = load_benchmark(benchmark, args.data_dir)
     if args.limit is not None:
         problems = problems[: args.limit]
     if not problems:
@@ -275,7 +286,7 @@ def evaluate_benchmark(args: EvalArguments, benchmark: str, backend: _LazyBacken
     samples = args.samples_for(benchmark)
     name = Path(benchmark).stem if benchmark not in BENCHMARKS else benchmark
     out_dir = Path(args.out) / name
-    _check_resumable(out_dir, _run_config(args, benchmark, samples))
+    _check_resumable(out_dir, _run_config(args, benchmark, samples, given))
     path = out_dir / "samples.jsonl"
 
     started = time.time()

@@ -48,17 +48,9 @@ def parse_alphas(text: str) -> list[float]:
 
 
 @dataclass
-class ThriftyArguments:
-    """What thrifty adds to TRL's arguments: the method's knobs and where the prompts come from."""
+class PromptArguments:
+    """Where the training prompts come from and how answers are checked (shared by RL and the baselines)."""
 
-    alpha: float = field(default=0.2, metadata={"help": "Length-penalty strength α in [0, 1); 0 = plain RLOO."})
-    advantage_normalization: str = field(
-        default="none",
-        metadata={
-            "help": "none (the paper), group (GRPO's per-prompt std) or batch (global whitening): the Fig. 5 ablation.",
-            "choices": ["none", "group", "batch"],
-        },
-    )
     prompts: str = field(
         default="organism",
         metadata={"help": "Training prompts: 'organism', a hub dataset id, or a local .jsonl/.json/.parquet file."},
@@ -73,12 +65,26 @@ class ThriftyArguments:
     verify_workers: int | None = field(default=None, metadata={"help": "Verifier processes per rank (default min(4, CPUs))."})
     verify_timeout: float = field(default=5.0, metadata={"help": "Hard time bound in seconds on one answer check."})
 
+    def template(self) -> str:
+        return self.prompt_template if self.prompt_template is not None else default_template(self.prompts)
+
+
+@dataclass
+class ThriftyArguments(PromptArguments):
+    """What thrifty adds to TRL's arguments: the method's knobs and where the prompts come from."""
+
+    alpha: float = field(default=0.2, metadata={"help": "Length-penalty strength α in [0, 1); 0 = plain RLOO."})
+    advantage_normalization: str = field(
+        default="none",
+        metadata={
+            "help": "none (the paper), group (GRPO's per-prompt std) or batch (global whitening): the Fig. 5 ablation.",
+            "choices": ["none", "group", "batch"],
+        },
+    )
+
     def __post_init__(self):
         if not 0 <= self.alpha < 1:
             raise ValueError(f"--alpha must be in [0, 1), got {self.alpha}")
-
-    def template(self) -> str:
-        return self.prompt_template if self.prompt_template is not None else default_template(self.prompts)
 
 
 @dataclass
@@ -240,7 +246,7 @@ def metrics_callback(path: Path):
 
 
 # --------------------------------------------------------------------------------------------- data
-def training_problems(args: ThriftyArguments) -> list[Problem]:
+def training_problems(args: PromptArguments) -> list[Problem]:
     """The prompts to train on: the organism's training split, or a Numina-style set filtered for checkability."""
     if args.prompts == "organism":
         from .organism import train_problems
@@ -296,12 +302,13 @@ def _trim_metrics(path: Path, resume: str | None) -> None:
     path.write_text("".join(line + "\n" for line in kept))
 
 
-def train_once(args: ThriftyArguments, config: TrainConfig, model_args, record: dict) -> bool:
-    """Train into ``config.output_dir`` unless a finished run with the same ``record`` is there (returns False).
+def run_once(config, record: dict, run) -> bool:
+    """Call ``run()`` to train into ``config.output_dir`` unless a finished run with the same ``record`` is there
+    (then return False).
 
-    A run interrupted with the same ``record`` resumes from its last checkpoint; a folder left by a run with
-    another record is deleted first, so no stale checkpoint, metric or evaluation survives. ``record`` is any
-    JSON describing what determines the model (used by ``thrifty demo`` and ``thrifty sweep``).
+    A run interrupted with the same ``record`` resumes from its last checkpoint (``config.resume_from_checkpoint``
+    is set to "latest"); a folder left by a run with another record is deleted first, so no stale checkpoint,
+    metric or evaluation survives. ``record`` is any JSON describing what determines the model.
     """
     import shutil
 
@@ -317,9 +324,14 @@ def train_once(args: ThriftyArguments, config: TrainConfig, model_args, record: 
         shutil.rmtree(out)
     out.mkdir(parents=True, exist_ok=True)
     started.write_text(text)
-    train(args, config, model_args)
+    run()
     done.write_text(text)
     return True
+
+
+def train_once(args: ThriftyArguments, config: TrainConfig, model_args, record: dict) -> bool:
+    """:func:`train` through :func:`run_once` (used by ``thrifty demo`` and ``thrifty sweep``)."""
+    return run_once(config, record, lambda: train(args, config, model_args))
 
 
 def train(args: ThriftyArguments, config: TrainConfig, model_args) -> Path:
