@@ -27,15 +27,10 @@ def test_selection_by_hand_and_independent_of_order():
         assert {k: (c["sample"], r["sample"]) for k, (c, r) in pairs.items()} == {"p": (1, 3)}
 
 
-def test_rows_are_trl_conversational_formats():
-    questions = {"p": "1+1", "q": "2+2", "r": "3+3"}
-    sft = sft_rows(questions, RECORDS, "Q: {question}")
-    assert sft == [
-        {"messages": [{"role": "user", "content": "Q: 1+1"}, {"role": "assistant", "content": "p-1"}]},
-        {"messages": [{"role": "user", "content": "Q: 2+2"}, {"role": "assistant", "content": "q-0"}]},
+def test_rows_are_trl_standard_formats_with_the_sampled_prompt_text():
+    prompts = {"p": "<user>1+1<assistant>", "q": "<user>2+2<assistant>", "r": "<user>3+3<assistant>"}
+    assert sft_rows(prompts, RECORDS) == [
+        {"prompt": "<user>1+1<assistant>", "completion": "p-1"},
+        {"prompt": "<user>2+2<assistant>", "completion": "q-0"},
     ]
-    assert dpo_rows(questions, RECORDS, "{question}") == [
-        {"prompt": [{"role": "user", "content": "1+1"}],
-         "chosen": [{"role": "assistant", "content": "p-1"}],
-         "rejected": [{"role": "assistant", "content": "p-3"}]},
-    ]
+    assert dpo_rows(prompts, RECORDS) == [{"prompt": "<user>1+1<assistant>", "chosen": "p-1", "rejected": "p-3"}]

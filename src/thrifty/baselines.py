@@ -9,7 +9,11 @@ part:
   correct responses all have the same length give no pair).
 
 Ties are broken by sample index, so the result does not depend on record order. Rows come out in TRL's
-conversational formats (``messages`` for ``SFTTrainer``; ``prompt``/``chosen``/``rejected`` for ``DPOTrainer``).
+*standard* (plain text) formats -- ``prompt``/``completion`` for ``SFTTrainer``, ``prompt``/``chosen``/``rejected``
+for ``DPOTrainer`` -- with the prompt exactly as the model saw it when sampling (chat template applied) and the
+response exactly as it wrote it; TRL appends the EOS token. Not the conversational format: re-rendering an
+assistant turn through a chat template can rewrite it (DeepSeek-R1's template drops everything before
+``</think>``), which would train on text the model never produced.
 """
 
 from __future__ import annotations
@@ -50,25 +54,30 @@ def preference_pairs(records: Iterable[Mapping]) -> dict[str, tuple[Mapping, Map
     return {pid: (rs[0], rs[-1]) for pid, rs in _correct_by_prompt(records).items() if rs[-1]["tokens"] > rs[0]["tokens"]}
 
 
-def _user(question: str, template: str) -> list[dict]:
-    return [{"role": "user", "content": template.format(question=question)}]
+def sft_rows(prompts: Mapping[str, str], records: Iterable[Mapping]) -> list[dict]:
+    """Rejection-sampling SFT rows ``{"prompt", "completion"}``, one per prompt with a correct response.
+
+    ``prompts`` maps a prompt id to the exact prompt text the responses were sampled from.
+
+    Example:
+        >>> recs = [dict(id="a", sample=0, tokens=9, correct=True, response="long"),
+        ...         dict(id="a", sample=1, tokens=4, correct=True, response="short")]
+        >>> sft_rows({"a": "Q: 1+1? A: "}, recs)
+        [{'prompt': 'Q: 1+1? A: ', 'completion': 'short'}]
+    """
+    return [{"prompt": prompts[pid], "completion": r["response"]} for pid, r in sorted(shortest_correct(records).items())]
 
 
-def _assistant(text: str) -> list[dict]:
-    return [{"role": "assistant", "content": text}]
+def dpo_rows(prompts: Mapping[str, str], records: Iterable[Mapping]) -> list[dict]:
+    """DPO rows ``{"prompt", "chosen", "rejected"}``: chosen = the shortest correct response, rejected = the longest.
 
-
-def sft_rows(questions: Mapping[str, str], records: Iterable[Mapping], template: str) -> list[dict]:
-    """Rejection-sampling SFT rows ``{"messages": [user, assistant]}``, one per prompt with a correct response."""
+    Example:
+        >>> recs = [dict(id="a", sample=0, tokens=9, correct=True, response="long"),
+        ...         dict(id="a", sample=1, tokens=4, correct=True, response="short")]
+        >>> dpo_rows({"a": "Q: 1+1? A: "}, recs)
+        [{'prompt': 'Q: 1+1? A: ', 'chosen': 'short', 'rejected': 'long'}]
+    """
     return [
-        {"messages": _user(questions[pid], template) + _assistant(r["response"])}
-        for pid, r in sorted(shortest_correct(records).items())
-    ]
-
-
-def dpo_rows(questions: Mapping[str, str], records: Iterable[Mapping], template: str) -> list[dict]:
-    """DPO rows ``{"prompt", "chosen", "rejected"}`` (conversational), chosen = shortest correct, rejected = longest."""
-    return [
-        {"prompt": _user(questions[pid], template), "chosen": _assistant(c["response"]), "rejected": _assistant(r["response"])}
+        {"prompt": prompts[pid], "chosen": c["response"], "rejected": r["response"]}
         for pid, (c, r) in sorted(preference_pairs(records).items())
     ]

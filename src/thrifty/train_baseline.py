@@ -1,0 +1,241 @@
+"""`thrifty baseline sft|dpo|cutoff`: the paper's three baselines, as engine glue around TRL and ``thrifty eval``.
+
+    thrifty baseline sft --config recipes/baselines/organism/sft.yaml --model M --output_dir runs/baselines/sft
+    thrifty baseline dpo --config recipes/baselines/organism/dpo.yaml --model M --output_dir runs/baselines/dpo
+    thrifty baseline cutoff --model M --benchmark gsm8k --limits 1024,2048,4096 --out runs/baselines
+
+* **SFT (rejection sampling)** and **DPO** start from one sampled set: ``--samples`` (8) responses per training
+  prompt from ``--model`` at temperature 1.0, drawn and verified by the evaluation harness (so it resumes and
+  refuses to mix settings) into ``--samples_dir`` -- by default ``<output_dir>/../samples``, which SFT and DPO
+  runs that sit side by side share: sampling is the expensive part and is done once. Which responses are kept
+  is :mod:`thrifty.baselines` (pure); the fine-tuning is TRL's ``SFTTrainer`` / ``DPOTrainer``.
+* **Generation cutoff** needs no training: ``thrifty eval`` reports it from the samples it already has
+  (``cutoff_curve``: accuracy had each response been cut at L tokens); ``thrifty baseline cutoff`` runs it for
+  real, one evaluation per limit, into ``OUT/cutoff=<L>/eval/<benchmark>/``.
+
+Each trained baseline writes ``baseline.json`` (what it is, for ``thrifty report``) beside the model, and a
+finished run with the same settings is reused; an interrupted one resumes from its last checkpoint.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from .evaluate import EvalArguments
+from .train import PromptArguments, run_once, training_problems
+
+logger = logging.getLogger(__name__)
+
+try:  # TRL is a hard dependency; keep `import thrifty.train_baseline` cheap to document without it
+    from trl import DPOConfig, SFTConfig
+except ImportError:  # pragma: no cover
+    DPOConfig, SFTConfig = object, object
+
+
+@dataclass
+class BaselineArguments(PromptArguments):
+    """The model to start from, the prompts (the same as RL's) and how the sampled set is drawn."""
+
+    model: str = field(default="", metadata={"help": "Model to sample from and fine-tune: hub id or local folder."})
+    samples: int = field(default=8, metadata={"help": "Responses sampled per training prompt (paper: 8)."})
+    temperature: float = field(default=1.0, metadata={"help": "Sampling temperature of the sampled set (RL's: 1.0)."})
+    top_p: float = field(default=1.0, metadata={"help": "Nucleus sampling of the sampled set."})
+    max_new_tokens: int = field(default=32768, metadata={"help": "Longest sampled response (RL's max_completion_length)."})
+    samples_dir: str | None = field(
+        default=None, metadata={"help": "Where the sampled set lives (default: <output_dir>/../samples, shared by sft and dpo)."}
+    )
+    sample_batch_size: int = field(default=64, metadata={"help": "Responses generated per batch while sampling."})
+    sample_seed: int = field(default=0, metadata={"help": "Seed of the sampled set."})
+
+    def __post_init__(self):
+        if not self.model:
+            raise ValueError("--model is required (a hub id or a local folder)")
+        if self.samples < 2:
+            raise ValueError(f"--samples must be >= 2 (a shortest and a longest response), got {self.samples}")
+
+
+@dataclass
+class SFTBaselineConfig(SFTConfig):
+    """TRL's ``SFTConfig`` with defaults for fine-tuning on the model's own shortest correct responses.
+
+    Loss on the response only (prompt-completion rows), no truncation (a cut reasoning trace would teach the
+    model to stop mid-thought), fp32 unless a GPU recipe sets ``bf16: true``.
+    """
+
+    learning_rate: float = field(default=5e-6, metadata={"help": "The paper tried 1e-5, 5e-6 and 2e-6."})
+    num_train_epochs: float = 1.0
+    max_length: int | None = field(default=None, metadata={"help": "None: never truncate a response."})
+    completion_only_loss: bool | None = True
+    bf16: bool = field(default=False, metadata={"help": "bf16 mixed precision (GPU recipes set true)."})
+    gradient_checkpointing: bool = field(default=False, metadata={"help": "Trade compute for memory (GPU recipes: true)."})
+    logging_steps: float = 1
+    report_to: str | list[str] = field(default="tensorboard", metadata={"help": "tensorboard, wandb, none, ..."})
+    save_strategy: str = "epoch"
+
+
+@dataclass
+class DPOBaselineConfig(DPOConfig):
+    """TRL's ``DPOConfig`` for (shortest correct, longest correct) pairs: sigmoid loss, β = 0.1, no truncation."""
+
+    learning_rate: float = field(default=1e-6, metadata={"help": "DPO learning rate (a recipe value)."})
+    beta: float = field(default=0.1, metadata={"help": "DPO's β (deviation from the reference model)."})
+    num_train_epochs: float = 1.0
+    max_length: int | None = field(default=None, metadata={"help": "None: never truncate a response."})
+    bf16: bool = field(default=False, metadata={"help": "bf16 mixed precision (GPU recipes set true)."})
+    gradient_checkpointing: bool = field(default=False, metadata={"help": "Trade compute for memory (GPU recipes: true)."})
+    logging_steps: float = 1
+    report_to: str | list[str] = field(default="tensorboard", metadata={"help": "tensorboard, wandb, none, ..."})
+    save_strategy: str = "epoch"
+
+
+# --------------------------------------------------------------------------------------------- the sampled set
+def samples_dir(args: BaselineArguments, output_dir: str) -> Path:
+    """Where the sampled set lives; never inside ``output_dir``, which a retrain with new settings wipes."""
+    folder = Path(args.samples_dir) if args.samples_dir else Path(output_dir).resolve().parent / "samples"
+    if folder.resolve().is_relative_to(Path(output_dir).resolve()):
+        raise ValueError(f"--samples_dir {folder} must not be inside --output_dir {output_dir} (a retrain would delete it)")
+    return folder
+
+
+def sample_training_set(args: BaselineArguments, output_dir: str) -> tuple[dict[str, str], list[dict], dict]:
+    """Draw (or resume, or reuse) ``args.samples`` responses per training prompt and verify them.
+
+    Returns ``(prompt text by id, scored records, summary)``; the prompt text is exactly what the model was given.
+    Under ``accelerate launch`` (several processes) the set must already be complete -- sample it first with one
+    process (``thrifty baseline sample``) -- and every process only reads it.
+    """
+    from transformers import AutoTokenizer
+
+    from .data import build_prompt
+    from .evaluate import _LazyBackend, _run_config, evaluate_benchmark, read_samples
+
+    unique = list({p.id: p for p in training_problems(args)}.values())  # the organism repeats level-1 prompts
+    folder = samples_dir(args, output_dir)
+    eval_args = EvalArguments(
+        model=args.model, benchmark="train-prompts", out=str(folder), samples=args.samples,
+        temperature=args.temperature, top_p=args.top_p, max_new_tokens=args.max_new_tokens,
+        batch_size=args.sample_batch_size, seed=args.sample_seed, verifier=args.verifier,
+        verify_workers=args.verify_workers, verify_timeout=args.verify_timeout, prompt_template=args.template(),
+    )
+    set_dir = folder / "train-prompts"
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1:
+        expected = _run_config(eval_args, "train-prompts", args.samples, unique)
+        if not (set_dir / "summary.json").is_file() or json.loads((set_dir / "config.json").read_text()) != expected:
+            raise RuntimeError(
+                f"no finished sampled set with these settings in {set_dir}; draw it first with one process "
+                "(`thrifty baseline sample` with the same options), then launch the fine-tuning"
+            )
+        summary = json.loads((set_dir / "summary.json").read_text())
+    else:
+        logger.info("sampled set: %d prompts × %d samples into %s", len(unique), args.samples, folder)
+        summary = evaluate_benchmark(eval_args, "train-prompts", _LazyBackend(eval_args), problems=unique)
+    tokenizer = AutoTokenizer.from_pretrained(args.model)
+    prompts = {p.id: build_prompt(p.question, tokenizer, args.template()) for p in unique}
+    latest = {(r["id"], r["sample"]): r for r in read_samples(set_dir / "samples.jsonl")}
+    records = [r for (pid, j), r in latest.items() if pid in prompts and j < args.samples]
+    return prompts, records, summary
+
+
+# --------------------------------------------------------------------------------------------- SFT and DPO
+class NoTrainingData(RuntimeError):
+    """The sampled set holds nothing the baseline can train on (no correct response, or no length difference)."""
+
+
+def _rows(method: str, prompts: dict[str, str], records: list[dict]) -> list[dict]:
+    from .baselines import dpo_rows, sft_rows
+
+    rows = (sft_rows if method == "sft" else dpo_rows)(prompts, records)
+    if not rows:
+        need = "a correct response" if method == "sft" else "two correct responses of different lengths"
+        raise NoTrainingData(
+            f"no training prompt has {need} among the sampled responses, so there is nothing to {method} on; "
+            "sample more (--samples), raise --max_new_tokens, or start from a stronger model"
+        )
+    return rows
+
+
+def train_baseline(method: str, args: BaselineArguments, config) -> Path:
+    """Sample (or reuse the sampled set), select, fine-tune with TRL, save the model and ``baseline.json``."""
+    if method not in ("sft", "dpo"):
+        raise ValueError(f"unknown baseline {method!r}: sft, dpo or cutoff")
+    prompts, records, summary = sample_training_set(args, config.output_dir)
+    rows = _rows(method, prompts, records)
+    logger.info(
+        "%s: %d training rows from %d prompts (sampled-set accuracy %.3f, mean tokens %.1f)",
+        method, len(rows), len(prompts), summary["accuracy"], summary["mean_tokens"],
+    )
+    record = {
+        "method": method,
+        "model": args.model,
+        "sampled_set": json.loads((samples_dir(args, config.output_dir) / "train-prompts" / "config.json").read_text()),
+        "rows": len(rows),
+        "config": {k: v for k, v in config.to_dict().items() if k not in _NOT_RECORDED},
+    }
+    run_once(config, record, lambda: _fine_tune(method, args, config, rows))
+    if os.environ.get("RANK", "0") == "0":
+        info = {**record, "samples_dir": str(samples_dir(args, config.output_dir)), "arguments": asdict(args)}
+        (Path(config.output_dir) / "baseline.json").write_text(json.dumps(info, indent=2) + "\n")
+    return Path(config.output_dir)
+
+
+_NOT_RECORDED = {  # settings that do not change the trained model (a change to any other retrains it)
+    "output_dir", "logging_dir", "resume_from_checkpoint", "report_to", "run_name", "logging_steps", "logging_strategy",
+    "save_strategy", "save_steps", "save_total_limit", "disable_tqdm", "hub_token", "push_to_hub", "hub_model_id",
+    "dataloader_num_workers", "log_level", "overwrite_output_dir",
+}
+
+
+def _fine_tune(method: str, args: BaselineArguments, config, rows: list[dict]) -> None:
+    from datasets import Dataset
+    from transformers import AutoTokenizer
+    from trl import DPOTrainer, SFTTrainer
+
+    from .train import _resume_path
+
+    tokenizer = AutoTokenizer.from_pretrained(args.model)
+    trainer_class = SFTTrainer if method == "sft" else DPOTrainer
+    trainer = trainer_class(model=args.model, args=config, train_dataset=Dataset.from_list(rows), processing_class=tokenizer)
+    trainer.train(resume_from_checkpoint=_resume_path(config.resume_from_checkpoint, config.output_dir))
+    trainer.save_model(config.output_dir)
+    if trainer.accelerator.is_main_process:
+        tokenizer.save_pretrained(config.output_dir)
+
+
+# --------------------------------------------------------------------------------------------- cutoff
+def parse_limits(text: str) -> list[int]:
+    """``"64,128"`` -> ``[64, 128]``; a clear ``ValueError`` unless every value is a positive integer."""
+    try:
+        values = sorted({int(x) for x in text.split(",") if x.strip()})
+    except ValueError as error:
+        raise ValueError(f"--limits must be comma-separated token counts, got {text!r}") from error
+    if not values or values[0] < 1:
+        raise ValueError(f"--limits must be positive token counts, got {text!r}")
+    return values
+
+
+@dataclass
+class CutoffArguments(EvalArguments):
+    """``thrifty eval``'s arguments plus the generation limits to run; results go to OUT/cutoff=<L>/eval/."""
+
+    limits: str = field(default="", metadata={"help": "Comma-separated generation limits in tokens, e.g. 1024,2048,4096."})
+    out: str = field(default="runs/baselines", metadata={"help": "One folder per limit: OUT/cutoff=<L>/."})
+
+
+def run_cutoff(eval_args, limits: list[int], out: str) -> dict[str, dict]:
+    """Evaluate ``eval_args.model`` once per generation limit into ``OUT/cutoff=<L>/eval/``; ``{name: summaries}``."""
+    from dataclasses import replace
+
+    from .evaluate import evaluate
+
+    results = {}
+    for limit in limits:
+        folder = Path(out) / f"cutoff={limit}"
+        folder.mkdir(parents=True, exist_ok=True)
+        info = {"method": "cutoff", "model": eval_args.model, "max_new_tokens": limit}
+        (folder / "baseline.json").write_text(json.dumps(info, indent=2) + "\n")
+        results[folder.name] = evaluate(replace(eval_args, max_new_tokens=limit, out=str(folder / "eval")))
+    return results
