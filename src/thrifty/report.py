@@ -69,64 +69,134 @@ def model_table(models: Mapping[str, Mapping], base: str = "base") -> str:
     return "\n".join(lines)
 
 
-def level_table(models: Mapping[str, Mapping], base: str = "base") -> str:
-    """Per difficulty level: each model's accuracy, mean tokens and token saving against ``base``."""
-    levels = sorted({lvl for m in models.values() for lvl in m.get("per_level", {})}, key=int)
-    lines = ["| level | model | accuracy | mean tokens | tokens / oracle | saving vs base |", "|---|---|---|---|---|---|"]
-    for level in levels:
-        ref = models.get(base, {}).get("per_level", {}).get(level)
-        for name, m in models.items():
-            s = m.get("per_level", {}).get(level)
-            if s is None:
-                continue
-            saving = "-" if ref is None or name == base else f"{100 * (1 - s['mean_tokens'] / ref['mean_tokens']):.0f}%"
+def _delta(entry: Mapping, ref: Mapping | None) -> tuple[str, str]:
+    if ref is None or entry is ref:
+        return "-", "-"
+    return f"{100 * (entry['accuracy'] - ref['accuracy']):+.1f}", f"{100 * (entry['mean_tokens'] / ref['mean_tokens'] - 1):+.0f}%"
+
+
+def results_table(by_benchmark: Mapping[str, Mapping[str, Mapping]], base: str | None) -> str:
+    """One row per (model, benchmark): accuracy, mean tokens (all / correct), tokens / oracle, Δ against ``base``.
+
+    Example:
+        >>> print(results_table({"gsm8k": {"base": dict(accuracy=0.8, mean_tokens=200.0, mean_tokens_correct=180.0),
+        ...                                "α=0.2": dict(accuracy=0.78, mean_tokens=100.0, mean_tokens_correct=90.0)}}, "base"))
+        | model | benchmark | accuracy | mean tokens | tokens (correct) | tokens / oracle | Δ accuracy (points) | Δ tokens |
+        |---|---|---|---|---|---|---|---|
+        | base | gsm8k | 0.800 | 200.0 | 180.0 | - | - | - |
+        | α=0.2 | gsm8k | 0.780 | 100.0 | 90.0 | - | -2.0 | -50% |
+    """
+    lines = ["| model | benchmark | accuracy | mean tokens | tokens (correct) | tokens / oracle | Δ accuracy (points) | Δ tokens |",
+             "|---|---|---|---|---|---|---|---|"]
+    for benchmark, entries in by_benchmark.items():
+        ref = entries.get(base) if base else None
+        for name, e in entries.items():
+            d_acc, d_tok = _delta(e, ref)
             lines.append(
-                f"| {level} | {name} | {_fmt(s['accuracy'])} | {_fmt(s['mean_tokens'], 1)} | {_fmt(s.get('oracle_ratio'), 2)} | {saving} |"
+                f"| {name} | {benchmark} | {_fmt(e['accuracy'])} | {_fmt(e['mean_tokens'], 1)} | "
+                f"{_fmt(e.get('mean_tokens_correct'), 1)} | {_fmt(e.get('oracle_ratio'), 2)} | {d_acc} | {d_tok} |"
             )
     return "\n".join(lines)
 
 
-def demo_report(summary: Mapping, plots: Mapping[str, str], examples: Mapping[str, Sequence[Mapping]]) -> str:
-    """The demo's ``report.md``: what was run, the tables, the plots, and the same problems answered by each model.
+def _interpolate(points: Sequence[tuple[float, float]], x: float) -> float | None:
+    """Linear interpolation of y at ``x`` on points sorted by x; None outside their range."""
+    for (x0, y0), (x1, y1) in zip(points, points[1:]):
+        if x0 <= x <= x1:
+            return y0 if x1 == x0 else y0 + (y1 - y0) * (x - x0) / (x1 - x0)
+    if len(points) == 1 and points[0][0] == x:
+        return points[0][1]
+    return None
 
-    ``plots`` maps a plot's title to its path relative to the report; ``examples`` maps a model name to
-    sample records (``id``, ``response``, ``tokens``, ``correct``) of the same problems in the same order.
+
+def baseline_points(entries: Mapping[str, Mapping]) -> list[tuple[str, float, float]]:
+    """``(name, mean tokens, accuracy)`` of every baseline: SFT, DPO and cutoff runs, and the cutoff curve that
+    the base's own samples give (each response cut at L tokens)."""
+    points = [(name, e["mean_tokens"], e["accuracy"]) for name, e in entries.items() if e.get("kind") in ("sft", "dpo", "cutoff")]
+    for e in entries.values():
+        if e.get("kind") == "base":
+            points += [(f"cutoff at {c['max_tokens']} (base samples)", c["mean_tokens"], c["accuracy"]) for c in e.get("cutoff_curve", [])]
+    return points
+
+
+def matched_length_table(entries: Mapping[str, Mapping]) -> str:
+    """Each baseline's accuracy against the α family's at the same mean tokens ('' without a family or baselines).
+
+    ``entries`` map a name to a summary with ``kind`` (family, base, sft, dpo, cutoff) and, for the family, ``alpha``.
+
+    Example:
+        >>> e = {"α=0": dict(kind="family", mean_tokens=100.0, accuracy=0.9),
+        ...      "α=0.4": dict(kind="family", mean_tokens=50.0, accuracy=0.8),
+        ...      "SFT": dict(kind="sft", mean_tokens=75.0, accuracy=0.7)}
+        >>> print(matched_length_table(e))
+        | baseline | mean tokens | accuracy | α family at that length | family − baseline (points) |
+        |---|---|---|---|---|
+        | SFT | 75.0 | 0.700 | 0.850 | +15.0 |
     """
-    models = summary["models"]
-    settings = summary.get("settings", {})
-    parts = [
-        "# thrifty demo: length-penalised RL on the model organism",
-        "",
-        f"Base organism, then RL with α ∈ {{{settings.get('alphas', '?')}}} for {settings.get('rl_steps', '?')} steps each; "
-        f"every model answers the same held-out problems ({settings.get('eval_samples', '?')} samples each, "
-        f"temperature 0.6). Whole run: {summary.get('wall_seconds', 0) / 60:.1f} min.",
-        "",
-        "*tokens / oracle* is mean response length over the length of the shortest correct trace (1.00 = no",
-        "token to spare).",
-        "",
-        "## Models",
-        "",
-        model_table(models),
-        "",
-        "## By difficulty",
-        "",
-        level_table(models),
-        "",
-    ]
-    for title, rel in plots.items():
-        parts += [f"## {title}", "", f"![{title}]({rel})", ""]
-    if examples:
-        parts += ["## The same problems, answered by each model", ""]
-        names = list(examples)
-        for i in range(min(len(v) for v in examples.values())):
-            parts.append(f"**Problem `{examples[names[0]][i]['question']}`**" if "question" in examples[names[0]][i] else f"**Problem {examples[names[0]][i]['id']}**")
-            parts.append("")
-            for name in names:
-                r = examples[name][i]
-                mark = "correct" if r.get("correct") else "wrong"
-                parts.append(f"- {name} ({r['tokens']} tokens, {mark}): `{r['response']}`")
-            parts.append("")
-    stages = summary.get("stage_seconds")
-    if stages:
-        parts += ["## Time", "", "| stage | seconds |", "|---|---|"] + [f"| {k} | {v} |" for k, v in stages.items()] + [""]
+    family = sorted((e["mean_tokens"], e["accuracy"]) for e in entries.values() if e.get("kind") == "family")
+    points = baseline_points(entries)
+    if not family or not points:
+        return ""
+    lines = ["| baseline | mean tokens | accuracy | α family at that length | family − baseline (points) |", "|---|---|---|---|---|"]
+    for name, tokens, accuracy in points:
+        at = _interpolate(family, tokens)
+        if at is None:
+            lines.append(f"| {name} | {tokens:.1f} | {accuracy:.3f} | outside the family's {family[0][0]:.0f}–{family[-1][0]:.0f} tokens | - |")
+        else:
+            lines.append(f"| {name} | {tokens:.1f} | {accuracy:.3f} | {at:.3f} | {100 * (at - accuracy):+.1f} |")
+    return "\n".join(lines)
+
+
+def per_level_table(entries: Mapping[str, Mapping], base: str | None) -> str:
+    """Models × difficulty levels: accuracy / mean tokens (token saving against ``base``); '' without levels.
+
+    Example:
+        >>> e = {"base": dict(per_level={"1": dict(accuracy=1.0, mean_tokens=40.0), "2": dict(accuracy=0.5, mean_tokens=80.0)}),
+        ...      "α=0.2": dict(per_level={"1": dict(accuracy=1.0, mean_tokens=20.0), "2": dict(accuracy=0.6, mean_tokens=60.0)})}
+        >>> print(per_level_table(e, "base"))
+        | model | level 1 | level 2 |
+        |---|---|---|
+        | base | 1.00 / 40 | 0.50 / 80 |
+        | α=0.2 | 1.00 / 20 (−50%) | 0.60 / 60 (−25%) |
+    """
+    levels = sorted({lvl for e in entries.values() for lvl in e.get("per_level", {})}, key=lambda x: (len(str(x)), str(x)))
+    if len(levels) < 2:
+        return ""
+    ref = entries.get(base, {}).get("per_level", {}) if base else {}
+    lines = ["| model | " + " | ".join(f"level {lvl}" for lvl in levels) + " |", "|---|" + "---|" * len(levels)]
+    for name, e in entries.items():
+        cells = []
+        for lvl in levels:
+            s = e.get("per_level", {}).get(lvl)
+            if s is None:
+                cells.append("-")
+                continue
+            cell = f"{s['accuracy']:.2f} / {s['mean_tokens']:.0f}"
+            if name != base and lvl in ref and ref[lvl]["mean_tokens"]:
+                cell += f" ({100 * (s['mean_tokens'] / ref[lvl]['mean_tokens'] - 1):+.0f}%)".replace("-", "−")
+            cells.append(cell)
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def _shorten(text: str, limit: int) -> str:
+    if len(text) <= limit:
+        return text
+    half = limit // 2
+    return f"{text[:half]}\n[… {len(text) - 2 * half} characters left out …]\n{text[-half:]}"
+
+
+def example_section(examples: Sequence[tuple[str, Mapping[str, Mapping]]], questions: Mapping[str, str], max_chars: int = 700) -> str:
+    """The same problems answered by each model (sample 0), with token counts: the paper's Appendix A."""
+    parts = []
+    for pid, answers in examples:
+        any_record = next(iter(answers.values()))
+        level = f", level {any_record['level']}" if any_record.get("level") is not None else ""
+        question = questions.get(pid)
+        parts += [f"**{pid}{level}**" + (f": `{question}`" if question and len(question) < 200 else ""), ""]
+        if question and len(question) >= 200:
+            parts += ["> " + _shorten(question, max_chars).replace("\n", "\n> "), ""]
+        for name, r in answers.items():
+            verdict = "correct" if r.get("correct") else ("cut off" if not r.get("finished", True) else "wrong")
+            parts += [f"*{name}* — {r['tokens']} tokens, {verdict}:", "", "```", _shorten(r["response"], max_chars), "```", ""]
     return "\n".join(parts)
