@@ -16,10 +16,11 @@ def test_demo_end_to_end_and_resume(tmp_path, capsys):
         assert {"accuracy", "mean_tokens", "oracle_ratio", "per_level"} <= set(entry)
         assert set(entry["per_level"]) == {"1", "2", "3", "4"} and "oracle_ratio" in entry["per_level"]["4"]
     assert summary["wall_seconds"] > 0
-    for png in ("accuracy_vs_tokens.png", "training.png"):
+    for png in ("pareto_organism.png", "training.png"):
         assert (out / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     report = (out / "report.md").read_text()
-    assert "| alpha=0.2 |" in report and "![Training dynamics](training.png)" in report
+    assert "| α=0.2 | organism |" in report and "![training](training.png)" in report and "| train alpha=0.2 |" in report
+    assert (out / "alpha=0.2" / "eval" / "organism" / "samples.jsonl").is_file()
     assert "alpha=0.2" in capsys.readouterr().out
 
     assert main(argv) == 0  # everything cached: no stage is redone
@@ -36,6 +37,31 @@ def test_demo_end_to_end_and_resume(tmp_path, capsys):
     assert changed["models"]["base"]["mean_tokens"] <= 6  # re-evaluated with the new limit (was 8)
 
 
+def test_demo_full_adds_the_family_ablation_baselines_and_cutoff(tmp_path):
+    out = tmp_path / "demo"
+    quick = ["demo", "--out", str(out), "--cache_dir", str(tmp_path / "cache"), "--alphas", "0", "--sft_steps", "2",
+             "--rl_steps", "1", "--eval_samples", "1", "--eval_max_new_tokens", "8"]
+    assert main(quick) == 0
+    full = [*quick, "--full", "--full_alphas", "0,0.4", "--ablation", "group", "--ablation_alpha", "0.4",
+            "--sft_lrs", "1e-4", "--dpo_lrs", "1e-5", "--cutoff_limits", "3,6", "--baseline_prompts_per_level", "1"]
+    assert main(full) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["stage_seconds"]["train alpha=0"] < 1  # the quick demo's model is reused
+    assert set(summary["models"]) == {"base", "alpha=0", "alpha=0.4", "alpha=0.4,norm=group", "cutoff=3", "cutoff=6"}
+    # a 2-step toy base answers nothing right, so SFT and DPO have no data: skipped and said so, not a crash
+    assert summary["skipped"] == ["sft-lr=0.0001", "dpo-lr=1e-05"]
+    assert json.loads((out / "baseline-samples" / "train-prompts" / "summary.json").read_text())["n_problems"] == 4
+    assert summary["models"]["cutoff=3"]["mean_tokens"] <= 3
+    report = (out / "report.md").read_text()
+    assert "| α=0.4, group-normalised | organism |" in report and "| cutoff 3 tokens | organism |" in report
+    assert "![ablation](ablation.png)" in report and "Skipped, because the base's samples" in report
+
+    assert main(quick) == 0  # back to the quick demo: its report shows only its own models
+    assert "group-normalised" not in (out / "report.md").read_text()
+
+
 def test_demo_rejects_bad_alphas(tmp_path, capsys):
     assert main(["demo", "--out", str(tmp_path), "--alphas", "0,1.2"]) == 2
     assert "--alphas must be values in [0, 1)" in capsys.readouterr().err
+    assert main(["demo", "--out", str(tmp_path), "--full", "--sft_lrs", "1e-4,x"]) == 2
+    assert "--sft_lrs must be comma-separated numbers" in capsys.readouterr().err

@@ -3,6 +3,9 @@
     thrifty eval --model PATH_OR_HUB_ID --benchmark math500 --data-dir ../shared/benchmarks --limit 20
     thrifty eval --config recipes/eval/paper.yaml --model my-checkpoint      # YAML + CLI overrides
     thrifty sweep --recipe recipes/organism/alpha_0.yaml --alphas 0,0.1,0.2,0.4 --out runs/sweep
+    thrifty baseline sft --config recipes/baselines/organism/sft.yaml --model M --output_dir runs/baselines/sft
+    thrifty baseline cutoff --model M --benchmark gsm8k --limits 1024,2048,4096 --out runs/baselines
+    thrifty report runs/sweep runs/baselines --out runs/report                # table, plots, examples
     thrifty generate "What is 1+1?" --model M --compare M2                   # one question, side by side
     thrifty tiny-model --out runs/tiny-model                                 # a random tiny Qwen2 for smoke tests
     thrifty organism --out runs/organism/base                                # build the CPU model organism
@@ -22,6 +25,8 @@ COMMANDS = {
     "train": "Train with the paper's length-penalised RLOO (PPO clip, KL to the reference) on TRL's GRPOTrainer.",
     "organism": "Build the base model organism: a tiny Qwen2 SFT'd to overthink column addition (CPU, minutes).",
     "sweep": "Train the α family from one recipe (one folder per α, finished members skipped), then evaluate each.",
+    "baseline": "The paper's baselines: sft or dpo on the model's own shortest correct responses, or generation cutoff.",
+    "report": "One report over runs: table, accuracy-vs-tokens per benchmark, training dynamics, ablation, examples.",
     "generate": "Answer one question with one or more models and show each response with its token count.",
     "tiny-model": "Build a randomly initialised tiny Qwen2 with a character tokenizer (for smoke tests and demos).",
 }
@@ -77,7 +82,7 @@ def _demo(argv: list[str]) -> int:
     from thrifty.report import model_table
 
     args = _parse(DemoArguments, "demo", argv)
-    args.alpha_values()  # validate before spending minutes
+    args.validate()  # before spending minutes
     summary = run_demo(args)
     print()
     print(model_table(summary["models"]))
@@ -95,6 +100,49 @@ def _sweep(argv: list[str]) -> int:
         print(f"\n{name}\n")
         print(summary_table(summaries))
     print(f"\nmodels and evaluations are in {args.out}/alpha=<α>/")
+    return 0
+
+
+def _baseline(argv: list[str]) -> int:
+    from thrifty.report import summary_table
+    from thrifty.train_baseline import (
+        BaselineArguments, CutoffArguments, DPOBaselineConfig, SFTBaselineConfig, parse_limits, run_cutoff, sample_training_set,
+        train_baseline,
+    )
+
+    methods = ("sft", "dpo", "sample", "cutoff")
+    if not argv or argv[0] not in methods:
+        if argv and argv[0] in ("-h", "--help"):
+            print(f"usage: thrifty baseline {{{','.join(methods)}}} [options]   (thrifty baseline sft --help for options)")
+            return 0
+        raise ValueError(f"say which baseline: thrifty baseline {{{','.join(methods)}}} ... (got {argv[:1]})")
+    method, rest = argv[0], argv[1:]
+    if method == "cutoff":
+        args = _parse(CutoffArguments, "baseline", rest)
+        for name, summaries in run_cutoff(args, parse_limits(args.limits), args.out).items():
+            print(f"\n{name}\n")
+            print(summary_table(summaries))
+        return 0
+    config_class = DPOBaselineConfig if method == "dpo" else SFTBaselineConfig
+    args, config = _parse((BaselineArguments, config_class), "baseline", rest)
+    if method == "sample":  # only draw the sampled set (one process), e.g. before `accelerate launch ... baseline sft`
+        _, records, summary = sample_training_set(args, config.output_dir)
+        print(f"sampled set: {len(records)} responses, accuracy {summary['accuracy']:.3f}, mean tokens {summary['mean_tokens']:.1f}")
+        return 0
+    print(f"{method} baseline saved to {train_baseline(method, args, config)}")
+    return 0
+
+
+def _report(argv: list[str]) -> int:
+    from thrifty.report_runs import ReportArguments, write_report
+
+    positional = []
+    while argv and not argv[0].startswith("-"):  # thrifty report runs/a runs/b --out DIR
+        positional.append(argv.pop(0))
+    if positional:
+        argv = ["--runs", *positional, *argv]
+    args = _parse(ReportArguments, "report", argv)
+    print(f"report written to {write_report(args)}")
     return 0
 
 
@@ -156,7 +204,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s", datefmt="%H:%M:%S")
     try:
-        return {"demo": _demo, "eval": _eval, "train": _train, "organism": _organism, "generate": _generate, "sweep": _sweep, "tiny-model": _tiny_model}[command](rest)
+        return {"demo": _demo, "eval": _eval, "train": _train, "organism": _organism, "generate": _generate, "baseline": _baseline, "report": _report, "sweep": _sweep, "tiny-model": _tiny_model}[command](rest)
     except (ValueError, FileNotFoundError, RuntimeError) as error:
         print(f"thrifty {command}: error: {error}", file=sys.stderr)
         return 2

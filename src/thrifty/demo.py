@@ -2,8 +2,16 @@
 
 Build (or reuse) the base organism -> train one model per α with :mod:`thrifty.train` -> evaluate the base
 and every trained model on the held-out organism problems with :mod:`thrifty.evaluate` -> write
-``report.md``, ``summary.json`` and PNG plots. Every stage is resumable: a finished base, training run or
-evaluation is reused when the demo is run again with the same settings.
+``report.md`` (:mod:`thrifty.report_runs`), ``summary.json`` and PNG plots.
+
+``--full`` runs the paper's whole comparison: the α family {0, 0.1, 0.2, 0.4}, the three baselines (SFT on
+the shortest correct of 8 samples per training prompt and DPO on shortest-vs-longest pairs, each at three
+learning rates; generation cutoff, both from the base's samples and run for real) and the advantage
+normalisation ablation (α = 0.2 with group- and batch-normalised advantages).
+
+Every stage is resumable: a finished base, training run or evaluation is reused when the demo is run again
+with the same settings, so ``thrifty demo --full`` after ``thrifty demo`` only adds what is missing. Layout:
+``OUT/<model>/`` holds a trained model and its ``eval/``; ``OUT/base/eval/`` evaluates the cached base.
 """
 
 from __future__ import annotations
@@ -55,15 +63,51 @@ class DemoArguments:
     )
     rebuild: bool = field(default=False, metadata={"help": "Rebuild the base organism even if a cached one exists."})
     seed: int = field(default=0, metadata={"help": "Seed of the base model's SFT and of RL."})
+    full: bool = field(
+        default=False,
+        metadata={"help": "The whole comparison: α family --full_alphas, SFT/DPO/cutoff baselines, normalisation ablation."},
+    )
+    full_alphas: str = field(default="0,0.1,0.2,0.4", metadata={"help": "The α family of --full."})
+    ablation: str = field(default="group,batch", metadata={"help": "Advantage normalisations of the --full ablation."})
+    ablation_alpha: float = field(default=0.2, metadata={"help": "The α the ablation is run at."})
+    sft_lrs: str = field(default="1e-4,3e-4,1e-3", metadata={"help": "Learning rates of the SFT baseline (--full)."})
+    dpo_lrs: str = field(default="1e-5,3e-5,1e-4", metadata={"help": "Learning rates of the DPO baseline (--full)."})
+    baseline_prompts_per_level: int = field(
+        default=500, metadata={"help": "Training prompts per level the SFT/DPO baselines sample from (RL's pool: 500)."}
+    )
+    cutoff_limits: str = field(default="40,56,80,112", metadata={"help": "Generation limits of the cutoff baseline run (--full)."})
 
     def alpha_values(self) -> list[float]:
         from .train import parse_alphas
 
-        return parse_alphas(self.alphas)
+        alphas = parse_alphas(self.alphas)
+        return sorted(set(alphas + parse_alphas(self.full_alphas))) if self.full else alphas
+
+    def validate(self) -> None:
+        """Check every list argument before minutes are spent."""
+        from .train_baseline import parse_limits
+
+        self.alpha_values()
+        for name in ("sft_lrs", "dpo_lrs"):
+            _floats(getattr(self, name), name)
+        parse_limits(self.cutoff_limits)
+        bad = [n for n in self.ablation.split(",") if n.strip() and n.strip() not in ("group", "batch")]
+        if bad:
+            raise ValueError(f"--ablation takes group and/or batch, got {bad}")
 
 
-def _label(alpha: float) -> str:
-    return f"alpha={alpha:g}"
+def _floats(text: str, name: str) -> list[float]:
+    try:
+        values = [float(x) for x in text.split(",") if x.strip()]
+    except ValueError as error:
+        raise ValueError(f"--{name} must be comma-separated numbers, got {text!r}") from error
+    if not values or any(v <= 0 for v in values):
+        raise ValueError(f"--{name} must be positive numbers, got {text!r}")
+    return values
+
+
+def _label(alpha: float, normalization: str = "none") -> str:
+    return f"alpha={alpha:g}" + ("" if normalization == "none" else f",norm={normalization}")
 
 
 def _base_dir(args: DemoArguments, config) -> Path:
@@ -83,13 +127,13 @@ def _build_base(args: DemoArguments) -> Path:
     return build_base_model(path, config)
 
 
-def _train(args: DemoArguments, base: Path, alpha: float) -> Path:
+def _train(args: DemoArguments, base: Path, alpha: float, normalization: str = "none") -> Path:
     """Train one α; a finished run with the same settings is reused, an interrupted one resumes from its checkpoint."""
     from trl import ModelConfig
 
     from .train import ThriftyArguments, TrainConfig, train_once
 
-    out = Path(args.out) / _label(alpha)
+    out = Path(args.out) / _label(alpha, normalization)
     settings = {
         "base": str(base),
         "base_build": json.loads((base / "organism.json").read_text()),  # a rebuilt base invalidates the run
@@ -97,12 +141,54 @@ def _train(args: DemoArguments, base: Path, alpha: float) -> Path:
         "steps": args.rl_steps,
         "lr": args.learning_rate,
         "seed": args.seed,
+        **({"advantage_normalization": normalization} if normalization != "none" else {}),
     }
     recipe = {**ORGANISM_RECIPE, "max_steps": args.rl_steps, "learning_rate": args.learning_rate, "seed": args.seed}
     config = TrainConfig(output_dir=str(out), **recipe)
-    thrifty_args = ThriftyArguments(alpha=alpha, prompts="organism", organism_prompts_per_level=500)
+    thrifty_args = ThriftyArguments(
+        alpha=alpha, advantage_normalization=normalization, prompts="organism", organism_prompts_per_level=500
+    )
     train_once(thrifty_args, config, ModelConfig(model_name_or_path=str(base)), settings)
     return out
+
+
+ORGANISM_BASELINES = {
+    "sft": {"per_device_train_batch_size": 32, "num_train_epochs": 2, "lr_scheduler_type": "constant", "warmup_steps": 0},
+    "dpo": {"per_device_train_batch_size": 16, "num_train_epochs": 1, "lr_scheduler_type": "constant", "warmup_steps": 0,
+            "beta": 0.1},
+}
+"""The organism's SFT/DPO settings besides the learning rate (recipes/baselines/organism/*.yaml hold the same)."""
+
+
+def _baseline(args: DemoArguments, base: Path, method: str, lr: float) -> Path | None:
+    """Fine-tune one baseline on the base's own samples of the RL training prompts (sampled once, shared);
+    None (with a warning) when those samples give it nothing to train on, as from an untrained toy base."""
+    from .train_baseline import BaselineArguments, DPOBaselineConfig, NoTrainingData, SFTBaselineConfig, train_baseline
+
+    samples = Path(args.out) / "baseline-samples"
+    marker = samples / "base.json"
+    base_build = (base / "organism.json").read_text()
+    if samples.exists() and (not marker.is_file() or marker.read_text() != base_build):
+        import shutil
+
+        shutil.rmtree(samples)  # sampled from another base: start afresh
+    samples.mkdir(parents=True, exist_ok=True)
+    marker.write_text(base_build)
+    baseline_args = BaselineArguments(
+        model=str(base), prompts="organism", organism_prompts_per_level=args.baseline_prompts_per_level, samples=8, temperature=1.0,
+        max_new_tokens=ORGANISM_RECIPE["max_completion_length"], samples_dir=str(samples), sample_batch_size=256,
+        sample_seed=args.seed, verify_workers=1,
+    )
+    config_class = SFTBaselineConfig if method == "sft" else DPOBaselineConfig
+    config = config_class(
+        output_dir=str(Path(args.out) / f"{method}-lr={lr:g}"), learning_rate=lr, seed=args.seed, use_cpu=True,
+        save_strategy="no", report_to="tensorboard", **ORGANISM_BASELINES[method],
+    )
+    try:
+        return train_baseline(method, baseline_args, config)
+    except NoTrainingData as error:
+        logger.warning("skipping the %s baseline: %s", method, error)
+        return None
 
 
 def _model_marker(model: Path) -> str:
@@ -113,8 +199,9 @@ def _model_marker(model: Path) -> str:
     raise FileNotFoundError(f"{model} is not a finished demo model")
 
 
-def _evaluate(args: DemoArguments, name: str, model: Path) -> dict:
-    """Evaluate one model; samples are reused only if they came from this very model with these settings."""
+def _evaluate(args: DemoArguments, name: str, model: Path, max_new_tokens: int | None = None) -> dict:
+    """Evaluate one model into OUT/<name>/eval/; samples are reused only if they came from this very model with
+    these settings."""
     import shutil
 
     from .evaluate import EvalArguments, evaluate
@@ -124,9 +211,9 @@ def _evaluate(args: DemoArguments, name: str, model: Path) -> dict:
         benchmark="organism",
         samples=args.eval_samples,
         temperature=0.6,
-        max_new_tokens=args.eval_max_new_tokens,
+        max_new_tokens=max_new_tokens or args.eval_max_new_tokens,
         batch_size=200,
-        out=str(Path(args.out) / "eval" / name),
+        out=str(Path(args.out) / name / "eval"),
         seed=args.seed,
         verify_workers=1,
     )
@@ -140,6 +227,30 @@ def _evaluate(args: DemoArguments, name: str, model: Path) -> dict:
     return evaluate(eval_args)["organism"]
 
 
+def _cutoff(args: DemoArguments, base: Path, limit: int) -> dict:
+    """The generation-cutoff baseline run for real: the base evaluated with at most ``limit`` new tokens."""
+    name = f"cutoff={limit}"
+    (Path(args.out) / name).mkdir(parents=True, exist_ok=True)
+    info = {"method": "cutoff", "model": str(base), "max_new_tokens": limit}
+    (Path(args.out) / name / "baseline.json").write_text(json.dumps(info, indent=2) + "\n")
+    return _evaluate(args, name, base, max_new_tokens=limit)
+
+
+def _run_section(summary: dict) -> str:
+    """How the demo was run: its settings and the time of each stage (appended to the report)."""
+    s = summary["settings"]
+    lines = ["", "## How this was run", "",
+             f"Base organism: {s['sft_steps']} SFT steps (cached in {s['cache_dir'] or '$THRIFTY_CACHE or ~/.cache/thrifty'}). "
+             f"RL: {s['rl_steps']} steps at lr {s['learning_rate']:g}, 8 prompts × 8 samples per rollout. Evaluation: "
+             f"{s['eval_samples']} samples per held-out problem at temperature 0.6, at most {s['eval_max_new_tokens']} tokens. "
+             f"Whole run: {summary['wall_seconds'] / 60:.1f} min on this machine.", "",
+             "| stage | seconds |", "|---|---|"]
+    lines += [f"| {name} | {seconds} |" for name, seconds in summary["stage_seconds"].items()]
+    if summary.get("skipped"):
+        lines += ["", f"Skipped, because the base's samples held nothing to train them on: {', '.join(summary['skipped'])}."]
+    return "\n".join(lines) + "\n"
+
+
 def _model_entry(summary: dict) -> dict:
     keys = ("accuracy", "mean_tokens", "mean_tokens_correct", "oracle_ratio", "mean_oracle_tokens", "truncation_rate")
     entry = {k: summary[k] for k in keys if k in summary}
@@ -147,30 +258,16 @@ def _model_entry(summary: dict) -> dict:
     return entry
 
 
-def _examples(out: Path, names: list[str], per_level: int = 1) -> dict[str, list[dict]]:
-    """Sample 0 of the first ``per_level`` held-out problems of each level, for every model, same order."""
-    from .evaluate import read_samples
-    from .organism import eval_problems
-
-    problems = eval_problems()
-    chosen = [p for level in sorted({p.level for p in problems}) for p in [q for q in problems if q.level == level][:per_level]]
-    examples = {}
-    for name in names:
-        path = out / "eval" / name / "organism" / "samples.jsonl"
-        records = {r["id"]: r for r in read_samples(path) if r["sample"] == 0}
-        examples[name] = [{**records[p.id], "question": p.question} for p in chosen if p.id in records]
-    return examples
-
-
 def run_demo(args: DemoArguments) -> dict:
     """Run the demo; returns the contents of ``summary.json``."""
-    from .plots import plot_pareto, plot_training
-    from .report import demo_report
+    from .report_runs import ReportArguments, write_report
+    from .train_baseline import parse_limits
 
+    args.validate()
     alphas = args.alpha_values()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    start, stages = time.time(), {}
+    start, stages, skipped = time.time(), {}, []
 
     def stage(name: str, fn, *a):
         t = time.time()
@@ -186,18 +283,35 @@ def run_demo(args: DemoArguments) -> dict:
     models = {"base": base}
     for alpha in alphas:
         models[_label(alpha)] = stage(f"train {_label(alpha)}", _train, args, base, alpha)
+    if args.full:
+        for norm in [n.strip() for n in args.ablation.split(",") if n.strip()]:
+            name = _label(args.ablation_alpha, norm)
+            models[name] = stage(f"train {name}", _train, args, base, args.ablation_alpha, norm)
+        for method in ("sft", "dpo"):
+            for lr in _floats(getattr(args, f"{method}_lrs"), f"{method}_lrs"):
+                trained = stage(f"baseline {method} lr={lr:g}", _baseline, args, base, method, lr)
+                if trained is not None:
+                    models[f"{method}-lr={lr:g}"] = trained
+                else:
+                    skipped.append(f"{method}-lr={lr:g}")
     summaries = {name: stage(f"evaluate {name}", _evaluate, args, name, path) for name, path in models.items()}
+    if args.full:
+        for limit in parse_limits(args.cutoff_limits):
+            summaries[f"cutoff={limit}"] = stage(f"cutoff {limit} tokens", _cutoff, args, base, limit)
 
     summary = {
         "models": {name: _model_entry(s) for name, s in summaries.items()},
         "wall_seconds": round(time.time() - start, 1),
         "stage_seconds": stages,
+        "skipped": skipped,
         "settings": asdict(args),
     }
-    plot_pareto(summary["models"], out / "accuracy_vs_tokens.png")
-    plot_training({_label(a): out / _label(a) / "metrics.jsonl" for a in alphas}, out / "training.png")
-    plots = {"Accuracy against length": "accuracy_vs_tokens.png", "Training dynamics": "training.png"}
-    (out / "report.md").write_text(demo_report(summary, plots, _examples(out, list(models))))
+    title = "thrifty demo --full" if args.full else "thrifty demo"
+    report = ReportArguments(  # only this run's models, even if an earlier --full run left more in OUT
+        runs=[f"{name}={out / name}" for name in summaries], out=str(out), title=f"{title}: length-penalised RL on the model organism"
+    )
+    path = stage("report", write_report, report)
     summary["wall_seconds"] = round(time.time() - start, 1)
+    path.write_text(path.read_text() + _run_section(summary))
     (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     return summary
