@@ -99,3 +99,14 @@ def test_cli_takes_run_folders_first(runs, tmp_path, capsys):
     assert main(["report", *runs, "--out", str(tmp_path / "r"), "--title", "my sweep"]) == 0
     assert (tmp_path / "r" / "report.md").read_text().startswith("# my sweep")
     assert "report written to" in capsys.readouterr().out
+
+
+def test_questions_are_answered_live_by_every_model_with_its_eval_settings(runs, tmp_path, tiny_model_dir):
+    config = {"model": str(tiny_model_dir), "prompt_template": "Q: {question}", "max_new_tokens": 5, "backend": "hf"}
+    (Path(runs[1]) / "alpha=0" / "eval" / "organism" / "config.json").write_text(json.dumps(config))
+    text = write_report(ReportArguments(runs=runs, out=str(tmp_path / "r"), questions=["What is 1+1?", "2+2"])).read_text()
+    live = text[text.index("## Asked live"):]
+    assert live.count("*α=0* — ") == 2 and "**What is 1+1?**" in live and "**2+2**" in live
+    tokens = [int(line.split("— ")[1].split(" ")[0]) for line in live.splitlines() if line.startswith("*α=0*")]
+    assert all(1 <= t <= 5 for t in tokens)
+    assert "*α=0.4*" not in live  # no evaluation config beside it: not loadable, left out

@@ -70,8 +70,8 @@ class DemoArguments:
     full_alphas: str = field(default="0,0.1,0.2,0.4", metadata={"help": "The α family of --full."})
     ablation: str = field(default="group,batch", metadata={"help": "Advantage normalisations of the --full ablation."})
     ablation_alpha: float = field(default=0.2, metadata={"help": "The α the ablation is run at."})
-    sft_lrs: str = field(default="1e-4,3e-4,1e-3", metadata={"help": "Learning rates of the SFT baseline (--full)."})
-    dpo_lrs: str = field(default="1e-5,3e-5,1e-4", metadata={"help": "Learning rates of the DPO baseline (--full)."})
+    sft_lrs: str = field(default="3e-5,1e-4,3e-4", metadata={"help": "Learning rates of the SFT baseline (--full)."})
+    dpo_lrs: str = field(default="1e-6,3e-6,1e-5", metadata={"help": "Learning rates of the DPO baseline (--full)."})
     baseline_prompts_per_level: int = field(
         default=500, metadata={"help": "Training prompts per level the SFT/DPO baselines sample from (RL's pool: 500)."}
     )
@@ -151,6 +151,9 @@ def _train(args: DemoArguments, base: Path, alpha: float, normalization: str = "
     train_once(thrifty_args, config, ModelConfig(model_name_or_path=str(base)), settings)
     return out
 
+
+LIVE_QUESTIONS = ("1+1", "4789+5637")
+"""Asked of every model in the report: the organism's "What is 1+1?" (the paper's Appendix A) and a hard one."""
 
 ORGANISM_BASELINES = {
     "sft": {"per_device_train_batch_size": 32, "num_train_epochs": 2, "lr_scheduler_type": "constant", "warmup_steps": 0},
@@ -308,7 +311,8 @@ def run_demo(args: DemoArguments) -> dict:
     }
     title = "thrifty demo --full" if args.full else "thrifty demo"
     report = ReportArguments(  # only this run's models, even if an earlier --full run left more in OUT
-        runs=[f"{name}={out / name}" for name in summaries], out=str(out), title=f"{title}: length-penalised RL on the model organism"
+        runs=[f"{name}={out / name}" for name in summaries], out=str(out),
+        title=f"{title}: length-penalised RL on the model organism", questions=list(LIVE_QUESTIONS),
     )
     path = stage("report", write_report, report)
     summary["wall_seconds"] = round(time.time() - start, 1)

@@ -38,6 +38,11 @@ class ReportArguments:
     examples_per_level: int = field(default=1, metadata={"help": "Problems per difficulty level in the qualitative section."})
     max_example_chars: int = field(default=700, metadata={"help": "Longer responses are shortened in the report."})
     title: str = field(default="thrifty report", metadata={"help": "Title of report.md."})
+    questions: list[str] = field(
+        default_factory=list,
+        metadata={"help": "Questions every model answers live for the report (e.g. 'What is 1+1?'), one sample each, "
+                          "with the prompt template and token limit of its evaluation."},
+    )
 
 
 @dataclass
@@ -225,6 +230,41 @@ def write_report(args: ReportArguments) -> Path:
             questions = _questions(benchmark, {pid for pid, _ in examples}, summary)
             parts += [f"## The same problems, answered by each model ({benchmark})", "",
                       example_section(examples, questions, args.max_example_chars), ""]
+    if args.questions:
+        parts += ["## Asked live", "", live_section(runs, args.questions, args.max_example_chars), ""]
     path = out / "report.md"
     path.write_text("\n".join(parts))
     return path
+
+
+def live_section(runs: dict[str, ModelRun], questions: list[str], max_chars: int) -> str:
+    """Each model answers each question once (temperature 0.6), with the prompt template, token limit and model
+    path recorded in its first evaluation's ``config.json``: the paper's Appendix A ("What is 1+1?")."""
+    from .data import build_prompt
+    from .generation import SamplingParams, load_backend
+    from .report import _shorten
+
+    parts = []
+    answers: dict[str, list] = {}
+    for run in runs.values():
+        if run.kind == "cutoff" or not run.samples:
+            continue  # a cutoff run is its base model with a shorter limit
+        config_path = next(iter(run.samples.values())).parent / "config.json"
+        if not config_path.is_file():
+            continue
+        config = json.loads(config_path.read_text())
+        try:
+            backend = load_backend(config.get("backend", "hf"), config["model"], gguf_file=config.get("gguf_file"))
+        except Exception as error:  # noqa: BLE001 - a model that moved away is reported, not fatal
+            logger.warning("cannot load %s for the live questions: %s", config["model"], error)
+            continue
+        params = SamplingParams(0.6, 1.0, config.get("max_new_tokens", 4096))
+        prompts = [build_prompt(q, backend.tokenizer, config.get("prompt_template") or "{question}") for q in questions]
+        answers[run.label()] = [c[0] for c in backend.generate(prompts, 1, params, seed=0)]
+    for i, question in enumerate(questions):
+        parts += [f"**{question}**", ""]
+        for label, completions in answers.items():
+            c = completions[i]
+            cut = "" if c.finished else ", cut at the token limit"
+            parts += [f"*{label}* — {c.tokens} tokens{cut}:", "", "```", _shorten(c.text, max_chars), "```", ""]
+    return "\n".join(parts)
