@@ -55,6 +55,9 @@ def test_demo_full_adds_the_family_ablation_baselines_and_cutoff(tmp_path):
     report = (out / "report.md").read_text()
     assert "| α=0.4, group-normalised | organism |" in report and "| cutoff 3 tokens | organism |" in report
     assert "![ablation](ablation.png)" in report and "Skipped, because the base's samples" in report
+    assert ", level 4**: `" in report  # the examples show each problem's question
+    live = report[report.index("## Asked live"):]
+    assert live.count("**4789+5637**") == 1 and "α=0.4, group-normalised" in live  # every model asked live
 
     assert main(quick) == 0  # back to the quick demo: its report shows only its own models
     assert "group-normalised" not in (out / "report.md").read_text()

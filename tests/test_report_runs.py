@@ -71,13 +71,14 @@ def test_report_tables_plots_and_examples(runs, tmp_path):
     assert "| α=0.4 | organism | 0.800 | 40.0 | 39.0 | 2.00 | +5.0 | -50% |" in text  # Δ against the base
     # at SFT's 50 tokens the family (60 tok → 0.9, 40 tok → 0.8) interpolates to 0.85: 15 points better
     assert "| SFT (lr 1e-05) | 50.0 | 0.700 | 0.850 | +15.0 |" in text
-    assert "| cutoff at 80 (base samples) | 75.0 | 0.750 | outside the family's 40–60 tokens | - |" in text
+    assert "| cutoff at 80 (base samples) | 75.0 | 0.750 | dominated: α=0 has 0.900 with 60 tokens | +15.0 |" in text
+    assert "| cutoff at 30 (base samples) | 28.0 | 0.300 | none: shorter than every α (40–60 tokens) | - |" in text
     assert "| α=0.4 | 1.00 / 20 (−50%) | 0.80 / 60 (−50%) |" in text  # per level, saving against the base
     for png in ("pareto_organism.png", "training.png", "ablation.png"):
         assert (tmp_path / "report" / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
         assert f"({png})" in text
     examples = text[text.index("## The same problems"):]
-    assert examples.count("*α=0.4* — 40 tokens, correct") == 2 and "**p2, level 2**" in examples
+    assert examples.count("| α=0.4 | 40 | correct | `" + "x" * 40 + "` |") == 2 and "**p2, level 2**" in examples
     assert "train-prompts" not in text
 
 
@@ -106,7 +107,9 @@ def test_questions_are_answered_live_by_every_model_with_its_eval_settings(runs,
     (Path(runs[1]) / "alpha=0" / "eval" / "organism" / "config.json").write_text(json.dumps(config))
     text = write_report(ReportArguments(runs=runs, out=str(tmp_path / "r"), questions=["What is 1+1?", "2+2"])).read_text()
     live = text[text.index("## Asked live"):]
-    assert live.count("*α=0* — ") == 2 and "**What is 1+1?**" in live and "**2+2**" in live
-    tokens = [int(line.split("— ")[1].split(" ")[0]) for line in live.splitlines() if line.startswith("*α=0*")]
-    assert all(1 <= t <= 5 for t in tokens)
+    assert "**What is 1+1?**" in live and "**2+2**" in live
+    # one answer per question, as a table row (short single line) or a block (anything else)
+    tokens = [int(line.split("|")[2]) if line.startswith("|") else int(line.split("— ")[1].split(" ")[0])
+              for line in live.splitlines() if line.startswith(("| α=0 |", "*α=0* — "))]
+    assert len(tokens) == 2 and all(1 <= t <= 5 for t in tokens)
     assert "*α=0.4*" not in live  # no evaluation config beside it: not loadable, left out

@@ -107,6 +107,10 @@ def test_sft_and_dpo_train_on_the_selected_responses_and_are_reused(tmp_path, ti
     assert weights.stat().st_mtime_ns == mtime
     train_baseline("sft", args, sft_config(lr=1e-3))
     assert weights.stat().st_mtime_ns != mtime  # another learning rate: retrained
+    mtime = weights.stat().st_mtime_ns
+    _rewrite_set(tmp_path / "samples", lambda r: {**r, "response": r["response"] + " "})
+    train_baseline("sft", args, sft_config(lr=1e-3))
+    assert weights.stat().st_mtime_ns != mtime  # same settings, other samples (e.g. a rebuilt base): retrained
 
 
 def test_nothing_correct_is_a_clear_error(tmp_path, tiny_model_dir):

@@ -311,6 +311,7 @@ def evaluate_benchmark(
     summary = summarize(records, cutoffs=args.cutoff_limits())
     summary.update(
         benchmark=name,
+        data_dir=str(Path(args.data_dir).resolve()) if args.data_dir else None,
         model=args.model,
         verifier=args.verifier,
         temperature=args.temperature,

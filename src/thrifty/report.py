@@ -122,28 +122,42 @@ def baseline_points(entries: Mapping[str, Mapping]) -> list[tuple[str, float, fl
 def matched_length_table(entries: Mapping[str, Mapping]) -> str:
     """Each baseline's accuracy against the α family's at the same mean tokens ('' without a family or baselines).
 
+    Between two α the family's accuracy is interpolated linearly. A baseline longer than every α is
+    *dominated* when some α is both shorter and at least as accurate (the most accurate such α is shown);
+    otherwise, and for a baseline shorter than every α, there is no match.
+
     ``entries`` map a name to a summary with ``kind`` (family, base, sft, dpo, cutoff) and, for the family, ``alpha``.
 
     Example:
         >>> e = {"α=0": dict(kind="family", mean_tokens=100.0, accuracy=0.9),
         ...      "α=0.4": dict(kind="family", mean_tokens=50.0, accuracy=0.8),
-        ...      "SFT": dict(kind="sft", mean_tokens=75.0, accuracy=0.7)}
+        ...      "SFT": dict(kind="sft", mean_tokens=75.0, accuracy=0.7),
+        ...      "DPO": dict(kind="dpo", mean_tokens=120.0, accuracy=0.6)}
         >>> print(matched_length_table(e))
         | baseline | mean tokens | accuracy | α family at that length | family − baseline (points) |
         |---|---|---|---|---|
         | SFT | 75.0 | 0.700 | 0.850 | +15.0 |
+        | DPO | 120.0 | 0.600 | dominated: α=0 has 0.900 with 100 tokens | +30.0 |
     """
-    family = sorted((e["mean_tokens"], e["accuracy"]) for e in entries.values() if e.get("kind") == "family")
+    members = sorted((e["mean_tokens"], e["accuracy"], name) for name, e in entries.items() if e.get("kind") == "family")
+    family = [(tokens, accuracy) for tokens, accuracy, _ in members]
     points = baseline_points(entries)
     if not family or not points:
         return ""
     lines = ["| baseline | mean tokens | accuracy | α family at that length | family − baseline (points) |", "|---|---|---|---|---|"]
     for name, tokens, accuracy in points:
         at = _interpolate(family, tokens)
-        if at is None:
-            lines.append(f"| {name} | {tokens:.1f} | {accuracy:.3f} | outside the family's {family[0][0]:.0f}–{family[-1][0]:.0f} tokens | - |")
-        else:
+        if at is not None:
             lines.append(f"| {name} | {tokens:.1f} | {accuracy:.3f} | {at:.3f} | {100 * (at - accuracy):+.1f} |")
+            continue
+        best = max((m for m in members if m[0] <= tokens), key=lambda m: m[1], default=None)
+        if best is not None and best[1] >= accuracy:
+            lines.append(f"| {name} | {tokens:.1f} | {accuracy:.3f} | dominated: {best[2]} has {best[1]:.3f} with "
+                         f"{best[0]:.0f} tokens | {100 * (best[1] - accuracy):+.1f} |")
+        else:
+            side = "longer" if tokens > family[-1][0] else "shorter"
+            lines.append(f"| {name} | {tokens:.1f} | {accuracy:.3f} | none: {side} than every α "
+                         f"({family[0][0]:.0f}–{family[-1][0]:.0f} tokens) | - |")
     return "\n".join(lines)
 
 
@@ -196,7 +210,33 @@ def example_section(examples: Sequence[tuple[str, Mapping[str, Mapping]]], quest
         parts += [f"**{pid}{level}**" + (f": `{question}`" if question and len(question) < 200 else ""), ""]
         if question and len(question) >= 200:
             parts += ["> " + _shorten(question, max_chars).replace("\n", "\n> "), ""]
-        for name, r in answers.items():
-            verdict = "correct" if r.get("correct") else ("cut off" if not r.get("finished", True) else "wrong")
-            parts += [f"*{name}* — {r['tokens']} tokens, {verdict}:", "", "```", _shorten(r["response"], max_chars), "```", ""]
+        rows = [(name, r["tokens"], _verdict(r), r["response"]) for name, r in answers.items()]
+        parts += [responses_block(rows, max_chars), ""]
     return "\n".join(parts)
+
+
+def _verdict(record: Mapping) -> str:
+    if record.get("correct") is None:
+        return "finished" if record.get("finished", True) else "cut off"
+    return "correct" if record["correct"] else ("cut off" if not record.get("finished", True) else "wrong")
+
+
+def responses_block(rows: Sequence[tuple[str, int, str, str]], max_chars: int = 700) -> str:
+    """``(model, tokens, verdict, response)`` rows as one compact table when every response is a short single
+    line, else one fenced block per model (long reasoning traces, shortened in the middle).
+
+    Example:
+        >>> print(responses_block([("base", 9, "correct", "1+1=2 ok"), ("α=0.2", 4, "correct", "2")]))
+        | model | tokens | verdict | response |
+        |---|---|---|---|
+        | base | 9 | correct | `1+1=2 ok` |
+        | α=0.2 | 4 | correct | `2` |
+    """
+    if all("\n" not in text and "`" not in text and len(text) <= 160 for *_, text in rows):
+        lines = ["| model | tokens | verdict | response |", "|---|---|---|---|"]
+        lines += [f"| {name} | {tokens} | {verdict} | `{text.replace('|', '¦')}` |" for name, tokens, verdict, text in rows]
+        return "\n".join(lines)
+    parts = []
+    for name, tokens, verdict, text in rows:
+        parts += [f"*{name}* — {tokens} tokens, {verdict}:", "", "```", _shorten(text, max_chars), "```", ""]
+    return "\n".join(parts).rstrip("\n")

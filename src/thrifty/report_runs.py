@@ -173,12 +173,16 @@ def _examples(runs: dict[str, ModelRun], benchmark: str, base: str, per_level: i
 
 
 def _questions(benchmark: str, ids: set[str], summary: dict) -> dict[str, str]:
-    """The question text of ``ids`` when the benchmark can be loaded here (organism or local files); else {}."""
+    """The question text of ``ids`` when the benchmark is at hand (the organism, or the local files it was
+    evaluated from); else {} -- the report never goes to the network for it."""
     from .data import load_benchmark
 
+    data_dir = summary.get("data_dir")
+    if benchmark != "organism" and not data_dir:
+        return {}
     try:
-        return {p.id: p.question for p in load_benchmark(benchmark, summary.get("data_dir")) if p.id in ids}
-    except Exception:  # noqa: BLE001 - the report must not fail because a benchmark is not at hand
+        return {p.id: p.question for p in load_benchmark(benchmark, data_dir) if p.id in ids}
+    except Exception:  # noqa: BLE001 - the report must not fail because a benchmark file moved
         return {}
 
 
@@ -242,7 +246,7 @@ def live_section(runs: dict[str, ModelRun], questions: list[str], max_chars: int
     path recorded in its first evaluation's ``config.json``: the paper's Appendix A ("What is 1+1?")."""
     from .data import build_prompt
     from .generation import SamplingParams, load_backend
-    from .report import _shorten
+    from .report import responses_block
 
     parts = []
     answers: dict[str, list] = {}
@@ -263,8 +267,6 @@ def live_section(runs: dict[str, ModelRun], questions: list[str], max_chars: int
         answers[run.label()] = [c[0] for c in backend.generate(prompts, 1, params, seed=0)]
     for i, question in enumerate(questions):
         parts += [f"**{question}**", ""]
-        for label, completions in answers.items():
-            c = completions[i]
-            cut = "" if c.finished else ", cut at the token limit"
-            parts += [f"*{label}* — {c.tokens} tokens{cut}:", "", "```", _shorten(c.text, max_chars), "```", ""]
+        rows = [(label, c[i].tokens, "finished" if c[i].finished else "cut off", c[i].text) for label, c in answers.items()]
+        parts += [responses_block(rows, max_chars), ""]
     return "\n".join(parts)

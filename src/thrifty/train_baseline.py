@@ -19,6 +19,7 @@ finished run with the same settings is reused; an interrupted one resumes from i
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -173,6 +174,7 @@ def train_baseline(method: str, args: BaselineArguments, config) -> Path:
         "model": args.model,
         "sampled_set": json.loads((samples_dir(args, config.output_dir) / "train-prompts" / "config.json").read_text()),
         "rows": len(rows),
+        "rows_sha256": hashlib.sha256(json.dumps(rows, sort_keys=True).encode()).hexdigest(),  # new samples: retrain
         "config": {k: v for k, v in config.to_dict().items() if k not in _NOT_RECORDED},
     }
     run_once(config, record, lambda: _fine_tune(method, args, config, rows))
