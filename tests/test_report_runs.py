@@ -92,6 +92,13 @@ def test_bad_run_folders_are_clear_errors(tmp_path, runs, capsys):
     _model(other / "alpha=0", _summary(0.5, 50.0), {"thrifty_args.json": {"alpha": 0, "advantage_normalization": "none"}})
     with pytest.raises(ValueError, match="name them with NAME=PATH"):
         collect_runs([runs[1], str(other)])
+    _model(tmp_path / "again" / "sft-rerun", _summary(0.6, 40.0), {"baseline.json": {"method": "sft", "config": {"learning_rate": 1e-5}}})
+    with pytest.raises(ValueError, match="share a label"):  # two SFT runs at one lr: both would be "SFT (lr 1e-05)"
+        collect_runs([runs[2], str(tmp_path / "again")])
+    named = collect_runs([runs[2], f"SFT again={tmp_path / 'again'}"])  # named: both kept, distinct rows
+    assert {r.label() for r in named.values()} >= {"SFT (lr 1e-05)", "SFT again"}
+    with pytest.raises(ValueError, match="no run folders given"):
+        collect_runs([])
     assert main(["report", str(tmp_path / "missing"), "--out", str(tmp_path / "r")]) == 2
     assert "no such run folder" in capsys.readouterr().err
 
@@ -112,4 +119,4 @@ def test_questions_are_answered_live_by_every_model_with_its_eval_settings(runs,
     tokens = [int(line.split("|")[2]) if line.startswith("|") else int(line.split("— ")[1].split(" ")[0])
               for line in live.splitlines() if line.startswith(("| α=0 |", "*α=0* — "))]
     assert len(tokens) == 2 and all(1 <= t <= 5 for t in tokens)
-    assert "*α=0.4*" not in live  # no evaluation config beside it: not loadable, left out
+    assert "α=0.4" not in live  # no evaluation config beside it: not loadable, left out

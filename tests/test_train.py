@@ -102,6 +102,20 @@ def test_two_ranks_see_whole_groups(tiny_model_dir, tmp_path, normalization):
     assert split_seen and informative
 
 
+def test_run_once_is_decided_once_for_all_ranks(tmp_path):
+    """torchrun, 2 CPU ranks: the main rank alone clears a stale folder; every rank trains, reuses or retrains alike."""
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+    command = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", str(_free_port()),
+               str(REPO / "tests" / "scripts" / "two_rank_run_once.py"), str(tmp_path)]
+    run = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-4000:]
+    for rank in (0, 1):
+        got = json.loads((tmp_path / f"rank{rank}.json").read_text())
+        assert [r["trained"] for r in got["results"]] == [True, False, True]  # trained, reused, retrained
+        assert got["seen"] == [{"stale_gone": True, "started": True}] * 2
+    assert (tmp_path / "model" / "run_done.json").read_text() == json.dumps({"a": 2}) + "\n"
+
+
 def _recipe(path: Path) -> dict:
     return yaml.safe_load(path.read_text())
 

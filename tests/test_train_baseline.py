@@ -16,6 +16,7 @@ from thrifty.train_baseline import (
     SFTBaselineConfig,
     sample_training_set,
     train_baseline,
+    trl_prompt,
 )
 
 REPO = Path(__file__).resolve().parents[1]
@@ -123,15 +124,44 @@ def test_nothing_correct_is_a_clear_error(tmp_path, tiny_model_dir):
         train_baseline("dpo", args, _config(DPOBaselineConfig, tmp_path / "dpo"))
 
 
-def test_multi_process_fine_tuning_needs_a_finished_sampled_set(tmp_path, tiny_model_dir, monkeypatch):
+def test_multi_process_fine_tuning_reads_a_finished_sampled_set_only(tmp_path, tiny_model_dir, monkeypatch):
+    args = _args(tiny_model_dir, tmp_path)
     monkeypatch.setenv("WORLD_SIZE", "2")
     with pytest.raises(RuntimeError, match="draw it first with one process"):
-        sample_training_set(_args(tiny_model_dir, tmp_path), str(tmp_path / "sft"))
+        sample_training_set(args, str(tmp_path / "sft"))
+    monkeypatch.setenv("WORLD_SIZE", "1")
+    drawn = sample_training_set(args, str(tmp_path / "sft"))
+    monkeypatch.setenv("WORLD_SIZE", "2")  # every rank of `accelerate launch` now reads the same set
+    assert sample_training_set(args, str(tmp_path / "dpo"))[:2] == drawn[:2]
+    with pytest.raises(RuntimeError, match="scored with --verifier math-verify, not paper-compat"):
+        sample_training_set(_args(tiny_model_dir, tmp_path, verifier="paper-compat"), str(tmp_path / "sft"))
+
+
+def test_trl_prompt_drops_the_bos_a_bos_adding_tokenizer_would_repeat(tiny_model_dir):
+    """TRL tokenizes plain-text rows with special tokens; the harness sampled without them."""
+    from transformers import AutoTokenizer
+
+    class BosTokenizer:  # DeepSeek-R1-Distill-like: the chat template writes BOS and tokenizing adds one too
+        bos_token, bos_token_id = "<s>", 1
+
+        def __call__(self, text):
+            return {"input_ids": [1] + [ord(c) for c in text]}
+
+    class NoBosTokenizer(BosTokenizer):
+        def __call__(self, text):
+            return {"input_ids": [ord(c) for c in text]}
+
+    assert trl_prompt("<s>User: 1+1", BosTokenizer()) == "User: 1+1"
+    assert trl_prompt("<s>User: 1+1", NoBosTokenizer()) == "<s>User: 1+1"  # nothing added: keep the template's
+    tiny = AutoTokenizer.from_pretrained(tiny_model_dir)  # no BOS at all: unchanged
+    assert trl_prompt("<|im_start|>user\n1+1", tiny) == "<|im_start|>user\n1+1"
 
 
 def test_cli_sample_then_cutoff_for_real(tmp_path, tiny_model_dir, benchmarks_dir, capsys):
-    common = ["--model", str(tiny_model_dir), "--prompts", "organism", "--organism_prompts_per_level", "1",
-              "--samples", "2", "--max_new_tokens", "4", "--output_dir", str(tmp_path / "sft"), "--verify_workers", "1"]
+    # the DPO recipe (with DPO-only keys such as beta) serves `sample` too
+    common = ["--config", str(REPO / "recipes" / "baselines" / "organism" / "dpo.yaml"), "--model", str(tiny_model_dir),
+              "--organism_prompts_per_level", "1", "--samples", "2", "--max_new_tokens", "4",
+              "--output_dir", str(tmp_path / "dpo"), "--samples_dir", str(tmp_path / "samples"), "--verify_workers", "1"]
     assert main(["baseline", "sample", *common]) == 0
     assert "sampled set: 8 responses" in capsys.readouterr().out
     assert (tmp_path / "samples" / "train-prompts" / "summary.json").is_file()

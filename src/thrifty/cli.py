@@ -51,7 +51,8 @@ def _usage() -> str:
     return "\n".join(lines)
 
 
-def _parse(dataclass_types, command: str, argv: list[str]):
+def _parse(dataclass_types, command: str, argv: list[str], strict: bool = True):
+    """Parse flags and an optional ``--config`` YAML; ``strict=False`` ignores YAML keys no dataclass knows."""
     from trl import TrlParser
 
     many = isinstance(dataclass_types, (list, tuple))
@@ -60,7 +61,7 @@ def _parse(dataclass_types, command: str, argv: list[str]):
         prog=f"thrifty {command}",
         description=COMMANDS[command] + " Options can also come from a YAML file: --config FILE (flags override it).",
     )
-    parsed = parser.parse_args_and_config(argv)
+    parsed = parser.parse_args_and_config(argv, fail_with_unknown_args=strict)
     return parsed if many else parsed[0]
 
 
@@ -124,7 +125,8 @@ def _baseline(argv: list[str]) -> int:
             print(summary_table(summaries))
         return 0
     config_class = DPOBaselineConfig if method == "dpo" else SFTBaselineConfig
-    args, config = _parse((BaselineArguments, config_class), "baseline", rest)
+    # `sample` only draws the sampled set, so either recipe (sft.yaml or dpo.yaml, with keys such as beta) will do
+    args, config = _parse((BaselineArguments, config_class), "baseline", rest, strict=method != "sample")
     if method == "sample":  # only draw the sampled set (one process), e.g. before `accelerate launch ... baseline sft`
         _, records, summary = sample_training_set(args, config.output_dir)
         print(f"sampled set: {len(records)} responses, accuracy {summary['accuracy']:.3f}, mean tokens {summary['mean_tokens']:.1f}")

@@ -169,14 +169,15 @@ def _baseline(args: DemoArguments, base: Path, method: str, lr: float) -> Path |
     from .train_baseline import BaselineArguments, DPOBaselineConfig, NoTrainingData, SFTBaselineConfig, train_baseline
 
     samples = Path(args.out) / "baseline-samples"
-    marker = samples / "base.json"
-    base_build = (base / "organism.json").read_text()
-    if samples.exists() and (not marker.is_file() or marker.read_text() != base_build):
+    marker = samples / "demo_samples.json"
+    fingerprint = json.dumps({"base": (base / "organism.json").read_text(), "prompts_per_level": args.baseline_prompts_per_level,
+                              "seed": args.seed}, sort_keys=True)
+    if samples.exists() and (not marker.is_file() or marker.read_text() != fingerprint):
         import shutil
 
-        shutil.rmtree(samples)  # sampled from another base: start afresh
+        shutil.rmtree(samples)  # sampled from another base or with other settings: start afresh
     samples.mkdir(parents=True, exist_ok=True)
-    marker.write_text(base_build)
+    marker.write_text(fingerprint)
     baseline_args = BaselineArguments(
         model=str(base), prompts="organism", organism_prompts_per_level=args.baseline_prompts_per_level, samples=8, temperature=1.0,
         max_new_tokens=ORGANISM_RECIPE["max_completion_length"], samples_dir=str(samples), sample_batch_size=256,
@@ -233,10 +234,10 @@ def _evaluate(args: DemoArguments, name: str, model: Path, max_new_tokens: int |
 def _cutoff(args: DemoArguments, base: Path, limit: int) -> dict:
     """The generation-cutoff baseline run for real: the base evaluated with at most ``limit`` new tokens."""
     name = f"cutoff={limit}"
-    (Path(args.out) / name).mkdir(parents=True, exist_ok=True)
-    info = {"method": "cutoff", "model": str(base), "max_new_tokens": limit}
+    summary = _evaluate(args, name, base, max_new_tokens=limit)
+    info = {"method": "cutoff", "model": str(base), "max_new_tokens": limit}  # after: names what is there
     (Path(args.out) / name / "baseline.json").write_text(json.dumps(info, indent=2) + "\n")
-    return _evaluate(args, name, base, max_new_tokens=limit)
+    return summary
 
 
 def _run_section(summary: dict) -> str:
@@ -311,7 +312,7 @@ def run_demo(args: DemoArguments) -> dict:
     }
     title = "thrifty demo --full" if args.full else "thrifty demo"
     report = ReportArguments(  # only this run's models, even if an earlier --full run left more in OUT
-        runs=[f"{name}={out / name}" for name in summaries], out=str(out),
+        runs=[str(out / name) for name in summaries], out=str(out),
         title=f"{title}: length-penalised RL on the model organism", questions=list(LIVE_QUESTIONS),
     )
     path = stage("report", write_report, report)

@@ -51,6 +51,7 @@ class ModelRun:
 
     name: str
     folder: Path
+    named: bool = False  # named by the user (NAME=PATH): that name is its label
     kind: str = "other"
     alpha: float | None = None
     normalization: str | None = None
@@ -64,6 +65,8 @@ class ModelRun:
 
     def label(self) -> str:
         """How the model is named in tables and legends."""
+        if self.named:
+            return self.name
         if self.kind == "family":
             return f"α={self.alpha:g}"
         if self.kind == "ablation":
@@ -130,7 +133,7 @@ def collect_runs(paths: list[str], base: str = "base") -> dict[str, ModelRun]:
                     f"two models are both called {name!r} ({run.folder} and {folder}); name them with NAME=PATH"
                 )
             if run is None:
-                run = runs[name] = ModelRun(name=name, folder=folder)
+                run = runs[name] = ModelRun(name=name, folder=folder, named=bool(label))
                 _classify(run, base)
             benchmark = summary.get("benchmark", summary_path.parent.name)
             run.summaries[benchmark] = summary
@@ -138,6 +141,14 @@ def collect_runs(paths: list[str], base: str = "base") -> dict[str, ModelRun]:
             found += 1
         if not found:
             raise FileNotFoundError(f"{path} holds no evaluation (no summary.json written by thrifty eval)")
+    if not runs:
+        raise ValueError("no run folders given: thrifty report RUN_DIR [RUN_DIR ...] --out DIR")
+    labels: dict[str, list[str]] = {}
+    for run in runs.values():
+        labels.setdefault(run.label(), []).append(run.name)
+    clashes = {label: names for label, names in labels.items() if len(names) > 1}
+    if clashes:
+        raise ValueError(f"models would share a label in the report: {clashes}; name them with NAME=PATH")
     return dict(sorted(runs.items(), key=lambda item: item[1].sort_key()))
 
 

@@ -282,8 +282,8 @@ def _resume_path(value, output_dir: str) -> str | None:
         from transformers.trainer_utils import get_last_checkpoint
 
         last = get_last_checkpoint(output_dir) if os.path.isdir(output_dir) else None
-        if last is None:
-            logger.warning("no checkpoint in %s; starting from scratch", output_dir)
+        if last is None:  # "latest" is run_once's "resume if there is anything to resume": a fresh start is normal
+            (logger.info if value == "latest" else logger.warning)("no checkpoint in %s; starting from scratch", output_dir)
         return last
     if not os.path.isdir(value):
         raise FileNotFoundError(f"--resume_from_checkpoint: no such checkpoint directory: {value}")
@@ -308,24 +308,33 @@ def run_once(config, record: dict, run) -> bool:
 
     A run interrupted with the same ``record`` resumes from its last checkpoint (``config.resume_from_checkpoint``
     is set to "latest"); a folder left by a run with another record is deleted first, so no stale checkpoint,
-    metric or evaluation survives. ``record`` is any JSON describing what determines the model.
+    metric or evaluation survives. ``record`` is any JSON describing what determines the model. Under
+    ``accelerate launch`` only the main process touches the folder, and every process waits for it, so all of
+    them take the same decision.
     """
     import shutil
 
+    from accelerate import PartialState
+
+    state = PartialState()
     out = Path(config.output_dir)
     started, done = out / "run_started.json", out / "run_done.json"
     text = json.dumps(record, sort_keys=True) + "\n"
-    if done.is_file() and done.read_text() == text:
+    finished = lambda: done.is_file() and done.read_text() == text  # noqa: E731
+    if state.is_main_process and not finished():
+        if out.exists() and not (started.is_file() and started.read_text() == text):
+            shutil.rmtree(out)
+        out.mkdir(parents=True, exist_ok=True)
+        started.write_text(text)
+    state.wait_for_everyone()
+    if finished():
         logger.info("%s: already trained with these settings, reusing it", out)
         return False
-    if started.is_file() and started.read_text() == text:
-        config.resume_from_checkpoint = "latest"
-    elif out.exists():
-        shutil.rmtree(out)
-    out.mkdir(parents=True, exist_ok=True)
-    started.write_text(text)
+    config.resume_from_checkpoint = "latest"  # the last checkpoint of this very record, or none (a fresh start)
     run()
-    done.write_text(text)
+    state.wait_for_everyone()
+    if state.is_main_process:
+        done.write_text(text)
     return True
 
 

@@ -131,14 +131,34 @@ def sample_training_set(args: BaselineArguments, output_dir: str) -> tuple[dict[
                 "(`thrifty baseline sample` with the same options), then launch the fine-tuning"
             )
         summary = json.loads((set_dir / "summary.json").read_text())
+        if summary.get("verifier") != args.verifier:
+            raise RuntimeError(
+                f"the sampled set in {set_dir} was scored with --verifier {summary.get('verifier')}, not {args.verifier}; "
+                "re-score it with one process (`thrifty baseline sample` with the same options) first"
+            )
     else:
         logger.info("sampled set: %d prompts × %d samples into %s", len(unique), args.samples, folder)
         summary = evaluate_benchmark(eval_args, "train-prompts", _LazyBackend(eval_args), problems=unique)
     tokenizer = AutoTokenizer.from_pretrained(args.model)
-    prompts = {p.id: build_prompt(p.question, tokenizer, args.template()) for p in unique}
+    prompts = {p.id: trl_prompt(build_prompt(p.question, tokenizer, args.template()), tokenizer) for p in unique}
     latest = {(r["id"], r["sample"]): r for r in read_samples(set_dir / "samples.jsonl")}
     records = [r for (pid, j), r in latest.items() if pid in prompts and j < args.samples]
     return prompts, records, summary
+
+
+def trl_prompt(prompt: str, tokenizer) -> str:
+    """The sampled prompt text as TRL must be given it to see the sampled token ids.
+
+    The harness tokenizes the chat-templated prompt without special tokens, but TRL tokenizes plain-text
+    rows with them: a tokenizer that adds its BOS itself (DeepSeek-R1-Distill's) would put a second BOS in
+    front of the one the chat template wrote. That leading BOS is dropped here, so TRL's ids equal the sampled ones.
+    """
+    bos = tokenizer.bos_token
+    if bos and prompt.startswith(bos):
+        ids = tokenizer("a")["input_ids"]
+        if ids and ids[0] == tokenizer.bos_token_id:
+            return prompt[len(bos) :]
+    return prompt
 
 
 # --------------------------------------------------------------------------------------------- SFT and DPO
@@ -174,6 +194,7 @@ def train_baseline(method: str, args: BaselineArguments, config) -> Path:
         "model": args.model,
         "sampled_set": json.loads((samples_dir(args, config.output_dir) / "train-prompts" / "config.json").read_text()),
         "rows": len(rows),
+        "processes": int(os.environ.get("WORLD_SIZE", "1")),  # the effective batch depends on it
         "rows_sha256": hashlib.sha256(json.dumps(rows, sort_keys=True).encode()).hexdigest(),  # new samples: retrain
         "config": {k: v for k, v in config.to_dict().items() if k not in _NOT_RECORDED},
     }
@@ -236,8 +257,7 @@ def run_cutoff(eval_args, limits: list[int], out: str) -> dict[str, dict]:
     results = {}
     for limit in limits:
         folder = Path(out) / f"cutoff={limit}"
-        folder.mkdir(parents=True, exist_ok=True)
-        info = {"method": "cutoff", "model": eval_args.model, "max_new_tokens": limit}
-        (folder / "baseline.json").write_text(json.dumps(info, indent=2) + "\n")
         results[folder.name] = evaluate(replace(eval_args, max_new_tokens=limit, out=str(folder / "eval")))
+        info = {"method": "cutoff", "model": eval_args.model, "max_new_tokens": limit}  # after: names what is there
+        (folder / "baseline.json").write_text(json.dumps(info, indent=2) + "\n")
     return results

@@ -1,0 +1,41 @@
+"""Run by tests/test_train.py under torchrun with 2 CPU ranks (gloo): `run_once` on one output folder.
+
+Each rank calls run_once three times -- over a stale folder from another record, again with the same record
+(a finished run), and with a new record -- and writes what it saw to OUT/rank{R}.json.
+"""
+
+import json
+import os
+import sys
+from pathlib import Path
+from types import SimpleNamespace
+
+from accelerate import PartialState
+
+from thrifty.train import run_once
+
+out, folder = Path(sys.argv[1]), Path(sys.argv[1]) / "model"
+state = PartialState(cpu=True)
+rank = state.process_index
+seen = []
+
+
+def attempt(record):
+    config = SimpleNamespace(output_dir=str(folder), resume_from_checkpoint=None)
+
+    def run():  # what a trainer would do: every rank finds the folder ready, with no stale file in it
+        seen.append({"stale_gone": not (folder / "stale.txt").exists(), "started": (folder / "run_started.json").is_file()})
+
+    trained = run_once(config, record, run)
+    return {"trained": trained, "resume": config.resume_from_checkpoint}
+
+
+if rank == 0:
+    folder.mkdir(parents=True)
+    (folder / "stale.txt").write_text("left by a run with other settings")
+    (folder / "run_started.json").write_text(json.dumps({"other": 1}) + "\n")
+state.wait_for_everyone()
+results = [attempt({"a": 1}), attempt({"a": 1}), attempt({"a": 2})]
+(out / f"rank{rank}.json").write_text(json.dumps({"results": results, "seen": seen}))
+state.wait_for_everyone()
+os._exit(0)  # leave without tearing the gloo group down (see two_rank_rewards.py)
