@@ -10,6 +10,7 @@ import json
 import sys
 from pathlib import Path
 
+from _leave import leave
 from thrifty.train import (
     LengthPenaltyReward,
     ThriftyTrainer,
@@ -90,17 +91,7 @@ def main(model_dir: str, out: str, alpha: float, normalization: str) -> None:
     trainer.train()
     rank = PartialState().process_index
     Path(out, f"rank{rank}.json").write_text(json.dumps(reward.calls))
-    import os
-
-    import torch.distributed as dist
-
-    # Both ranks' records are on disk once the barrier passes. Leave without interpreter teardown: with a live
-    # gloo group it occasionally aborted a rank ("terminate called without an active exception"), and
-    # destroying the group first occasionally hung one.
-    dist.barrier()
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(0)
+    leave(out, rank, 2)  # both ranks' records are on disk; leave only once both are done (see _leave.py)
 
 
 if __name__ == "__main__":
