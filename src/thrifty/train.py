@@ -327,7 +327,9 @@ def run_once(config, record: dict, run) -> bool:
         out.mkdir(parents=True, exist_ok=True)
         started.write_text(text)
     state.wait_for_everyone()
-    if finished():
+    reuse = finished()
+    state.wait_for_everyone()  # every rank has read the verdict before the main one can touch the folder again
+    if reuse:
         logger.info("%s: already trained with these settings, reusing it", out)
         return False
     config.resume_from_checkpoint = "latest"  # the last checkpoint of this very record, or none (a fresh start)

@@ -36,5 +36,6 @@ if rank == 0:
     (folder / "run_started.json").write_text(json.dumps({"other": 1}) + "\n")
 state.wait_for_everyone()
 results = [attempt({"a": 1}), attempt({"a": 1}), attempt({"a": 2})]
-(out / f"rank{rank}.json").write_text(json.dumps({"results": results, "seen": seen}))
+state_info = {"num_processes": state.num_processes, "type": str(state.distributed_type), "main": state.is_main_process}
+(out / f"rank{rank}.json").write_text(json.dumps({"results": results, "seen": seen, "state": state_info}))
 leave(out, rank, 2)  # only once both ranks are done with every collective (see _leave.py)
