@@ -18,7 +18,7 @@ demo: install
 	$(PYTHON) -m thrifty.cli demo --out runs/demo
 
 # The paper's whole comparison on the organism: α family, SFT/DPO/cutoff baselines, normalisation ablation.
-# About 33 minutes from scratch on 2 CPU cores; after `make demo` it reuses what that trained (~20 more minutes).
+# About 33 minutes from scratch on 2 CPU cores; after `make demo` it reuses what that trained (18 more minutes).
 demo-full: install
 	$(PYTHON) -m thrifty.cli demo --full --out runs/demo
 
