@@ -97,13 +97,9 @@ class DemoArguments:
 
 
 def _floats(text: str, name: str) -> list[float]:
-    try:
-        values = [float(x) for x in text.split(",") if x.strip()]
-    except ValueError as error:
-        raise ValueError(f"--{name} must be comma-separated numbers, got {text!r}") from error
-    if not values or any(v <= 0 for v in values):
-        raise ValueError(f"--{name} must be positive numbers, got {text!r}")
-    return values
+    from .train import parse_numbers
+
+    return parse_numbers(text, name, valid=lambda v: v > 0, rule="positive numbers")
 
 
 def _label(alpha: float, normalization: str = "none") -> str:
@@ -233,10 +229,11 @@ def _evaluate(args: DemoArguments, name: str, model: Path, max_new_tokens: int |
 
 def _cutoff(args: DemoArguments, base: Path, limit: int) -> dict:
     """The generation-cutoff baseline run for real: the base evaluated with at most ``limit`` new tokens."""
+    from .train_baseline import record_cutoff
+
     name = f"cutoff={limit}"
     summary = _evaluate(args, name, base, max_new_tokens=limit)
-    info = {"method": "cutoff", "model": str(base), "max_new_tokens": limit}  # after: names what is there
-    (Path(args.out) / name / "baseline.json").write_text(json.dumps(info, indent=2) + "\n")
+    record_cutoff(Path(args.out) / name, str(base), limit)
     return summary
 
 

@@ -36,15 +36,21 @@ except ImportError:  # pragma: no cover
 
 
 # --------------------------------------------------------------------------------------------- configuration
+def parse_numbers(text: str, flag: str, cast=float, valid=lambda v: True, rule: str = "numbers", what: str = "numbers") -> list:
+    """``"0,0.2"`` -> ``[0.0, 0.2]``: comma-separated values of ``cast``; a clear ``ValueError`` naming ``--flag``
+    unless there is at least one and every value is ``valid`` (described by ``rule``)."""
+    try:
+        values = [cast(x) for x in text.split(",") if x.strip()]
+    except ValueError as error:
+        raise ValueError(f"--{flag} must be comma-separated {what}, got {text!r}") from error
+    if not values or not all(valid(v) for v in values):
+        raise ValueError(f"--{flag} must be {rule}, got {text!r}")
+    return values
+
+
 def parse_alphas(text: str) -> list[float]:
     """``"0,0.2"`` -> ``[0.0, 0.2]``; a clear ``ValueError`` unless every value is a number in [0, 1)."""
-    try:
-        values = [float(a) for a in text.split(",") if a.strip()]
-    except ValueError as error:
-        raise ValueError(f"--alphas must be comma-separated numbers, got {text!r}") from error
-    if not values or any(not 0 <= a < 1 for a in values):
-        raise ValueError(f"--alphas must be values in [0, 1), got {text!r}")
-    return values
+    return parse_numbers(text, "alphas", valid=lambda a: 0 <= a < 1, rule="values in [0, 1)")
 
 
 @dataclass

@@ -27,7 +27,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from .evaluate import EvalArguments
-from .train import PromptArguments, run_once, training_problems
+from .train import PromptArguments, parse_numbers, run_once, training_problems
 
 logger = logging.getLogger(__name__)
 
@@ -184,6 +184,7 @@ def train_baseline(method: str, args: BaselineArguments, config) -> Path:
     if method not in ("sft", "dpo"):
         raise ValueError(f"unknown baseline {method!r}: sft, dpo or cutoff")
     prompts, records, summary = sample_training_set(args, config.output_dir)
+    folder = samples_dir(args, config.output_dir)
     rows = _rows(method, prompts, records)
     logger.info(
         "%s: %d training rows from %d prompts (sampled-set accuracy %.3f, mean tokens %.1f)",
@@ -192,7 +193,7 @@ def train_baseline(method: str, args: BaselineArguments, config) -> Path:
     record = {
         "method": method,
         "model": args.model,
-        "sampled_set": json.loads((samples_dir(args, config.output_dir) / "train-prompts" / "config.json").read_text()),
+        "sampled_set": json.loads((folder / "train-prompts" / "config.json").read_text()),
         "rows": len(rows),
         "processes": int(os.environ.get("WORLD_SIZE", "1")),  # the effective batch depends on it
         "rows_sha256": hashlib.sha256(json.dumps(rows, sort_keys=True).encode()).hexdigest(),  # new samples: retrain
@@ -200,7 +201,7 @@ def train_baseline(method: str, args: BaselineArguments, config) -> Path:
     }
     run_once(config, record, lambda: _fine_tune(method, args, config, rows))
     if os.environ.get("RANK", "0") == "0":
-        info = {**record, "samples_dir": str(samples_dir(args, config.output_dir)), "arguments": asdict(args)}
+        info = {**record, "samples_dir": str(folder), "arguments": asdict(args)}
         (Path(config.output_dir) / "baseline.json").write_text(json.dumps(info, indent=2) + "\n")
     return Path(config.output_dir)
 
@@ -230,14 +231,16 @@ def _fine_tune(method: str, args: BaselineArguments, config, rows: list[dict]) -
 
 # --------------------------------------------------------------------------------------------- cutoff
 def parse_limits(text: str) -> list[int]:
-    """``"64,128"`` -> ``[64, 128]``; a clear ``ValueError`` unless every value is a positive integer."""
-    try:
-        values = sorted({int(x) for x in text.split(",") if x.strip()})
-    except ValueError as error:
-        raise ValueError(f"--limits must be comma-separated token counts, got {text!r}") from error
-    if not values or values[0] < 1:
-        raise ValueError(f"--limits must be positive token counts, got {text!r}")
-    return values
+    """``"128,64"`` -> ``[64, 128]``; a clear ``ValueError`` unless every value is a positive integer."""
+    values = parse_numbers(text, "limits", int, lambda v: v >= 1, "positive token counts", "token counts")
+    return sorted(set(values))
+
+
+def record_cutoff(folder: Path, model: str, limit: int) -> None:
+    """Mark ``folder`` as the cutoff baseline of ``model`` at ``limit`` tokens (for ``thrifty report``); called
+    after its evaluation succeeded, so it names what is there."""
+    info = {"method": "cutoff", "model": model, "max_new_tokens": limit}
+    (Path(folder) / "baseline.json").write_text(json.dumps(info, indent=2) + "\n")
 
 
 @dataclass
@@ -258,6 +261,5 @@ def run_cutoff(eval_args, limits: list[int], out: str) -> dict[str, dict]:
     for limit in limits:
         folder = Path(out) / f"cutoff={limit}"
         results[folder.name] = evaluate(replace(eval_args, max_new_tokens=limit, out=str(folder / "eval")))
-        info = {"method": "cutoff", "model": eval_args.model, "max_new_tokens": limit}  # after: names what is there
-        (folder / "baseline.json").write_text(json.dumps(info, indent=2) + "\n")
+        record_cutoff(folder, eval_args.model, limit)
     return results
