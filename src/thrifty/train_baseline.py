@@ -51,6 +51,9 @@ class BaselineArguments(PromptArguments):
     )
     sample_batch_size: int = field(default=64, metadata={"help": "Responses generated per batch while sampling."})
     sample_seed: int = field(default=0, metadata={"help": "Seed of the sampled set."})
+    sample_backend: str = field(
+        default="hf", metadata={"help": "Generation engine for the sampled set: hf, or vllm (see thrifty eval --backend)."}
+    )
 
     def __post_init__(self):
         if not self.model:
@@ -119,7 +122,7 @@ def sample_training_set(args: BaselineArguments, output_dir: str) -> tuple[dict[
     eval_args = EvalArguments(
         model=args.model, benchmark="train-prompts", out=str(folder), samples=args.samples,
         temperature=args.temperature, top_p=args.top_p, max_new_tokens=args.max_new_tokens,
-        batch_size=args.sample_batch_size, seed=args.sample_seed, verifier=args.verifier,
+        batch_size=args.sample_batch_size, seed=args.sample_seed, backend=args.sample_backend, verifier=args.verifier,
         verify_workers=args.verify_workers, verify_timeout=args.verify_timeout, prompt_template=args.template(),
     )
     set_dir = folder / "train-prompts"

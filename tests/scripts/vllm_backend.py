@@ -1,0 +1,37 @@
+"""Run by tests/test_vllm.py in the vLLM environment: the same prompts through the vllm and hf backends.
+
+Writes OUT (JSON): greedy completions of both backends, and the vllm backend's sampled completions for two
+seeds (the first twice). vLLM needs the ``__main__`` guard: its engine runs in a child process.
+"""
+
+import json
+import sys
+from dataclasses import asdict
+
+from thrifty.data import build_prompt
+from thrifty.generation import SamplingParams, load_backend
+
+QUESTIONS = ["1+1", "What is 12 + 30?", "x", "A much longer question, with some digits 123456 and words."]
+
+
+def main(model: str, out: str) -> None:
+    vllm = load_backend("vllm", model)
+    hf = load_backend("hf", model)
+    prompts = [build_prompt(q, vllm.tokenizer, "{question}") for q in QUESTIONS]
+    greedy = SamplingParams(temperature=0.0, max_new_tokens=48)
+    sampled = SamplingParams(temperature=1.0, top_p=0.9, max_new_tokens=48)
+    runs = {
+        "greedy_vllm": vllm.generate(prompts, 2, greedy, seed=0),
+        "greedy_hf": hf.generate(prompts, 2, greedy, seed=0),
+        "seed5": vllm.generate(prompts, 4, sampled, seed=5),
+        "seed5_again": vllm.generate(prompts, 4, sampled, seed=5),
+        "seed6": vllm.generate(prompts, 4, sampled, seed=6),
+    }
+    result = {name: [[asdict(c) for c in group] for group in groups] for name, groups in runs.items()}
+    result["eos_ids"] = vllm.eos_ids
+    with open(out, "w") as handle:
+        json.dump(result, handle)
+
+
+if __name__ == "__main__":
+    main(*sys.argv[1:])

@@ -1,0 +1,109 @@
+"""The vllm backend against the hf backend, and ``thrifty eval --backend vllm`` end to end.
+
+Needs vLLM (``make test-vllm`` runs this file in the vLLM environment; without vLLM it is skipped). vLLM runs
+in subprocesses here: its engine starts worker processes, which want a ``__main__`` guard.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("vllm", reason="vLLM is not installed (make test-vllm runs these tests in its environment)")
+
+SCRIPTS = Path(__file__).parent / "scripts"
+
+
+def _env():
+    return dict(os.environ, TOKENIZERS_PARALLELISM="false")
+
+
+@pytest.fixture(scope="module")
+def model_dir(tmp_path_factory) -> Path:
+    """A tiny model vLLM's CPU attention accepts (head size 32), whose greedy responses end with an EOS.
+
+    Its second EOS id is the token greedy decoding emits 10th for the first question, so greedy responses
+    stop at that token's first occurrence: a finished response, checked against the hf backend.
+    """
+    from thrifty.data import build_prompt
+    from thrifty.generation.hf import HFBackend
+    from thrifty.tiny import build_tiny_model
+
+    out = tmp_path_factory.mktemp("vllm-model")
+    model, tokenizer = build_tiny_model(out, num_heads=2)
+    backend = HFBackend(str(out))
+    prompt = build_prompt("1+1", backend.tokenizer, "{question}")
+    batch = backend.tokenizer([prompt], return_tensors="pt", add_special_tokens=False)
+    ids = backend.model.generate(**batch, do_sample=False, max_new_tokens=10, min_new_tokens=10)[0, -1].item()
+    model.generation_config.eos_token_id = [tokenizer.eos_token_id, ids]
+    model.generation_config.save_pretrained(out)
+    return out
+
+
+def test_vllm_matches_hf_greedy_and_samples_reproducibly(model_dir, tmp_path):
+    result = subprocess.run(
+        [sys.executable, str(SCRIPTS / "vllm_backend.py"), str(model_dir), str(tmp_path / "out.json")],
+        env=_env(), capture_output=True, text=True,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    runs = json.loads((tmp_path / "out.json").read_text())
+    assert len(runs["eos_ids"]) == 2
+
+    # greedy: the same weights and token accounting give the same responses, token counts and finish flags
+    assert runs["greedy_vllm"] == runs["greedy_hf"]
+    first = runs["greedy_vllm"][0][0]
+    assert first["finished"] and first["tokens"] <= 10  # stopped at the model's second EOS id
+
+    # sampling: n samples per prompt, reproducible by seed, and the seed matters
+    sampled = runs["seed5"]
+    assert [len(group) for group in sampled] == [4, 4, 4, 4]
+    assert sampled == runs["seed5_again"] and sampled != runs["seed6"]
+    for completion in (c for group in sampled for c in group):
+        assert completion["finished"] or completion["tokens"] == 48
+        assert len(completion["text"]) + completion["finished"] <= completion["tokens"] <= 48
+    # prompts draw independent random streams: sample j + 1 of one prompt is not sample j of the next
+    # (vLLM seeds a request's sample j with seed + j, so consecutive request seeds would make them equal)
+    shifted = [(sampled[i][j + 1]["text"], sampled[i + 1][j]["text"]) for i in range(3) for j in range(3)]
+    assert sum(a == b for a, b in shifted) < len(shifted) // 2
+
+
+def _eval(model_dir, benchmarks_dir, out, backend):
+    return subprocess.run(
+        [sys.executable, "-m", "thrifty.cli", "eval", "--model", str(model_dir), "--benchmark", "gsm8k",
+         "--data-dir", str(benchmarks_dir), "--limit", "3", "--samples", "2", "--max-new-tokens", "32",
+         "--backend", backend, "--out", str(out)],
+        env=_env(), capture_output=True, text=True,
+    )
+
+
+def test_eval_with_the_vllm_backend_writes_what_hf_writes(model_dir, benchmarks_dir, tmp_path):
+    runs = {}
+    for backend in ("vllm", "hf"):
+        result = _eval(model_dir, benchmarks_dir, tmp_path / backend, backend)
+        assert result.returncode == 0, result.stderr[-3000:]
+        folder = tmp_path / backend / "gsm8k"
+        runs[backend] = (
+            [json.loads(line) for line in (folder / "samples.jsonl").read_text().splitlines()],
+            json.loads((folder / "summary.json").read_text()),
+            json.loads((folder / "config.json").read_text()),
+        )
+    (records, summary, config), (hf_records, hf_summary, hf_config) = runs["vllm"], runs["hf"]
+    assert config["backend"] == "vllm" and hf_config["backend"] == "hf"
+    assert {k: v for k, v in config.items() if k != "backend"} == {k: v for k, v in hf_config.items() if k != "backend"}
+    assert len(records) == 6 and [set(r) for r in records] == [set(r) for r in hf_records]
+    assert [(r["id"], r["sample"]) for r in records] == [(r["id"], r["sample"]) for r in hf_records]
+    assert all(1 <= r["tokens"] <= 32 and (r["finished"] or r["tokens"] == 32) for r in records)
+    assert set(summary) == set(hf_summary)
+    assert summary["mean_tokens"] == pytest.approx(sum(r["tokens"] for r in records) / 6)
+
+    # a finished run re-summarises without starting vLLM; other settings in the same folder are refused
+    again = _eval(model_dir, benchmarks_dir, tmp_path / "vllm", "vllm")
+    assert again.returncode == 0 and "with the vllm backend" not in again.stderr
+    assert json.loads((tmp_path / "vllm" / "gsm8k" / "summary.json").read_text()) == summary
+    mixed = _eval(model_dir, benchmarks_dir, tmp_path / "vllm", "hf")
+    assert mixed.returncode != 0 and "backend: 'vllm' -> 'hf'" in mixed.stderr
