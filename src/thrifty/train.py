@@ -281,13 +281,28 @@ def build_dataset(problems: list[Problem], template: str):
 
 
 # --------------------------------------------------------------------------------------------- main
+def _last_complete_checkpoint(output_dir: str) -> str | None:
+    """The newest ``checkpoint-N`` in ``output_dir`` that holds its ``trainer_state.json``, or None.
+
+    The Trainer writes that file last, so a run killed while saving leaves a newer folder without it; resuming
+    from that one (as transformers' ``get_last_checkpoint`` would) fails, so it is skipped.
+    """
+    steps = {path: path.name.removeprefix("checkpoint-") for path in Path(output_dir).glob("checkpoint-*") if path.is_dir()}
+    found = {int(step): path for path, step in steps.items() if step.isdigit()}
+    complete = [step for step, path in found.items() if (path / "trainer_state.json").is_file()]
+    if not complete:
+        return None
+    last = max(complete)
+    if skipped := sorted(step for step in found if step > last):
+        logger.warning("skipping incomplete checkpoints (no trainer_state.json) at steps %s", skipped)
+    return str(found[last])
+
+
 def _resume_path(value, output_dir: str) -> str | None:
     if value in (None, False, "", "false", "False"):
         return None
     if value in (True, "true", "True", "latest"):
-        from transformers.trainer_utils import get_last_checkpoint
-
-        last = get_last_checkpoint(output_dir) if os.path.isdir(output_dir) else None
+        last = _last_complete_checkpoint(output_dir)
         if last is None:  # "latest" is run_once's "resume if there is anything to resume": a fresh start is normal
             (logger.info if value == "latest" else logger.warning)("no checkpoint in %s; starting from scratch", output_dir)
         return last
