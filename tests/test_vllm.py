@@ -107,3 +107,24 @@ def test_eval_with_the_vllm_backend_writes_what_hf_writes(model_dir, benchmarks_
     assert json.loads((tmp_path / "vllm" / "gsm8k" / "summary.json").read_text()) == summary
     mixed = _eval(model_dir, benchmarks_dir, tmp_path / "vllm", "hf")
     assert mixed.returncode != 0 and "backend: 'vllm' -> 'hf'" in mixed.stderr
+
+
+def _colocate_run(model_dir, out, sync):
+    result = subprocess.run([sys.executable, str(SCRIPTS / "vllm_colocate_train.py"), str(model_dir), str(out), sync],
+                            env=_env(), capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr[-3000:]
+    data = json.loads((out / "result.json").read_text())
+    steps = [r for r in data["records"] if "loss" in r]
+    return data["moved"], [r["sampling/sampling_logp_difference/mean"] for r in steps], steps
+
+
+def test_colocated_vllm_rollouts_train_on_cpu_with_weights_in_sync(model_dir, tmp_path):
+    """TRL's colocate mode on CPU, with thrifty's weight sync (thrifty.vllm_cpu): 3 RL steps, a sync before each
+    rollout. vLLM's log-probs of what it sampled stay those of the trainer's current weights (bf16 noise);
+    with the sync switched off they drift apart as the weights move (the control)."""
+    moved, synced, steps = _colocate_run(model_dir, tmp_path / "sync", "sync")
+    assert moved > 1e-3 and len(steps) == 3
+    assert any(s["reward"] > 0 for s in steps) and all(s["tokens/mean"] < 24 for s in steps)  # mixed, not all cut
+    assert max(synced) < 0.01
+    _, stale, _ = _colocate_run(model_dir, tmp_path / "nosync", "nosync")
+    assert stale[-1] > 10 * max(synced)

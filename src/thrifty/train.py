@@ -215,6 +215,9 @@ class ThriftyTrainer(GRPOTrainer):
 
     def __init__(self, *args, length_reward: LengthPenaltyReward, **kwargs):
         super().__init__(*args, **kwargs)
+        from .vllm_cpu import use_cpu_weight_sync
+
+        use_cpu_weight_sync(self)  # colocated vLLM on a CPU: TRL's own weight sync fails there
         self.length_reward = length_reward
         length_reward.eos_token_ids = set(self.eos_token_ids)
 
