@@ -73,3 +73,25 @@ def test_saved_tiny_tokenizer_round_trips_through_auto_tokenizer(tiny_model_dir)
     assert len(ids) == len(text) - len("<|im_start|>") - len("<|im_end|>") + 2
     assert loaded.decode(ids) == text
     assert loaded.eos_token == "<|im_end|>" and loaded.pad_token == "<|pad|>"
+
+
+def test_cpu_attention_and_shared_prefill_sample_exactly_what_plain_generate_does(tiny_model_dir, monkeypatch):
+    """On CPU the backend swaps in GQA-aware attention (no KV-head copies under a padding mask) and runs each
+    prompt through the model once for its n samples; neither may change a single token. The tiny model has
+    grouped KV heads (4 query heads, 2 KV heads) and prompts of different lengths, so rows are left-padded."""
+    import thrifty.generation.hf as hf
+
+    fast = HFBackend(str(tiny_model_dir))
+    assert fast.model.config._attn_implementation == hf.CPU_ATTENTION
+    assert fast.model.config.num_attention_heads > fast.model.config.num_key_value_heads
+
+    monkeypatch.setattr(hf, "_use_cpu_attention", lambda model: None)
+    plain = HFBackend(str(tiny_model_dir))
+    monkeypatch.setattr(plain, "_shared_prefill", lambda ids, n: None)  # this instance only
+    assert plain.model.config._attn_implementation == "sdpa"
+
+    prompts = ["1+1", "a much longer prompt: 123 + 456 = ?", "xy"]
+    cache = fast._shared_prefill(hf.encode_prompts(fast.tokenizer, prompts), 3)
+    assert cache is not None and cache.get_seq_length() == max(len(p) for p in prompts) - 1  # one token per character
+    for params in (SamplingParams(temperature=1.0, max_new_tokens=30), SamplingParams(temperature=0.0, max_new_tokens=30)):
+        assert fast.generate(prompts, 3, params, seed=11) == plain.generate(prompts, 3, params, seed=11)

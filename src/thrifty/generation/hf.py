@@ -50,10 +50,51 @@ def dequantized_gguf(folder: str, gguf_file: str, cache_dir: str | None = None) 
     tmp = out.with_name(out.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     AutoTokenizer.from_pretrained(folder, gguf_file=gguf_file).save_pretrained(tmp)
-    AutoModelForCausalLM.from_pretrained(folder, gguf_file=gguf_file, dtype=torch.float32).save_pretrained(tmp)
+    model = AutoModelForCausalLM.from_pretrained(folder, gguf_file=gguf_file, dtype=torch.float32)
+    # transformers dequantises GGUF weights on load but keeps a GGUF "quantizer" that refuses to save: the
+    # weights are plain fp32 tensors by now, so drop it and save an ordinary model
+    model.hf_quantizer = None
+    if hasattr(model.config, "quantization_config"):
+        del model.config.quantization_config
+    model.save_pretrained(tmp)
     shutil.rmtree(out, ignore_errors=True)
     tmp.rename(out)
     return str(out)
+
+
+def _sdpa_gqa_attention(module, query, key, value, attention_mask, dropout=0.0, scaling=None, is_causal=None, **kwargs):
+    """transformers' ``sdpa`` attention, leaving grouped-query attention to torch even under a padding mask.
+
+    transformers copies each KV head ``num_key_value_groups`` times whenever there is a mask (some CUDA kernels
+    need it), and a left-padded batch always has one: on CPU that copies the whole KV cache in every layer at
+    every decoding step. torch's CPU kernel takes the grouped heads as they are (``enable_gqa``), with the
+    same output: at batch 64 and 400 cached tokens, 3 ms per layer against 46 ms (SmolLM2-135M).
+    """
+    if kwargs.get("position_bias") is not None or kwargs.get("cache") is not None:  # what only transformers' handles
+        from transformers.integrations.sdpa_attention import sdpa_attention_forward
+
+        return sdpa_attention_forward(module, query, key, value, attention_mask, dropout, scaling, is_causal, **kwargs)
+    groups = getattr(module, "num_key_value_groups", 1)
+    causal = query.shape[2] > 1 and attention_mask is None and (is_causal if is_causal is not None else getattr(module, "is_causal", True))
+    output = torch.nn.functional.scaled_dot_product_attention(
+        query, key, value, attn_mask=attention_mask, dropout_p=dropout, scale=scaling, is_causal=causal, enable_gqa=groups > 1
+    )
+    return output.transpose(1, 2).contiguous(), None
+
+
+CPU_ATTENTION = "thrifty_sdpa_gqa"
+
+
+def _use_cpu_attention(model) -> None:
+    """Switch a CPU model on ``sdpa`` to :func:`_sdpa_gqa_attention` (its masks are built as sdpa's)."""
+    from transformers import AttentionInterface, AttentionMaskInterface
+    from transformers.masking_utils import sdpa_mask
+
+    if getattr(model.config, "_attn_implementation", None) != "sdpa":
+        return
+    AttentionInterface.register(CPU_ATTENTION, _sdpa_gqa_attention)
+    AttentionMaskInterface.register(CPU_ATTENTION, sdpa_mask)
+    model.set_attn_implementation(CPU_ATTENTION)
 
 
 def _pick_device(device: str) -> torch.device:
@@ -94,6 +135,8 @@ class HFBackend:
         except OSError as error:
             raise FileNotFoundError(f"could not load model {model!r}: {error}") from error
         self.model.to(self.device).eval()
+        if self.device.type == "cpu":
+            _use_cpu_attention(self.model)
         self.tokenizer.padding_side = "left"
         self.eos_ids = eos_token_ids(self.tokenizer, self.model.generation_config)
         if not self.eos_ids:
@@ -110,6 +153,7 @@ class HFBackend:
         ids = encode_prompts(self.tokenizer, prompts)
         rows = [{"input_ids": row} for row in ids for _ in range(n)]
         batch = self.tokenizer.pad(rows, return_tensors="pt").to(self.device)
+        cache = self._shared_prefill(ids, n) if n > 1 and ids and min(map(len, ids)) > 1 else None
         sample = params.temperature > 0
         # Every sampling knob is set: fields left unset are filled from the model's generation_config.json
         # (repetition_penalty, top_k=50, min_p, ...), which the paper's vLLM evaluation does not apply.
@@ -131,8 +175,28 @@ class HFBackend:
             use_cache=True,
         )
         torch.manual_seed(seed)
-        output = self.model.generate(**batch, generation_config=config)
+        output = self.model.generate(**batch, generation_config=config, past_key_values=cache)
         generated = output[:, batch["input_ids"].shape[1] :].tolist()
         # no EOS in a row means it ran to max_new_tokens (generation only stops early once every row has ended)
         completions = [completion_from_ids(row, self.eos_ids, self.tokenizer) for row in generated]
         return [completions[i * n : (i + 1) * n] for i in range(len(prompts))]
+
+    def _shared_prefill(self, ids: list[list[int]], n: int):
+        """A KV cache of every prompt but its last token, computed once per prompt and copied to its ``n`` rows.
+
+        ``generate`` would run the prompt through the model once per sample; with a filled cache it runs only
+        the last token (which gives the first response token's logits). Positions are those ``generate`` uses
+        for left-padded rows. Saves (n - 1) / n of the prompt's compute: at 4 samples of <= 256 tokens after a
+        160-token GSM8K prompt, about a third of all the model's FLOPs.
+        """
+        from transformers import DynamicCache
+
+        cache = DynamicCache(config=self.model.config)
+        standard = all(type(layer).__name__ in ("DynamicLayer", "DynamicSlidingWindowLayer") for layer in cache.layers)
+        if not standard or getattr(self.model.generation_config, "cache_implementation", None):
+            return None  # recurrent or custom cache states, or a cache the model asks generate() to build
+        batch = self.tokenizer.pad([{"input_ids": row[:-1]} for row in ids], return_tensors="pt").to(self.device)
+        positions = (batch["attention_mask"].cumsum(-1) - 1).masked_fill(batch["attention_mask"] == 0, 0)
+        self.model(**batch, position_ids=positions, past_key_values=cache, use_cache=True, logits_to_keep=1)
+        cache.batch_repeat_interleave(n)
+        return cache
