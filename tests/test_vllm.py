@@ -17,6 +17,7 @@ import pytest
 pytest.importorskip("vllm", reason="vLLM is not installed (make test-vllm runs these tests in its environment)")
 
 SCRIPTS = Path(__file__).parent / "scripts"
+TIMEOUT = 900  # seconds; vLLM's first start on CPU compiles (~1-2 min), so only a hang gets near it
 
 
 def _env():
@@ -48,7 +49,7 @@ def model_dir(tmp_path_factory) -> Path:
 def test_vllm_matches_hf_greedy_and_samples_reproducibly(model_dir, tmp_path):
     result = subprocess.run(
         [sys.executable, str(SCRIPTS / "vllm_backend.py"), str(model_dir), str(tmp_path / "out.json")],
-        env=_env(), capture_output=True, text=True,
+        env=_env(), capture_output=True, text=True, timeout=TIMEOUT,
     )
     assert result.returncode == 0, result.stderr[-3000:]
     runs = json.loads((tmp_path / "out.json").read_text())
@@ -63,6 +64,7 @@ def test_vllm_matches_hf_greedy_and_samples_reproducibly(model_dir, tmp_path):
     sampled = runs["seed5"]
     assert [len(group) for group in sampled] == [4, 4, 4, 4]
     assert sampled == runs["seed5_again"] and sampled != runs["seed6"]
+    assert [len(group) for group in runs["long"]] == [4] * 8
     for completion in (c for group in sampled for c in group):
         assert completion["finished"] or completion["tokens"] == 48
         assert len(completion["text"]) + completion["finished"] <= completion["tokens"] <= 48
@@ -77,7 +79,7 @@ def _eval(model_dir, benchmarks_dir, out, backend):
         [sys.executable, "-m", "thrifty.cli", "eval", "--model", str(model_dir), "--benchmark", "gsm8k",
          "--data-dir", str(benchmarks_dir), "--limit", "3", "--samples", "2", "--max-new-tokens", "32",
          "--backend", backend, "--out", str(out)],
-        env=_env(), capture_output=True, text=True,
+        env=_env(), capture_output=True, text=True, timeout=TIMEOUT,
     )
 
 
@@ -111,7 +113,7 @@ def test_eval_with_the_vllm_backend_writes_what_hf_writes(model_dir, benchmarks_
 
 def _colocate_run(model_dir, out, sync):
     result = subprocess.run([sys.executable, str(SCRIPTS / "vllm_colocate_train.py"), str(model_dir), str(out), sync],
-                            env=_env(), capture_output=True, text=True)
+                            env=_env(), capture_output=True, text=True, timeout=TIMEOUT)
     assert result.returncode == 0, result.stderr[-3000:]
     data = json.loads((out / "result.json").read_text())
     steps = [r for r in data["records"] if "loss" in r]

