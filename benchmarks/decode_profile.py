@@ -43,8 +43,11 @@ def main() -> None:
     model = hf.HFBackend(folder, device="cpu", dtype=args.dtype).model
     params = sum(p.numel() for p in model.parameters())
     linear_macs = sum(m.in_features * m.out_features for m in model.modules() if isinstance(m, torch.nn.Linear))
-    print(f"model={folder} params={params / 1e6:.1f}M linear={linear_macs / 1e6:.1f}M MAC/token "
-          f"attn={model.config._attn_implementation} dtype={args.dtype} threads={torch.get_num_threads()} batch={args.batch} context={args.context}")
+    print(
+        f"model={folder} params={params / 1e6:.1f}M linear={linear_macs / 1e6:.1f}M MAC/token "
+        f"attn={model.config._attn_implementation} dtype={args.dtype} threads={torch.get_num_threads()} "
+        f"batch={args.batch} context={args.context}"
+    )
 
     torch.manual_seed(0)
     vocab = model.config.vocab_size
@@ -53,16 +56,19 @@ def main() -> None:
         mask = torch.ones(args.batch, args.context, dtype=torch.long)
         mask[: args.batch // 4, :20] = 0  # left padding
         cache = DynamicCache(config=model.config)
-        positions = (mask.cumsum(-1) - 1).clamp(min=0)
-        out = model(input_ids=ids, attention_mask=mask, position_ids=positions, past_key_values=cache, use_cache=True, logits_to_keep=1)
+
+        def forward(ids, mask, positions):
+            """One forward pass that extends the KV cache (the prompt, then one token per row)."""
+            kwargs = dict(attention_mask=mask, position_ids=positions, past_key_values=cache, logits_to_keep=1)
+            return model(input_ids=ids, use_cache=True, **kwargs)
+
+        out = forward(ids, mask, (mask.cumsum(-1) - 1).clamp(min=0))
 
         def step():
             nonlocal mask, out
             token = out.logits[:, -1].argmax(-1, keepdim=True)
             mask = torch.cat([mask, mask.new_ones(args.batch, 1)], dim=1)
-            positions = mask.sum(-1, keepdim=True) - 1
-            out = model(input_ids=token, attention_mask=mask, position_ids=positions, past_key_values=cache,
-                        use_cache=True, logits_to_keep=1)
+            out = forward(token, mask, mask.sum(-1, keepdim=True) - 1)
 
         for _ in range(2):
             step()
@@ -77,12 +83,18 @@ def main() -> None:
     step_s = statistics.median(times)
     table = prof.key_averages()
     total = sum(e.self_cpu_time_total for e in table)
-    gemm = sum(e.self_cpu_time_total for e in table if e.key in ("aten::addmm", "aten::mm", "aten::linear", "aten::matmul", "aten::bmm"))
+    gemm = sum(
+        e.self_cpu_time_total
+        for e in table
+        if e.key in ("aten::addmm", "aten::mm", "aten::linear", "aten::matmul", "aten::bmm")
+    )
     print(table.table(sort_by="self_cpu_time_total", row_limit=15))
     flops = 2 * linear_macs * args.batch
     gemm_s = step_s * gemm / total
-    print(f"step={step_s * 1e3:.1f} ms  linear-layer GEMMs={100 * gemm / total:.0f}% of it "
-          f"({flops / 1e9:.1f} GFLOP at {flops / gemm_s / 1e9:.0f} GFLOPS)")
+    print(
+        f"step={step_s * 1e3:.1f} ms  linear-layer GEMMs={100 * gemm / total:.0f}% of it "
+        f"({flops / 1e9:.1f} GFLOP at {flops / gemm_s / 1e9:.0f} GFLOPS)"
+    )
     print(f"everything else (attention, KV cache, norms, activations, framework)={100 - 100 * gemm / total:.0f}%")
     print(f"ceiling if the whole step ran at that GEMM rate: {args.batch / gemm_s:.0f} tok/s")
     print(f"decode_tokens_per_second={args.batch / step_s:.1f}")

@@ -25,7 +25,10 @@ def main() -> None:
     for stage, seconds in summary["stage_seconds"].items():
         print(f"{stage.replace(' ', '_')}_seconds={seconds}")
     for name, m in summary["models"].items():
-        print(f"{name}: accuracy={m['accuracy']:.3f} mean_tokens={m['mean_tokens']:.1f} oracle_ratio={m['oracle_ratio']:.2f}")
+        print(
+            f"{name}: accuracy={m['accuracy']:.3f} mean_tokens={m['mean_tokens']:.1f} "
+            f"oracle_ratio={m['oracle_ratio']:.2f}"
+        )
     print(f"demo_wall_minutes={summary['wall_seconds'] / 60:.2f}")
 
 

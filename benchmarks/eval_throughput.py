@@ -23,6 +23,7 @@ from pathlib import Path
 
 from _models import model_folder
 
+
 REPO = Path(__file__).resolve().parents[1]
 
 
@@ -44,15 +45,18 @@ def main() -> None:
     os.environ.setdefault("VLLM_CPU_NUM_OF_RESERVED_CPU", "0")
     import torch
 
-    from thrifty.data import build_prompt, default_template, load_benchmark
+    from thrifty.data import build_prompt, load_benchmark, template_for
     from thrifty.generation import SamplingParams, load_backend
 
     model = model_folder(args.model)
     problems = load_benchmark("gsm8k", args.data_dir)[: args.prompts * (args.repeats + 1)]
     params = SamplingParams(args.temperature, 1.0, args.max_new_tokens)
     names = [b.strip() for b in args.backends.split(",") if b.strip()]
-    print(f"model={model} prompts={len(problems)} samples={args.samples} max_new_tokens={args.max_new_tokens} "
-          f"T={args.temperature} dtype={args.dtype} torch_threads={torch.get_num_threads()} vllm_bind={os.environ['VLLM_CPU_OMP_THREADS_BIND']}")
+    print(
+        f"model={model} prompts={len(problems)} samples={args.samples} max_new_tokens={args.max_new_tokens} "
+        f"T={args.temperature} dtype={args.dtype} torch_threads={torch.get_num_threads()} "
+        f"vllm_bind={os.environ['VLLM_CPU_OMP_THREADS_BIND']}"
+    )
 
     backends, prompts = {}, None
     for name in names:
@@ -60,7 +64,7 @@ def main() -> None:
         backends[name] = load_backend(name, model, dtype=args.dtype)
         print(f"{name}: loaded in {time.perf_counter() - started:.1f} s", flush=True)
         if prompts is None:
-            prompts = [build_prompt(p.question, backends[name].tokenizer, default_template("gsm8k")) for p in problems]
+            prompts = [build_prompt(p.question, backends[name].tokenizer, template_for("gsm8k")) for p in problems]
         warm_up = prompts[args.prompts * args.repeats :][:2]  # problems no timed repeat uses
         backends[name].generate(warm_up, 2, SamplingParams(args.temperature, 1.0, 16), seed=123)
 
@@ -74,8 +78,11 @@ def main() -> None:
             tokens = sum(c.tokens for group in groups for c in group)
             finished = sum(c.finished for group in groups for c in group)
             rates[name].append(tokens / seconds)
-            print(f"{name} repeat {repeat}: {tokens} tokens ({finished}/{len(batch) * args.samples} finished) "
-                  f"in {seconds:.1f} s = {tokens / seconds:.1f} tok/s", flush=True)
+            print(
+                f"{name} repeat {repeat}: {tokens} tokens ({finished}/{len(batch) * args.samples} finished) "
+                f"in {seconds:.1f} s = {tokens / seconds:.1f} tok/s",
+                flush=True,
+            )
 
     for name in names:
         print(f"{name}_tokens_per_second={statistics.median(rates[name]):.1f}")

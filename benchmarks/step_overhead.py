@@ -6,14 +6,15 @@ Both sides train the same model (a random Qwen2 of the organism's shape: the cos
 the weights) on the same organism prompts with the same batch (the organism recipe: 8 prompts x 8 samples per
 rollout, two updates of 32), generation length, KL and seed. Both check answers with the same verifier pool.
 The only difference is what thrifty adds: the length-penalised reward gathered over processes, the exact
-RLOO advantages, and its metrics. The thrifty side runs the real entry point (``thrifty.train.train``).
+RLOO advantages, and its metrics. The thrifty side runs the real entry point (``thrifty.rl.run``).
 
 Runs alternate (thrifty, bare, bare, thrifty, thrifty, bare, ...), each in a fresh process using both cores.
 A run's figure is its seconds per step over whole rollouts after the first (warm-up), from the wall times of
-the per-step records in ``metrics.jsonl``; ``--steps`` must be even (2 optimizer steps per rollout). The ratio of each pair is thrifty / bare; the headline, last, is their
-median: ``step_overhead_ratio=<ratio>`` (target: <= 1.05). Where a thrifty step goes is printed too:
-generation, reward (verification + length penalty), the rest of the rollout (old/reference log-probs), and
-the loss's forward and backward, as shares of TRL's ``training_step`` over the whole run.
+the per-step records in ``metrics.jsonl``; ``--steps`` must be even (2 optimizer steps per rollout). The ratio
+of each pair is thrifty / bare; the headline, last, is their median: ``step_overhead_ratio=<ratio>`` (target:
+<= 1.05). Where a thrifty step goes is printed too: generation, reward (verification + length penalty), the
+rest of the rollout (old/reference log-probs), and the loss's forward and backward, as shares of TRL's
+``training_step`` over the whole run.
 """
 
 from __future__ import annotations
@@ -27,6 +28,9 @@ import tempfile
 import time
 from collections import defaultdict
 from pathlib import Path
+
+from thrifty.runs import read_jsonl
+
 
 TIMINGS: dict[str, float] = defaultdict(float)
 
@@ -46,28 +50,27 @@ def _timed(cls, name: str, label: str) -> None:
 
 
 def _settings(out: Path, model: str, steps: int, max_tokens: int) -> list[str]:
-    return [
-        "--model_name_or_path", model, "--output_dir", str(out), "--prompts", "organism", "--organism_prompts_per_level", "200",
-        "--per_device_train_batch_size", "32", "--steps_per_generation", "2", "--num_generations", "8",
-        "--max_completion_length", str(max_tokens), "--temperature", "1.0", "--learning_rate", "4e-5", "--max_steps", str(steps),
-        "--beta", "1e-3", "--epsilon", "0.2", "--loss_type", "grpo", "--scale_rewards", "none", "--use_cpu", "true",
-        "--bf16", "false", "--logging_steps", "1", "--save_strategy", "no", "--report_to", "none", "--seed", "0",
-        "--alpha", "0.2", "--verify_workers", "1",
-    ]
+    """The flags of both sides' runs: the organism recipe's batch, lengths, KL and clip."""
+    settings = dict(model_name_or_path=model, output_dir=out, prompts="organism", prompts_per_level=200)
+    settings.update(per_device_train_batch_size=32, steps_per_generation=2, num_generations=8)
+    settings.update(max_completion_length=max_tokens, temperature=1.0, learning_rate=4e-5, max_steps=steps)
+    settings.update(beta=1e-3, epsilon=0.2, loss_type="grpo", scale_rewards="none", use_cpu="true", bf16="false")
+    settings.update(logging_steps=1, save_strategy="no", report_to="none", seed=0, alpha=0.2, verify_workers=1)
+    return [item for key, value in settings.items() for item in (f"--{key}", str(value))]
 
 
 def worker(side: str, out: Path, model: str, steps: int, max_tokens: int) -> None:
     """One training run of ``side`` (thrifty | bare); writes OUT/timing.json."""
-    from trl import GRPOTrainer, ModelConfig
+    from trl import GRPOTrainer, ModelConfig, TrlParser
 
-    from thrifty.cli import _parse
-    from thrifty.train import LengthPenaltyReward, ThriftyArguments, TrainConfig, build_dataset, metrics_callback, train, training_problems
+    from thrifty.rl import ThriftyArguments, ThriftyTrainer, TrainConfig, build_dataset, metrics_callback, train
 
-    args, config, model_args = _parse([ThriftyArguments, TrainConfig, ModelConfig], "train", _settings(out, model, steps, max_tokens))
+    parser = TrlParser([ThriftyArguments, TrainConfig, ModelConfig])
+    args, config, model_args = parser.parse_args_and_config(_settings(out, model, steps, max_tokens))
     _timed(GRPOTrainer, "training_step", "step")
     _timed(GRPOTrainer, "_generate", "generation")
     _timed(GRPOTrainer, "_generate_and_score_completions", "rollout")
-    _timed(LengthPenaltyReward, "__call__", "reward")
+    _timed(ThriftyTrainer, "_calculate_rewards", "reward")  # verify, gather, group reward
     started = time.perf_counter()
     if side == "thrifty":
         train(args, config, model_args)
@@ -75,7 +78,7 @@ def worker(side: str, out: Path, model: str, steps: int, max_tokens: int) -> Non
         from thrifty.verify import VerifierPool
 
         out.mkdir(parents=True, exist_ok=True)
-        dataset = build_dataset(training_problems(args), args.template())
+        dataset = build_dataset(args.problems(), args.template())
         config.model_init_kwargs = {"dtype": "auto"}
         with VerifierPool(workers=args.verify_workers, timeout=args.verify_timeout) as pool:
 
@@ -86,10 +89,15 @@ def worker(side: str, out: Path, model: str, steps: int, max_tokens: int) -> Non
                 TIMINGS["reward"] += time.perf_counter() - started
                 return rewards
 
-            trainer = GRPOTrainer(model=model, reward_funcs=[correctness], args=config, train_dataset=dataset,
-                                  callbacks=[metrics_callback(out / "metrics.jsonl")])
+            trainer = GRPOTrainer(
+                model=model,
+                reward_funcs=[correctness],
+                args=config,
+                train_dataset=dataset,
+                callbacks=[metrics_callback(out / "metrics.jsonl")],
+            )
             trainer.train()
-    records = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    records = read_jsonl(out / "metrics.jsonl")
     walls = [r["wall_seconds"] for r in records if "loss" in r]  # one per optimizer step (not the final summary)
     (out / "timing.json").write_text(json.dumps({"walls": walls, "total": time.perf_counter() - started, **TIMINGS}))
 
@@ -105,14 +113,23 @@ def main() -> None:
         side, out, model, steps = args.worker
         return worker(side, Path(out), model, int(steps), args.max_completion_length)
 
-    from thrifty.organism import OrganismConfig
-    from thrifty.tiny import build_tiny_model
+    from thrifty.organism.base import OrganismConfig
+    from thrifty.organism.tiny import build_tiny_model
 
     work = Path(tempfile.mkdtemp(prefix="step-overhead-"))
     shape = OrganismConfig()
-    build_tiny_model(work / "model", hidden_size=shape.hidden_size, num_layers=shape.num_layers, num_heads=shape.num_heads, max_positions=1024)
-    print(f"model: random Qwen2, hidden {shape.hidden_size}, {shape.num_layers} layers; organism recipe batch; "
-          f"{args.steps} steps per run; max {args.max_completion_length} new tokens", flush=True)
+    build_tiny_model(
+        work / "model",
+        hidden_size=shape.hidden_size,
+        num_layers=shape.num_layers,
+        num_heads=shape.num_heads,
+        max_positions=1024,
+    )
+    print(
+        f"model: random Qwen2, hidden {shape.hidden_size}, {shape.num_layers} layers; organism recipe batch; "
+        f"{args.steps} steps per run; max {args.max_completion_length} new tokens",
+        flush=True,
+    )
 
     per_step: dict[str, list[float]] = {"thrifty": [], "bare": []}
     timings: list[dict] = []
@@ -121,8 +138,17 @@ def main() -> None:
     for pair in range(args.pairs):
         for side in ("thrifty", "bare") if pair % 2 == 0 else ("bare", "thrifty"):
             out = work / f"{side}-{pair}"
-            command = [sys.executable, __file__, "--max-completion-length", str(args.max_completion_length),
-                       "--worker", side, str(out), str(work / "model"), str(args.steps)]
+            command = [
+                sys.executable,
+                __file__,
+                "--max-completion-length",
+                str(args.max_completion_length),
+                "--worker",
+                side,
+                str(out),
+                str(work / "model"),
+                str(args.steps),
+            ]
             result = subprocess.run(command, capture_output=True, text=True)
             if result.returncode:
                 sys.exit(f"{side} run failed:\n{result.stderr[-3000:]}")
@@ -135,13 +161,19 @@ def main() -> None:
                 timings.append(timing)
             print(f"pair {pair} {side:>7}: {seconds:.3f} s/step", flush=True)
 
-    ratios = [t / b for t, b in zip(per_step["thrifty"], per_step["bare"])]
-    print(f"thrifty s/step (median) {statistics.median(per_step['thrifty']):.3f}, bare {statistics.median(per_step['bare']):.3f}; "
-          f"pair ratios {', '.join(f'{r:.3f}' for r in ratios)}")
+    ratios = [t / b for t, b in zip(per_step["thrifty"], per_step["bare"], strict=True)]
+    medians = {side: statistics.median(seconds) for side, seconds in per_step.items()}
+    print(
+        f"thrifty s/step (median) {medians['thrifty']:.3f}, bare {medians['bare']:.3f}; "
+        f"pair ratios {', '.join(f'{r:.3f}' for r in ratios)}"
+    )
     share = {k: statistics.median(t[k] / t["step"] for t in timings) for k in ("generation", "reward", "rollout")}
-    print(f"a thrifty step: generation {share['generation']:.0%}, reward (verify + length penalty) {share['reward']:.0%}, "
-          f"rest of the rollout (old/ref log-probs) {share['rollout'] - share['generation'] - share['reward']:.0%}, "
-          f"loss forward + backward {1 - share['rollout']:.0%} (of training_step; the optimizer step is outside it)")
+    print(
+        f"a thrifty step: generation {share['generation']:.0%}, "
+        f"reward (verify + length penalty) {share['reward']:.0%}, "
+        f"rest of the rollout (old/ref log-probs) {share['rollout'] - share['generation'] - share['reward']:.0%}, "
+        f"loss forward + backward {1 - share['rollout']:.0%} (of training_step; the optimizer step is outside it)"
+    )
     print(f"step_overhead_ratio={statistics.median(ratios):.3f}")
 
 

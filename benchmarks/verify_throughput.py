@@ -14,6 +14,7 @@ from pathlib import Path
 
 from thrifty.verify import VerifierPool
 
+
 ADVERSARIAL = [
     r"\boxed{9^{9^{9^{9^9}}}}",
     r"\boxed{10^{10^{10}}}",
@@ -31,11 +32,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data-dir", default=str(Path(__file__).resolve().parents[2] / "shared" / "benchmarks"))
     parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--repeat", type=int, default=1, help="passes over MATH500 (later passes hit math-verify caches)")
+    parser.add_argument(
+        "--repeat", type=int, default=1, help="passes over MATH500 (later passes hit math-verify caches)"
+    )
     parser.add_argument("--timeout", type=float, default=5.0)
     args = parser.parse_args()
 
-    rows = [json.loads(line) for line in open(Path(args.data_dir) / "math500.jsonl", encoding="utf-8")]
+    text = (Path(args.data_dir) / "math500.jsonl").read_text(encoding="utf-8")
+    rows = [json.loads(line) for line in text.splitlines()]
     responses, golds = [r["solution"] for r in rows] * args.repeat, [r["answer"] for r in rows] * args.repeat
     with VerifierPool(workers=args.workers, timeout=args.timeout) as pool:
         pool.verify([r"\boxed{1}"] * args.workers, ["1"] * args.workers)  # start-up is not throughput

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+
 REPO = Path(__file__).resolve().parents[1]
 BENCHMARKS_DIR = Path(os.environ.get("THRIFTY_BENCHMARKS", REPO.parent / "shared" / "benchmarks"))
 
@@ -20,7 +21,7 @@ def benchmarks_dir() -> Path:
 
 @pytest.fixture(scope="session")
 def tiny_model_dir(tmp_path_factory) -> Path:
-    from thrifty.tiny import build_tiny_model
+    from thrifty.organism.tiny import build_tiny_model
 
     out = tmp_path_factory.mktemp("tiny-model")
     build_tiny_model(out, seed=0)

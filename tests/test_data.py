@@ -38,7 +38,7 @@ def test_math500(benchmarks_dir):
 
 def test_aime24_answers_lose_zero_padding(benchmarks_dir):
     problems = load_benchmark("aime24", benchmarks_dir)
-    raw = [json.loads(line) for line in open(benchmarks_dir / "aime24.jsonl")]
+    raw = [json.loads(line) for line in (benchmarks_dir / "aime24.jsonl").read_text().splitlines()]
     assert len(problems) == 30
     assert [p.gold for p in problems] == [str(int(r["answer"])) for r in raw]
     assert any(r["answer"].startswith("0") for r in raw)  # the padding the loader removes is really there
@@ -96,7 +96,12 @@ def test_bad_rows_are_skipped_and_reported_with_line_numbers(tmp_path, caplog):
     assert [p.gold for p in problems] == ["3", "4"]
     message = caplog.text
     assert "skipped 4 bad row(s)" in message
-    for fragment in ("line 2: invalid JSON", "line 3: missing field 'answer'", "line 5: empty", "line 7: not a JSON object"):
+    for fragment in (
+        "line 2: invalid JSON",
+        "line 3: missing field 'answer'",
+        "line 5: empty",
+        "line 7: not a JSON object",
+    ):
         assert fragment in message
 
 

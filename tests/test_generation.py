@@ -25,7 +25,9 @@ def test_same_seed_same_samples_and_counts_are_consistent(backend):
         assert len(completion.text) + completion.finished <= completion.tokens <= 30
 
 
-@pytest.mark.parametrize("field, value", [("repetition_penalty", 1.5), ("top_k", 3), ("min_p", 0.5), ("typical_p", 0.3)])
+@pytest.mark.parametrize(
+    "field, value", [("repetition_penalty", 1.5), ("top_k", 3), ("min_p", 0.5), ("typical_p", 0.3)]
+)
 def test_model_generation_config_does_not_change_sampling(backend, field, value):
     params = SamplingParams(temperature=0.8, max_new_tokens=25)
     reference = backend.generate(["hello"], 4, params, seed=1)
@@ -52,9 +54,14 @@ def test_gguf_paths(tmp_path):
         resolve_model_path(str(tmp_path / "missing.gguf"))
 
 
-@pytest.mark.parametrize("kwargs, message", [
-    ({"temperature": -1}, "temperature must be >= 0"), ({"top_p": 0}, "top_p must be in"), ({"max_new_tokens": 0}, "max_new_tokens"),
-])
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"temperature": -1}, "temperature must be >= 0"),
+        ({"top_p": 0}, "top_p must be in"),
+        ({"max_new_tokens": 0}, "max_new_tokens"),
+    ],
+)
 def test_sampling_params_are_validated(kwargs, message):
     with pytest.raises(ValueError, match=message):
         SamplingParams(**kwargs)
@@ -64,7 +71,7 @@ def test_saved_tiny_tokenizer_round_trips_through_auto_tokenizer(tiny_model_dir)
     """AutoTokenizer must load exactly the tokenizer that was saved: one token per character, whitespace kept."""
     from transformers import AutoTokenizer
 
-    from thrifty.tiny import build_char_tokenizer
+    from thrifty.organism.tiny import build_char_tokenizer
 
     text = "<|im_start|>user\n12 + 34\n\n  x<|im_end|>\n"
     built, loaded = build_char_tokenizer(), AutoTokenizer.from_pretrained(tiny_model_dir)
@@ -93,5 +100,8 @@ def test_cpu_attention_and_shared_prefill_sample_exactly_what_plain_generate_doe
     prompts = ["1+1", "a much longer prompt: 123 + 456 = ?", "xy"]
     cache = fast._shared_prefill(hf.encode_prompts(fast.tokenizer, prompts), 3)
     assert cache is not None and cache.get_seq_length() == max(len(p) for p in prompts) - 1  # one token per character
-    for params in (SamplingParams(temperature=1.0, max_new_tokens=30), SamplingParams(temperature=0.0, max_new_tokens=30)):
+    for params in (
+        SamplingParams(temperature=1.0, max_new_tokens=30),
+        SamplingParams(temperature=0.0, max_new_tokens=30),
+    ):
         assert fast.generate(prompts, 3, params, seed=11) == plain.generate(prompts, 3, params, seed=11)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from thrifty.metrics import cutoff_curve, default_cutoffs, pass_at_k, summarize
+from thrifty.eval.metrics import cutoff_curve, default_cutoffs, pass_at_k, summarize
 
 
 def test_pass_at_k_hand_values():
@@ -50,8 +50,12 @@ def test_default_cutoffs():
 
 def test_summarize_hand_values():
     samples = [
-        _s("p1", 10, True, level=1), _s("p1", 20, False, level=1), _s("p1", 30, True, level=1),
-        _s("p2", 40, False, level=3), _s("p2", 50, False, finished=False, level=3), _s("p2", 60, True, level=3),
+        _s("p1", 10, True, level=1),
+        _s("p1", 20, False, level=1),
+        _s("p1", 30, True, level=1),
+        _s("p2", 40, False, level=3),
+        _s("p2", 50, False, finished=False, level=3),
+        _s("p2", 60, True, level=3),
     ]
     s = summarize(samples, cutoffs=[30])
     assert s["accuracy"] == pytest.approx(3 / 6)
@@ -65,7 +69,9 @@ def test_summarize_hand_values():
     assert s["pass_at_k"]["3"] == 1.0
     assert s["per_level"]["1"]["accuracy"] == pytest.approx(2 / 3)
     assert s["per_level"]["3"]["mean_tokens"] == pytest.approx(50.0)
-    assert s["cutoff_curve"] == [{"max_tokens": 30, "accuracy": pytest.approx(2 / 6), "mean_tokens": pytest.approx(25.0)}]
+    assert s["cutoff_curve"] == [
+        {"max_tokens": 30, "accuracy": pytest.approx(2 / 6), "mean_tokens": pytest.approx(25.0)}
+    ]
 
 
 def test_summarize_without_levels_or_correct_answers():

@@ -1,15 +1,15 @@
 """The model organism: exact traces, an oracle that matches the tokenizer, errors that checks catch, splits."""
 
+import json
 import random
 from statistics import fmean
 
 import pytest
 
-from thrifty.organism import (
+from thrifty import runs
+from thrifty.organism.base import OrganismConfig, cached_base_model
+from thrifty.organism.task import (
     LEVELS,
-    OrganismConfig,
-    base_model_is_built,
-    build_base_model,
     count_checks,
     eval_problems,
     minimal_trace,
@@ -26,7 +26,7 @@ def test_minimal_trace_by_hand():
 
 
 def test_oracle_counts_the_tokens_the_model_would_emit():
-    from thrifty.tiny import build_char_tokenizer
+    from thrifty.organism.tiny import build_char_tokenizer
 
     tok = build_char_tokenizer()
     for p in eval_problems(5):
@@ -63,13 +63,15 @@ def test_overthinking_does_not_depend_on_difficulty():
     means = []
     for digits in (1, 4):
         low = 10 ** (digits - 1) if digits > 1 else 0
-        traces = [verbose_trace(rng.randint(low, 10**digits - 1), rng.randint(low, 10**digits - 1), rng) for _ in range(3000)]
+        traces = [
+            verbose_trace(rng.randint(low, 10**digits - 1), rng.randint(low, 10**digits - 1), rng) for _ in range(3000)
+        ]
         means.append(fmean(count_checks(t) for t in traces))
     assert means[0] == pytest.approx(1.2, abs=0.08) and means[1] == pytest.approx(1.2, abs=0.08)
 
 
-def test_splits_are_disjoint_balanced_and_load_as_a_benchmark():
-    from thrifty.data import load_benchmark
+def test_splits_are_disjoint_balanced_and_load_as_a_registered_benchmark():
+    from thrifty.data import get_benchmark, load_benchmark, template_for, training_problems
 
     test, train = eval_problems(), train_problems(200)
     assert {p.level for p in test} == set(LEVELS)
@@ -77,15 +79,27 @@ def test_splits_are_disjoint_balanced_and_load_as_a_benchmark():
     assert [sum(p.level == lvl for p in train) for lvl in LEVELS] == [200] * 4
     assert not {p.question for p in test} & {p.question for p in train}
     assert all(str(int(p.question.split("+")[0]) + int(p.question.split("+")[1])) == p.gold for p in test)
-    assert load_benchmark("organism") == test
+    assert load_benchmark("organism") == test and training_problems("organism", per_level=200) == train
+    assert all(p.oracle_tokens == oracle_tokens(p.question) for p in test + train)
+    assert template_for("organism") == "{question}" and get_benchmark("organism").generated
 
 
-def test_base_model_builds_loads_and_is_cached_by_config(tmp_path):
+def test_base_model_builds_loads_and_is_cached_by_config(tmp_path, monkeypatch):
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
+    import thrifty.organism.base as base
+
+    built = []
+    build = base.build_base_model
+    monkeypatch.setattr(
+        base, "build_base_model", lambda out, config: built.append(config) or build(out, config, False)
+    )
     config = OrganismConfig(hidden_size=32, num_layers=1, num_heads=2, sft_steps=3, batch_size=4, warmup_steps=1)
-    build_base_model(tmp_path, config, progress=False)
-    AutoModelForCausalLM.from_pretrained(tmp_path)
-    assert AutoTokenizer.from_pretrained(tmp_path).eos_token == "<|im_end|>"
-    assert base_model_is_built(tmp_path, config)
-    assert not base_model_is_built(tmp_path, OrganismConfig(hidden_size=32, num_layers=1, num_heads=2, sft_steps=4))
+    path = cached_base_model(config, cache_dir=tmp_path)
+    AutoModelForCausalLM.from_pretrained(path)
+    assert AutoTokenizer.from_pretrained(path).eos_token == "<|im_end|>"
+    assert json.loads((path / runs.ORGANISM_BUILD).read_text())["config"]["sft_steps"] == 3
+    assert cached_base_model(config, cache_dir=tmp_path) == path and len(built) == 1  # cached
+    assert cached_base_model(config, cache_dir=tmp_path, rebuild=True) == path and len(built) == 2  # built anew
+    other = OrganismConfig(hidden_size=32, num_layers=1, num_heads=2, sft_steps=4)
+    assert cached_base_model(other, cache_dir=tmp_path) != path and built[-1] == other  # another config, another base

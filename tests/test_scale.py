@@ -7,7 +7,6 @@ EOS ids), so responses have varied lengths instead of all running into the lengt
 
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -18,35 +17,27 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from thrifty.reward import length_penalized_rewards, rloo_advantages
-from thrifty.train import _resume_path, _trim_metrics
+from helpers import ONE_THREAD, TINY_RL, flags, free_port, with_many_eos
+from thrifty.advantages import rloo_advantages
+from thrifty.rewards import length_penalized_rewards
+from thrifty.runs import read_jsonl
+
 
 REPO = Path(__file__).resolve().parents[1]
-ENV = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "TOKENIZERS_PARALLELISM": "false"}
+ENV = {**os.environ, **ONE_THREAD}
 TIMEOUT = 240  # seconds; a normal run takes 10-25 s on 2 busy cores, so only a hang gets near it
 
 
 @pytest.fixture(scope="module")
 def many_eos_model_dir(tiny_model_dir, tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("tiny-many-eos") / "model"
-    shutil.copytree(tiny_model_dir, out)
-    config = json.loads((out / "generation_config.json").read_text())
-    config["eos_token_id"] = [config["eos_token_id"], *range(20, 59)]
-    (out / "generation_config.json").write_text(json.dumps(config))
-    return out
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    return with_many_eos(tiny_model_dir, tmp_path_factory.mktemp("tiny-many-eos") / "model")
 
 
 def _start(command: list[str], env: dict = ENV) -> subprocess.Popen:
     """Start ``command`` in its own process group, so that it can be killed with all its children."""
-    return subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    return subprocess.Popen(
+        command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True
+    )
 
 
 def _finish(process: subprocess.Popen, timeout: float = TIMEOUT) -> tuple[int, str, str]:
@@ -58,11 +49,6 @@ def _finish(process: subprocess.Popen, timeout: float = TIMEOUT) -> tuple[int, s
         stdout, stderr = process.communicate()
         pytest.fail(f"{process.args[:4]} hung for {timeout} s:\n{stderr[-3000:]}")
     return process.returncode, stdout, stderr
-
-
-def _jsonl(path: Path) -> list[dict]:
-    """The records of a .jsonl file; a last line still being written (no newline yet) is left out."""
-    return [json.loads(line) for line in path.read_text().split("\n")[:-1] if line.strip()] if path.exists() else []
 
 
 # --------------------------------------------------------------------------------------------- accelerate launch
@@ -81,16 +67,19 @@ def test_accelerate_launch_two_cpu_processes_score_whole_groups(many_eos_model_d
     """
     run, records = tmp_path / "run", tmp_path / "records"
     records.mkdir()
-    command = [
-        sys.executable, "-m", "accelerate.commands.launch", "--config_file", str(REPO / "recipes" / "accelerate_configs" / "ddp.yaml"),
-        "--num_processes", "2", "--main_process_port", str(_free_port()), "--mixed_precision", "no",
-        str(REPO / "tests" / "scripts" / "recording_cli.py"), "train",
-        "--model_name_or_path", str(many_eos_model_dir), "--output_dir", str(run), "--use_cpu", "true",
-        "--prompts", "organism", "--organism_prompts_per_level", "4", "--alpha", "0.3", "--verify_workers", "1",
-        "--per_device_train_batch_size", "3", "--steps_per_generation", "2", "--num_generations", "4",  # 12 = 3 prompts x 4
-        "--max_completion_length", "24", "--max_steps", "4", "--learning_rate", "1e-4",
-        "--report_to", "none", "--save_strategy", "no", "--log_completions", "true",
+    launch = [
+        "-m",
+        "accelerate.commands.launch",
+        "--config_file",
+        REPO / "recipes" / "accelerate_configs" / "ddp.yaml",
     ]
+    launch += flags(num_processes=2, main_process_port=free_port(), mixed_precision="no")
+    # 12 responses per rollout = 3 prompts x 4; 3 per process and step
+    options = dict(TINY_RL, per_device_train_batch_size=3, prompts_per_level=4, alpha=0.3, max_completion_length=24)
+    options.update(max_steps=4, learning_rate=1e-4, save_strategy="no", log_completions=True)
+    script = REPO / "tests" / "scripts" / "recording_cli.py"
+    train = flags(model_name_or_path=many_eos_model_dir, output_dir=run, **options)
+    command = [sys.executable, *map(str, launch), str(script), "train", *train]
     code, stdout, stderr = _finish(_start(command, {**ENV, "THRIFTY_RECORD_DIR": str(records)}))
     assert code == 0, stdout[-2000:] + stderr[-6000:]
     # both processes got to the end of `thrifty train`, and neither failed or aborted on the way out
@@ -98,28 +87,35 @@ def test_accelerate_launch_two_cpu_processes_score_whole_groups(many_eos_model_d
     for sign in ("Traceback", "Connection closed by peer", "terminate called", "Fatal Python error", "exitcode"):
         assert sign not in stderr, stderr[-6000:]
 
-    ranks = [_jsonl(records / f"rank{r}.jsonl") for r in (0, 1)]
+    ranks = [read_jsonl(records / f"rank{r}.jsonl") for r in (0, 1)]
     assert len(ranks[0]) == len(ranks[1]) == 2  # 4 steps, 2 per rollout
     for rank, calls in enumerate(ranks):
         for call in calls:
-            assert (call["process_index"], call["num_processes"], call["backend"], call["device"]) == (rank, 2, "gloo", "cpu")
+            assert (call["process_index"], call["num_processes"], call["backend"], call["device"]) == (
+                rank,
+                2,
+                *["gloo", "cpu"],
+            )
             assert call["mixed_precision"] == "no" and len(call["prompts"]) == 6
 
-    rollout_logs = [r for r in _jsonl(run / "metrics.jsonl") if "rewards/length_penalized/mean" in r]
+    rollout_logs = [r for r in read_jsonl(run / "metrics.jsonl") if "rewards/length_penalized/mean" in r]
     assert [r["step"] for r in rollout_logs] == [1, 3]
     import pandas as pd
 
     discriminating = False
     groups = [i // 4 for i in range(12)]
-    for call0, call1, logged in zip(*ranks, rollout_logs):
-        whole = {key: call0[key] + call1[key] for key in ("prompts", "correct", "lengths", "truncated", "rewards", "advantages")}
+    for call0, call1, logged in zip(*ranks, rollout_logs, strict=True):
+        whole = {key: call0[key] + call1[key] for key in ("prompts", "correct", "lengths", "truncated", "advantages")}
         assert call0["prompts"][-1] == call1["prompts"][0]  # the middle group is split 2 + 2 across the processes
         assert all(whole["prompts"][i] == whole["prompts"][4 * g] for i, g in enumerate(groups))
         want = length_penalized_rewards(whole["correct"], whole["lengths"], groups, 0.3, whole["truncated"])
-        assert whole["rewards"] == pytest.approx(want)
-        assert whole["advantages"] == pytest.approx(rloo_advantages(want, groups, "none"))
+        assert call0["rewards"] == pytest.approx(want) and call1["rewards"] == pytest.approx(want)  # the whole rollout
+        assert whole["advantages"] == pytest.approx(rloo_advantages(want, groups), abs=1e-6)
         # had each process scored only its own samples, the split group's rewards would differ
-        local = [length_penalized_rewards(c["correct"], c["lengths"], groups[:6], 0.3, c["truncated"]) for c in (call0, call1)]
+        local = [
+            length_penalized_rewards(c["correct"], c["lengths"], groups[:6], 0.3, c["truncated"])
+            for c in (call0, call1)
+        ]
         discriminating |= local[0][4:] + local[1][:2] != pytest.approx(want[4:8])
         # the trainer's own record of the same rollout: the rewards TRL gathered, and the logged means
         table = pd.read_parquet(run / "completions" / f"completions_{logged['step']:05d}.parquet")
@@ -136,12 +132,15 @@ MAX_STEPS, KILL_AFTER = 16, 4  # the run is killed once a step after checkpoint-
 def _train_command(model_dir: Path, out: Path, *extra: str) -> list[str]:
     """A checkpoint every 2 steps (one rollout). Weight decay moves the random model off the reference from step 2
     on, so the KL term gives non-zero gradients (every reward is 0: the random model never answers right)."""
+    options = dict(TINY_RL, prompts_per_level=8, max_completion_length=32, max_steps=MAX_STEPS, save_steps=2)
+    options.update(warmup_steps=4, learning_rate=1e-3, weight_decay=0.1)
     return [
-        sys.executable, "-m", "thrifty.cli", "train", "--model_name_or_path", str(model_dir), "--output_dir", str(out),
-        "--use_cpu", "true", "--prompts", "organism", "--organism_prompts_per_level", "8", "--verify_workers", "1",
-        "--per_device_train_batch_size", "8", "--steps_per_generation", "2", "--num_generations", "4",
-        "--max_completion_length", "32", "--max_steps", str(MAX_STEPS), "--save_steps", "2", "--warmup_steps", "4",
-        "--learning_rate", "1e-3", "--weight_decay", "0.1", "--report_to", "none", *extra,
+        sys.executable,
+        "-m",
+        "thrifty.cli",
+        "train",
+        *flags(model_name_or_path=model_dir, output_dir=out, **options),
+        *extra,
     ]
 
 
@@ -156,18 +155,22 @@ def _kill_after_checkpoint(command: list[str], out: Path, step: int, timeout: fl
     deadline = time.time() + timeout
     try:
         while process.poll() is None and time.time() < deadline:
-            if step in _complete_checkpoints(out) and any(r["step"] > step for r in _jsonl(out / "metrics.jsonl")):
+            if step in _complete_checkpoints(out) and any(r["step"] > step for r in read_jsonl(out / "metrics.jsonl")):
                 break
             time.sleep(0.02)
     finally:
         if process.poll() is None:
             os.killpg(process.pid, signal.SIGKILL)
         _, stderr = process.communicate()
-    assert process.returncode == -signal.SIGKILL, f"the run ended (code {process.returncode}) before the kill:\n{stderr[-3000:]}"
+    assert process.returncode == -signal.SIGKILL, (
+        f"the run ended (code {process.returncode}) before the kill:\n{stderr[-3000:]}"
+    )
 
 
-def _per_step(out: Path, keys=("learning_rate", "loss", "grad_norm", "kl", "entropy", "completions/mean_length")) -> dict:
-    return {r["step"]: [r.get(k) for k in keys] for r in _jsonl(out / "metrics.jsonl") if "loss" in r}
+def _per_step(
+    out: Path, keys=("learning_rate", "loss", "grad_norm", "kl", "entropy", "completions/mean_length")
+) -> dict:
+    return {r["step"]: [r.get(k) for k in keys] for r in read_jsonl(out / "metrics.jsonl") if "loss" in r}
 
 
 @pytest.mark.slow
@@ -183,7 +186,7 @@ def test_killed_run_resumes_where_its_checkpoint_left_off(many_eos_model_dir, tm
 
     assert not (killed / "model.safetensors").exists() and MAX_STEPS not in _complete_checkpoints(killed)
     resumed_from = _complete_checkpoints(killed)[-1]
-    assert max(r["step"] for r in _jsonl(killed / "metrics.jsonl")) > resumed_from  # records the resume must drop
+    assert max(r["step"] for r in read_jsonl(killed / "metrics.jsonl")) > resumed_from  # records the resume must drop
 
     code, _, stderr = _finish(_start(_train_command(many_eos_model_dir, killed, "--resume_from_checkpoint", "true")))
     assert code == 0, stderr[-3000:]
@@ -192,14 +195,18 @@ def test_killed_run_resumes_where_its_checkpoint_left_off(many_eos_model_dir, tm
     state = json.loads((killed / last / "trainer_state.json").read_text())
     assert state["global_step"] == MAX_STEPS
     assert [r["step"] for r in state["log_history"] if "loss" in r] == list(range(1, MAX_STEPS + 1))
-    steps = [r["step"] for r in _jsonl(killed / "metrics.jsonl") if "loss" in r]
-    assert steps == list(range(1, MAX_STEPS + 1))  # each step once: the records logged after the checkpoint were dropped
+    steps = [r["step"] for r in read_jsonl(killed / "metrics.jsonl") if "loss" in r]
+    assert steps == list(
+        range(1, MAX_STEPS + 1)
+    )  # each step once: the records logged after the checkpoint were dropped
     lrs = [record[0] for record in _per_step(killed).values()]
     assert lrs == pytest.approx([1e-3 * min(1, (step - 1) / 4) for step in steps])  # the warmup did not restart
 
     # Adam counted every step across the kill (a fresh optimizer would count only the resumed ones), and its
     # moments and the weights end where the uninterrupted run's do
-    adam, adam_reference = (torch.load(out / last / "optimizer.pt", weights_only=True)["state"] for out in (killed, reference))
+    adam, adam_reference = (
+        torch.load(out / last / "optimizer.pt", weights_only=True)["state"] for out in (killed, reference)
+    )
     assert {float(moments["step"]) for moments in adam.values()} == {float(MAX_STEPS)}
     for key, moments in adam.items():
         for name in ("exp_avg", "exp_avg_sq"):
@@ -212,23 +219,3 @@ def test_killed_run_resumes_where_its_checkpoint_left_off(many_eos_model_dir, tm
     assert _per_step(killed) == {step: pytest.approx(values, rel=1e-5, abs=1e-12) for step, values in want.items()}
     assert all(want[step][2] > 0 for step in range(3, MAX_STEPS + 1))  # gradients flowed, so the moments matter
     assert len({values[-1] for values in want.values() if values[-1] is not None}) > 1  # rollouts differ
-
-
-def test_resume_skips_a_checkpoint_whose_save_was_cut_short(tmp_path, caplog):
-    """A run killed while saving leaves a newest checkpoint folder without trainer_state.json (written last):
-    ``--resume_from_checkpoint true`` / ``latest`` take the newest complete one instead of failing on it."""
-    for step in (2, 4):
-        (tmp_path / f"checkpoint-{step}").mkdir()
-        (tmp_path / f"checkpoint-{step}" / "trainer_state.json").write_text(json.dumps({"global_step": step}))
-    (tmp_path / "checkpoint-6").mkdir()
-    (tmp_path / "checkpoint-6" / "model.safetensors").write_text("cut short")
-    (tmp_path / "checkpoint-10.tmp").mkdir()  # not a checkpoint's name
-    for value in ("true", True, "latest"):
-        assert _resume_path(value, str(tmp_path)) == str(tmp_path / "checkpoint-4")
-    assert "skipping incomplete checkpoints (no trainer_state.json) at steps [6]" in caplog.text
-
-    metrics = tmp_path / "metrics.jsonl"
-    metrics.write_text("".join(json.dumps({"step": s}) + "\n" for s in range(1, 6)))
-    _trim_metrics(metrics, _resume_path("true", str(tmp_path)))
-    assert [r["step"] for r in _jsonl(metrics)] == [1, 2, 3, 4]
-    assert _resume_path("true", str(tmp_path / "nothing-here")) is None

@@ -4,23 +4,39 @@ import json
 
 import yaml
 
+from helpers import flags
 from thrifty.cli import main
 
 
 def _recipe(path, model_dir):
-    path.write_text(yaml.safe_dump({
-        "model_name_or_path": str(model_dir), "output_dir": "ignored", "alpha": 0.3, "prompts": "organism",
-        "organism_prompts_per_level": 8, "use_cpu": True, "per_device_train_batch_size": 8, "steps_per_generation": 2,
-        "num_generations": 4, "max_completion_length": 8, "max_steps": 2, "save_steps": 2, "report_to": "none",
-        "verify_workers": 1, "learning_rate": 1e-4,
-    }))
+    path.write_text(
+        yaml.safe_dump(
+            {
+                "model_name_or_path": str(model_dir),
+                "output_dir": "ignored",
+                "alpha": 0.3,
+                "prompts": "organism",
+                "prompts_per_level": 8,
+                "use_cpu": True,
+                "per_device_train_batch_size": 8,
+                "steps_per_generation": 2,
+                "num_generations": 4,
+                "max_completion_length": 8,
+                "max_steps": 2,
+                "save_steps": 2,
+                "report_to": "none",
+                "verify_workers": 1,
+                "learning_rate": 1e-4,
+            }
+        )
+    )
     return path
 
 
 def test_sweep_trains_each_alpha_once_and_evaluates(tiny_model_dir, tmp_path, capsys):
     recipe = _recipe(tmp_path / "recipe.yaml", tiny_model_dir)
-    argv = ["sweep", "--recipe", str(recipe), "--alphas", "0,0.2", "--out", str(tmp_path / "sweep"),
-            "--limit", "3", "--samples", "1", "--max_new_tokens", "5"]
+    options = dict(recipe=recipe, alphas="0,0.2", out=tmp_path / "sweep", limit=3, samples=1, max_new_tokens=5)
+    argv = ["sweep", *flags(**options)]
     assert main(argv) == 0
     for alpha in ("0", "0.2"):
         member = tmp_path / "sweep" / f"alpha={alpha}"

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import faulthandler
 import json
-import time
 
 import pytest
 
@@ -92,7 +92,7 @@ def _math500(benchmarks_dir):
 def test_math500_every_reference_solution_is_correct(benchmarks_dir, verifier_pool):
     rows = _math500(benchmarks_dir)
     verdicts = verifier_pool.verify([r["solution"] for r in rows], [r["answer"] for r in rows])
-    wrong = [(r["unique_id"], v.extracted, r["answer"]) for r, v in zip(rows, verdicts) if not v.correct]
+    wrong = [(r["unique_id"], v.extracted, r["answer"]) for r, v in zip(rows, verdicts, strict=True) if not v.correct]
     assert len(rows) == 500
     assert wrong == []
 
@@ -100,7 +100,7 @@ def test_math500_every_reference_solution_is_correct(benchmarks_dir, verifier_po
 def test_math500_paper_compat_accepts_every_reference_solution(benchmarks_dir, verifier_pool):
     rows = _math500(benchmarks_dir)
     verdicts = verifier_pool.verify([r["solution"] for r in rows], [r["answer"] for r in rows], "paper-compat")
-    assert [r["unique_id"] for r, v in zip(rows, verdicts) if not v.correct] == []
+    assert [r["unique_id"] for r, v in zip(rows, verdicts, strict=True) if not v.correct] == []
 
 
 def test_math500_answers_of_other_problems_are_rejected(benchmarks_dir, verifier_pool):
@@ -109,7 +109,7 @@ def test_math500_answers_of_other_problems_are_rejected(benchmarks_dir, verifier
     pairs = [(r, rows[(i + 1) % len(rows)]) for i, r in enumerate(rows)]
     pairs = [(r, o) for r, o in pairs if r["answer"].strip() != o["answer"].strip()]
     verdicts = verifier_pool.verify([r["solution"] for r, _ in pairs], [o["answer"] for _, o in pairs])
-    accepted = {(o["answer"], r["answer"]) for (r, o), v in zip(pairs, verdicts) if v.correct}
+    accepted = {(o["answer"], r["answer"]) for (r, o), v in zip(pairs, verdicts, strict=True) if v.correct}
     assert len(pairs) > 450
     # The one pair accepted is a genuine equivalence: the answer "5" to a question answered "x=5".
     assert accepted == {("x=5", "5")}
@@ -132,28 +132,33 @@ ADVERSARIAL = {
 }
 
 
+@pytest.fixture()
+def hang_guard():
+    """A hung verifier would stall the suite: end the process with every thread's traceback instead. (How fast
+    the verifier is belongs to benchmarks/verify_throughput.py, which times these same inputs.)"""
+    faulthandler.dump_traceback_later(120, exit=True)
+    yield
+    faulthandler.cancel_dump_traceback_later()
+
+
 @pytest.mark.parametrize("name", list(ADVERSARIAL))
-def test_adversarial_inputs_return_false_within_the_bound(name):
+def test_adversarial_inputs_return_false(name, hang_guard):
     with VerifierPool(workers=1, timeout=3.0) as pool:
-        pool.verify([r"\boxed{1}"], ["1"])  # start the worker before timing
-        started = time.monotonic()
         for mode in ("math-verify", "paper-compat"):
             verdict = pool.verify([ADVERSARIAL[name]], ["2"], mode)[0]
             assert verdict.correct is False
-        assert time.monotonic() - started < 2 * 3.0 + 2.0
 
 
-def test_a_hung_worker_is_killed_and_replaced():
-    """A verification that outlives the hard bound is answered False and the pool keeps working."""
+def test_a_hung_worker_is_killed_and_replaced(hang_guard):
+    """A verification that outlives the hard bound is killed (``timed_out``), answered False, and the pool keeps
+    working."""
     with VerifierPool(workers=1, timeout=1.0) as pool:
         pool._inner_timeout = 60  # disable math-verify's own alarm so only the hard kill can end it
         for worker in pool._workers:
             worker.kill()
         pool._workers = []
-        started = time.monotonic()
         verdict = pool.verify([r"\boxed{9^{9^{9^{9^9}}}}"], ["2"])[0]
         assert verdict.correct is False and verdict.timed_out is True
-        assert time.monotonic() - started < 15
         assert pool.verify([r"\boxed{2}"], ["2"])[0].correct is True
 
 
@@ -186,8 +191,8 @@ def test_an_interrupted_call_leaves_no_stale_answer_for_the_next():
         assert pool.verify([r"\boxed{4}"], ["4"])[0].correct is True
 
 
-def test_extraction_of_deeply_nested_closed_boxes_is_linear():
+def test_extraction_of_deeply_nested_closed_boxes(hang_guard):
+    """One pass over the text (a quadratic scan of 20,000 nested boxes would stall here for minutes)."""
     text = r"\boxed{" * 20_000 + "1" + "}" * 20_000
-    started = time.monotonic()
     assert extract_boxed_answer(text) == "1"
-    assert time.monotonic() - started < 1.0
+    assert all_boxed_answers(r"\boxed{\boxed{2}+1}") == [r"\boxed{2}+1", "2"]

@@ -14,6 +14,9 @@ from pathlib import Path
 
 import pytest
 
+from helpers import flags
+
+
 pytest.importorskip("vllm", reason="vLLM is not installed (make test-vllm runs these tests in its environment)")
 
 SCRIPTS = Path(__file__).parent / "scripts"
@@ -33,7 +36,7 @@ def model_dir(tmp_path_factory) -> Path:
     """
     from thrifty.data import build_prompt
     from thrifty.generation.hf import HFBackend
-    from thrifty.tiny import build_tiny_model
+    from thrifty.organism.tiny import build_tiny_model
 
     out = tmp_path_factory.mktemp("vllm-model")
     model, tokenizer = build_tiny_model(out, num_heads=2)
@@ -49,7 +52,10 @@ def model_dir(tmp_path_factory) -> Path:
 def test_vllm_matches_hf_greedy_and_samples_reproducibly(model_dir, tmp_path):
     result = subprocess.run(
         [sys.executable, str(SCRIPTS / "vllm_backend.py"), str(model_dir), str(tmp_path / "out.json")],
-        env=_env(), capture_output=True, text=True, timeout=TIMEOUT,
+        env=_env(),
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
     )
     assert result.returncode == 0, result.stderr[-3000:]
     runs = json.loads((tmp_path / "out.json").read_text())
@@ -75,12 +81,9 @@ def test_vllm_matches_hf_greedy_and_samples_reproducibly(model_dir, tmp_path):
 
 
 def _eval(model_dir, benchmarks_dir, out, backend):
-    return subprocess.run(
-        [sys.executable, "-m", "thrifty.cli", "eval", "--model", str(model_dir), "--benchmark", "gsm8k",
-         "--data-dir", str(benchmarks_dir), "--limit", "3", "--samples", "2", "--max-new-tokens", "32",
-         "--backend", backend, "--out", str(out)],
-        env=_env(), capture_output=True, text=True, timeout=TIMEOUT,
-    )
+    options = dict(model=model_dir, benchmark="gsm8k", data_dir=benchmarks_dir, limit=3, samples=2, max_new_tokens=32)
+    command = [sys.executable, "-m", "thrifty.cli", "eval", *flags(**options, backend=backend, out=out)]
+    return subprocess.run(command, env=_env(), capture_output=True, text=True, timeout=TIMEOUT)
 
 
 def test_eval_with_the_vllm_backend_writes_what_hf_writes(model_dir, benchmarks_dir, tmp_path):
@@ -96,7 +99,9 @@ def test_eval_with_the_vllm_backend_writes_what_hf_writes(model_dir, benchmarks_
         )
     (records, summary, config), (hf_records, hf_summary, hf_config) = runs["vllm"], runs["hf"]
     assert config["backend"] == "vllm" and hf_config["backend"] == "hf"
-    assert {k: v for k, v in config.items() if k != "backend"} == {k: v for k, v in hf_config.items() if k != "backend"}
+    assert {k: v for k, v in config.items() if k != "backend"} == {
+        k: v for k, v in hf_config.items() if k != "backend"
+    }
     assert len(records) == 6 and [set(r) for r in records] == [set(r) for r in hf_records]
     assert [(r["id"], r["sample"]) for r in records] == [(r["id"], r["sample"]) for r in hf_records]
     assert all(1 <= r["tokens"] <= 32 and (r["finished"] or r["tokens"] == 32) for r in records)
@@ -112,8 +117,13 @@ def test_eval_with_the_vllm_backend_writes_what_hf_writes(model_dir, benchmarks_
 
 
 def _colocate_run(model_dir, out, sync):
-    result = subprocess.run([sys.executable, str(SCRIPTS / "vllm_colocate_train.py"), str(model_dir), str(out), sync],
-                            env=_env(), capture_output=True, text=True, timeout=TIMEOUT)
+    result = subprocess.run(
+        [sys.executable, str(SCRIPTS / "vllm_colocate_train.py"), str(model_dir), str(out), sync],
+        env=_env(),
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     data = json.loads((out / "result.json").read_text())
     steps = [r for r in data["records"] if "loss" in r]
@@ -121,7 +131,7 @@ def _colocate_run(model_dir, out, sync):
 
 
 def test_colocated_vllm_rollouts_train_on_cpu_with_weights_in_sync(model_dir, tmp_path):
-    """TRL's colocate mode on CPU, with thrifty's weight sync (thrifty.vllm_cpu): 3 RL steps, a sync before each
+    """TRL's colocate mode on CPU, with thrifty's weight sync (thrifty.rl.vllm_cpu): 3 RL steps, a sync before each
     rollout. vLLM's log-probs of what it sampled stay those of the trainer's current weights (bf16 noise);
     with the sync switched off they drift apart as the weights move (the control)."""
     moved, synced, steps = _colocate_run(model_dir, tmp_path / "sync", "sync")

@@ -1,16 +1,16 @@
 """The ``thrifty`` command. Thin: parse arguments (CLI flags and/or a YAML ``--config``), call the library.
 
-    thrifty eval --model PATH_OR_HUB_ID --benchmark math500 --data-dir ../shared/benchmarks --limit 20
-    thrifty eval --config recipes/eval/paper.yaml --model my-checkpoint      # YAML + CLI overrides
-    thrifty sweep --recipe recipes/organism/alpha_0.yaml --alphas 0,0.1,0.2,0.4 --out runs/sweep
-    thrifty baseline sft --config recipes/baselines/organism/sft.yaml --model M --output_dir runs/baselines/sft
-    thrifty baseline cutoff --model M --benchmark gsm8k --limits 1024,2048,4096 --out runs/baselines
-    thrifty report runs/sweep runs/baselines --out runs/report                # table, plots, examples
-    thrifty generate "What is 1+1?" --model M --compare M2                   # one question, side by side
-    thrifty tiny-model --out runs/tiny-model                                 # a random tiny Qwen2 for smoke tests
-    thrifty organism --out runs/organism/base                                # build the CPU model organism
-    thrifty train --config recipes/organism/alpha_0.2.yaml                   # length-penalised RLOO (TRL)
-    accelerate launch --config_file recipes/accelerate_configs/zero2.yaml -m thrifty.cli train --config ...
+thrifty eval --model PATH_OR_HUB_ID --benchmark math500 --data-dir ../shared/benchmarks --limit 20
+thrifty eval --config my-eval.yaml --model my-checkpoint                  # YAML + CLI overrides
+thrifty sweep --recipe recipes/organism/alpha_0.yaml --alphas 0,0.1,0.2,0.4 --out runs/sweep
+thrifty baseline sft --config recipes/organism/sft.yaml --model M --output_dir runs/baselines/sft
+thrifty baseline cutoff --model M --benchmark gsm8k --limits 1024,2048,4096 --out runs/baselines
+thrifty report runs/sweep runs/baselines --out runs/report                # table, plots, examples
+thrifty generate "What is 1+1?" --model M --compare M2                   # one question, side by side
+thrifty tiny-model --out runs/tiny-model                                 # a random tiny Qwen2 for smoke tests
+thrifty organism --out runs/organism/base                                # build the CPU model organism
+thrifty train --config recipes/organism/alpha_0.2.yaml                   # length-penalised RLOO (TRL)
+accelerate launch --config_file recipes/accelerate_configs/zero2.yaml -m thrifty.cli train --config ...
 """
 
 from __future__ import annotations
@@ -19,13 +19,14 @@ import logging
 import sys
 from dataclasses import dataclass, field
 
+
 COMMANDS = {
     "eval": "Sample responses to benchmark problems, check the answers, and report accuracy and response length.",
     "demo": "The method end to end on the CPU model organism: build, train α = 0 and 0.2, evaluate, report (~12 min).",
     "train": "Train with the paper's length-penalised RLOO (PPO clip, KL to the reference) on TRL's GRPOTrainer.",
     "organism": "Build the base model organism: a tiny Qwen2 SFT'd to overthink column addition (CPU, minutes).",
     "sweep": "Train the α family from one recipe (one folder per α, finished members skipped), then evaluate each.",
-    "baseline": "The paper's baselines: sft or dpo on the model's own shortest correct responses, or generation cutoff.",
+    "baseline": "The paper's baselines: sft or dpo on the model's own shortest correct responses, or the cutoff.",
     "report": "One report over runs: table, accuracy-vs-tokens per benchmark, training dynamics, ablation, examples.",
     "generate": "Answer one question with one or more models and show each response with its token count.",
     "tiny-model": "Build a randomly initialised tiny Qwen2 with a character tokenizer (for smoke tests and demos).",
@@ -45,9 +46,13 @@ class TinyModelArguments:
 def _usage() -> str:
     lines = ["usage: thrifty <command> [options]   (thrifty <command> --help for its options)", "", "commands:"]
     lines += [f"  {name:<12} {text}" for name, text in COMMANDS.items()]
-    lines += ["", "examples:", "  thrifty tiny-model --out runs/tiny-model",
-              "  thrifty eval --model runs/tiny-model --benchmark gsm8k --data-dir ../shared/benchmarks --limit 5",
-              "  thrifty eval --model deepseek-ai/DeepSeek-R1-Distill-Qwen-1.5B --benchmark gsm8k,math500,aime24"]
+    lines += [
+        "",
+        "examples:",
+        "  thrifty tiny-model --out runs/tiny-model",
+        "  thrifty eval --model runs/tiny-model --benchmark gsm8k --data-dir ../shared/benchmarks --limit 5",
+        "  thrifty eval --model deepseek-ai/DeepSeek-R1-Distill-Qwen-1.5B --benchmark gsm8k,math500,aime24",
+    ]
     return "\n".join(lines)
 
 
@@ -68,7 +73,7 @@ def _parse(dataclass_types, command: str, argv: list[str], strict: bool = True):
 def _train(argv: list[str]) -> int:
     from trl import ModelConfig
 
-    from thrifty.train import ThriftyArguments, TrainConfig, train
+    from thrifty.rl import ThriftyArguments, TrainConfig, train
 
     args, config, model_args = _parse((ThriftyArguments, TrainConfig, ModelConfig), "train", argv)
     if not model_args.model_name_or_path:
@@ -80,19 +85,21 @@ def _train(argv: list[str]) -> int:
 
 def _demo(argv: list[str]) -> int:
     from thrifty.demo import DemoArguments, run_demo
-    from thrifty.report import model_table
+    from thrifty.report.tables import model_table
 
-    args = _parse(DemoArguments, "demo", argv)
-    args.validate()  # before spending minutes
+    args = _parse(DemoArguments, "demo", argv)  # checks every setting before minutes are spent
     summary = run_demo(args)
     print()
     print(model_table(summary["models"]))
-    print(f"\nwhole run {summary['wall_seconds'] / 60:.1f} min; report: {args.out}/report.md, summary: {args.out}/summary.json")
+    print(
+        f"\nwhole run {summary['wall_seconds'] / 60:.1f} min; "
+        f"report: {args.out}/report.md, summary: {args.out}/summary.json"
+    )
     return 0
 
 
 def _sweep(argv: list[str]) -> int:
-    from thrifty.report import summary_table
+    from thrifty.report.tables import summary_table
     from thrifty.sweep import SweepArguments, run_sweep
 
     args = _parse(SweepArguments, "sweep", argv)
@@ -105,16 +112,23 @@ def _sweep(argv: list[str]) -> int:
 
 
 def _baseline(argv: list[str]) -> int:
-    from thrifty.report import summary_table
-    from thrifty.train_baseline import (
-        BaselineArguments, CutoffArguments, DPOBaselineConfig, SFTBaselineConfig, parse_limits, run_cutoff, sample_training_set,
+    from thrifty.args import parse_limits
+    from thrifty.baselines.cutoff import CutoffArguments, run_cutoff
+    from thrifty.baselines.finetune import (
+        BaselineArguments,
+        DPOBaselineConfig,
+        SFTBaselineConfig,
+        sample_training_set,
         train_baseline,
     )
+    from thrifty.report.tables import summary_table
 
     methods = ("sft", "dpo", "sample", "cutoff")
     if not argv or argv[0] not in methods:
         if argv and argv[0] in ("-h", "--help"):
-            print(f"usage: thrifty baseline {{{','.join(methods)}}} [options]   (thrifty baseline sft --help for options)")
+            print(
+                f"usage: thrifty baseline {{{','.join(methods)}}} [options]   (thrifty baseline sft --help: options)"
+            )
             return 0
         raise ValueError(f"say which baseline: thrifty baseline {{{','.join(methods)}}} ... (got {argv[:1]})")
     method, rest = argv[0], argv[1:]
@@ -129,14 +143,19 @@ def _baseline(argv: list[str]) -> int:
     args, config = _parse((BaselineArguments, config_class), "baseline", rest, strict=method != "sample")
     if method == "sample":  # only draw the sampled set (one process), e.g. before `accelerate launch ... baseline sft`
         _, records, summary = sample_training_set(args, config.output_dir)
-        print(f"sampled set: {len(records)} responses, accuracy {summary['accuracy']:.3f}, mean tokens {summary['mean_tokens']:.1f}")
+        print(
+            f"sampled set: {len(records)} responses, accuracy {summary['accuracy']:.3f}, "
+            f"mean tokens {summary['mean_tokens']:.1f}"
+        )
         return 0
     print(f"{method} baseline saved to {train_baseline(method, args, config)}")
     return 0
 
 
 def _report(argv: list[str]) -> int:
-    from thrifty.report_runs import ReportArguments, write_report
+    from thrifty.ask import answer_live
+    from thrifty.report.collect import collect_runs, live_targets
+    from thrifty.report.write import ReportArguments, write_report
 
     positional = []
     while argv and not argv[0].startswith("-"):  # thrifty report runs/a runs/b --out DIR
@@ -144,12 +163,13 @@ def _report(argv: list[str]) -> int:
     if positional:
         argv = ["--runs", *positional, *argv]
     args = _parse(ReportArguments, "report", argv)
-    print(f"report written to {write_report(args)}")
+    live = answer_live(live_targets(collect_runs(args.runs, args.base)), args.questions) if args.questions else None
+    print(f"report written to {write_report(args, live)}")
     return 0
 
 
 def _generate(argv: list[str]) -> int:
-    from thrifty.generate import GenerateArguments, format_results, generate
+    from thrifty.ask import GenerateArguments, format_results, generate
 
     if argv and not argv[0].startswith("-"):  # thrifty generate "What is 1+1?" --model ...
         argv = ["--question", argv[0], *argv[1:]]
@@ -159,7 +179,7 @@ def _generate(argv: list[str]) -> int:
 
 
 def _organism(argv: list[str]) -> int:
-    from thrifty.organism import OrganismConfig, build_base_model
+    from thrifty.organism.base import OrganismConfig, build_base_model
 
     @dataclass
     class OrganismArguments(OrganismConfig):
@@ -172,8 +192,8 @@ def _organism(argv: list[str]) -> int:
 
 
 def _eval(argv: list[str]) -> int:
-    from thrifty.evaluate import EvalArguments, evaluate
-    from thrifty.report import cutoff_table, summary_table
+    from thrifty.eval import EvalArguments, evaluate
+    from thrifty.report.tables import cutoff_table, summary_table
 
     args = _parse(EvalArguments, "eval", argv)
     summaries = evaluate(args)
@@ -187,7 +207,7 @@ def _eval(argv: list[str]) -> int:
 
 
 def _tiny_model(argv: list[str]) -> int:
-    from thrifty.tiny import build_tiny_model
+    from thrifty.organism.tiny import build_tiny_model
 
     args = _parse(TinyModelArguments, "tiny-model", argv)
     model, _ = build_tiny_model(args.out, hidden_size=args.hidden_size, num_layers=args.num_layers, seed=args.seed)
@@ -216,9 +236,21 @@ def main(argv: list[str] | None = None) -> int:
     if command not in COMMANDS:
         print(f"thrifty: unknown command {command!r}\n\n{_usage()}", file=sys.stderr)
         return 2
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s", datefmt="%H:%M:%S")
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s", datefmt="%H:%M:%S"
+    )
     try:
-        return {"demo": _demo, "eval": _eval, "train": _train, "organism": _organism, "generate": _generate, "baseline": _baseline, "report": _report, "sweep": _sweep, "tiny-model": _tiny_model}[command](rest)
+        return {
+            "demo": _demo,
+            "eval": _eval,
+            "train": _train,
+            "organism": _organism,
+            "generate": _generate,
+            "baseline": _baseline,
+            "report": _report,
+            "sweep": _sweep,
+            "tiny-model": _tiny_model,
+        }[command](rest)
     except (ValueError, FileNotFoundError, RuntimeError) as error:
         print(f"thrifty {command}: error: {error}", file=sys.stderr)
         return 2

@@ -15,45 +15,47 @@ import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from thrifty.args import parse_alphas
+from thrifty.data import get_benchmark
+from thrifty.eval import EvalArguments, evaluate
+from thrifty.rl import load_recipe, train_once
+
+
 logger = logging.getLogger(__name__)
+
+PAPER_BENCHMARKS = "gsm8k,math500,aime24"
 
 
 @dataclass
 class SweepArguments:
     """Arguments of ``thrifty sweep``."""
 
-    recipe: str = field(default="", metadata={"help": "A `thrifty train` YAML recipe; α and output_dir are set per member."})
+    recipe: str = field(
+        default="", metadata={"help": "A `thrifty train` YAML recipe; α and output_dir are set per member."}
+    )
     alphas: str = field(default="0,0.05,0.1,0.2,0.4", metadata={"help": "Comma-separated α values, each in [0, 1)."})
     out: str = field(default="runs/sweep", metadata={"help": "One folder per member: OUT/alpha=<α>."})
     benchmark: str | None = field(
-        default=None, metadata={"help": "Benchmarks to evaluate on (default: organism for organism recipes, else gsm8k,math500,aime24)."}
+        default=None,
+        metadata={
+            "help": "Benchmarks to evaluate on (default: the benchmark the recipe trains on, e.g. organism; for data "
+            f"files and hub datasets {PAPER_BENCHMARKS})."
+        },
     )
     data_dir: str | None = field(default=None, metadata={"help": "Local benchmark files (else the Hugging Face Hub)."})
-    samples: int | None = field(default=None, metadata={"help": "Samples per problem (default: the paper's k per benchmark)."})
+    samples: int | None = field(
+        default=None, metadata={"help": "Samples per problem (default: the paper's k per benchmark)."}
+    )
     max_new_tokens: int = field(default=32768, metadata={"help": "Longest evaluated response (the paper: 32768)."})
     limit: int | None = field(default=None, metadata={"help": "Evaluate on the first N problems only."})
     skip_eval: bool = field(default=False, metadata={"help": "Only train."})
 
     def alpha_values(self) -> list[float]:
-        from .train import parse_alphas
-
         return parse_alphas(self.alphas)
-
-
-def _member_args(recipe: str, alpha: float, out: Path):
-    from trl import ModelConfig, TrlParser
-
-    from .train import ThriftyArguments, TrainConfig
-
-    parser = TrlParser([ThriftyArguments, TrainConfig, ModelConfig])
-    return parser.parse_args_and_config(["--config", recipe, "--alpha", str(alpha), "--output_dir", str(out)])
 
 
 def run_sweep(args: SweepArguments) -> dict[str, dict]:
     """Train and evaluate each member; returns ``{"alpha=<α>": {benchmark: summary}}`` (empty with --skip_eval)."""
-    from .evaluate import EvalArguments, evaluate
-    from .train import train_once
-
     if not Path(args.recipe).is_file():
         raise FileNotFoundError(f"--recipe: no such file: {args.recipe!r}")
     alphas = args.alpha_values()
@@ -62,15 +64,21 @@ def run_sweep(args: SweepArguments) -> dict[str, dict]:
     for alpha in alphas:
         name = f"alpha={alpha:g}"
         out = Path(args.out) / name
-        thrifty_args, config, model_args = _member_args(args.recipe, alpha, out)
+        thrifty_args, config, model_args = load_recipe(args.recipe, "--alpha", str(alpha), "--output_dir", str(out))
         record = {"recipe": args.recipe, "recipe_sha256": recipe_hash, "alpha": alpha}
         logger.info("%s: %s", name, "trained" if train_once(thrifty_args, config, model_args, record) else "skipped")
         if args.skip_eval:
             continue
-        benchmark = args.benchmark or ("organism" if thrifty_args.prompts == "organism" else "gsm8k,math500,aime24")
+        trained_on = get_benchmark(thrifty_args.prompts)
+        benchmark = args.benchmark or (trained_on.name if trained_on is not None else PAPER_BENCHMARKS)
         eval_args = EvalArguments(
-            model=str(out), benchmark=benchmark, data_dir=args.data_dir, samples=args.samples,
-            max_new_tokens=args.max_new_tokens, limit=args.limit, out=str(out / "eval"),
+            model=str(out),
+            benchmark=benchmark,
+            data_dir=args.data_dir,
+            samples=args.samples,
+            max_new_tokens=args.max_new_tokens,
+            limit=args.limit,
+            out=str(out / "eval"),
         )
         results[name] = evaluate(eval_args)
     return results

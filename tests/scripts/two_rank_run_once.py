@@ -1,4 +1,4 @@
-"""Run by tests/test_train.py under torchrun with 2 CPU ranks (gloo): `run_once` on one output folder.
+"""Run by tests/test_runs.py under torchrun with 2 CPU ranks (gloo): `run_once` on one output folder.
 
 Each rank calls run_once three times -- over a stale folder from another record, again with the same record
 (a finished run), and with a new record -- and writes what it saw to OUT/rank{R}.json.
@@ -7,12 +7,12 @@ Each rank calls run_once three times -- over a stale folder from another record,
 import json
 import sys
 from pathlib import Path
-from types import SimpleNamespace
 
 from accelerate import PartialState
 
 from _leave import leave
-from thrifty.train import run_once
+from thrifty.runs import run_once
+
 
 out, folder = Path(sys.argv[1]), Path(sys.argv[1]) / "model"
 state = PartialState(cpu=True)
@@ -21,13 +21,12 @@ seen = []
 
 
 def attempt(record):
-    config = SimpleNamespace(output_dir=str(folder), resume_from_checkpoint=None)
-
     def run():  # what a trainer would do: every rank finds the folder ready, with no stale file in it
-        seen.append({"stale_gone": not (folder / "stale.txt").exists(), "started": (folder / "run_started.json").is_file()})
+        seen.append(
+            {"stale_gone": not (folder / "stale.txt").exists(), "started": (folder / "run_started.json").is_file()}
+        )
 
-    trained = run_once(config, record, run)
-    return {"trained": trained, "resume": config.resume_from_checkpoint}
+    return {"trained": run_once(folder, record, run)}
 
 
 if rank == 0:

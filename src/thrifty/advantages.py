@@ -1,0 +1,146 @@
+r"""Advantage estimators, pure and registered by name: a rollout's rewards and group ids in, advantages out.
+
+The trainer calls the estimator named by ``--advantage_estimator`` on the whole rollout (every process's
+responses), after the group reward:
+
+* ``rloo`` -- the paper's: REINFORCE leave-one-out, :math:`A_i = r_i - \frac{1}{n-1}\sum_{j \ne i} r_j`, not
+  normalised;
+* ``grpo`` -- that advantage divided by its group's reward std, as GRPO scales (the paper's Fig. 5 ablation);
+* ``batch`` -- that advantage whitened over the whole rollout, as the official OpenRLHF code does.
+
+An estimator is registered with :func:`register_advantage`. One that shapes advantages per token (the official
+code's KL-penalised reward-to-go, say) also passes ``per_token``: a function of this process's per-response
+advantages and its :class:`TokenTerms` that returns a ``(responses, tokens)`` tensor, which TRL's loss takes as it
+is.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Hashable, Sequence
+from dataclasses import dataclass
+from statistics import fmean, stdev
+from typing import Any
+
+from thrifty.rewards import groups
+
+
+@dataclass(frozen=True)
+class TokenTerms:
+    """Per-token quantities of one process's responses, tensors of shape ``(responses, tokens)``.
+
+    Attributes:
+        mask: 1 on response tokens, 0 on padding.
+        logps: log-probabilities of the sampled tokens under the sampling policy, where the trainer computed them
+            (None when the update is exactly on-policy).
+        ref_logps: the same under the reference model (None when the KL coefficient is 0).
+        beta (`float`): the KL coefficient.
+    """
+
+    mask: Any
+    logps: Any | None
+    ref_logps: Any | None
+    beta: float
+
+
+@dataclass(frozen=True)
+class AdvantageEstimator:
+    """A registered estimator: ``sequence(rewards, group_ids)`` gives one advantage per response of the rollout;
+    ``per_token(advantages, terms)``, where given, turns one process's into per-token advantages."""
+
+    name: str
+    sequence: Callable[[Sequence[float], Sequence[Hashable]], list[float]]
+    per_token: Callable[[Any, TokenTerms], Any] | None = None
+
+
+ADVANTAGES: dict[str, AdvantageEstimator] = {}
+"""Registered advantage estimators, by name."""
+
+
+def register_advantage(name: str, per_token: Callable[[Any, TokenTerms], Any] | None = None):
+    """Function decorator: register ``sequence(rewards, group_ids) -> list[float]`` as the estimator ``name``."""
+
+    def register(sequence):
+        ADVANTAGES[name] = AdvantageEstimator(name, sequence, per_token)
+        return sequence
+
+    return register
+
+
+def get_advantage(name: str) -> AdvantageEstimator:
+    """The estimator registered as ``name``; a clear ``ValueError`` otherwise."""
+    if name not in ADVANTAGES:
+        raise ValueError(f"unknown advantage estimator {name!r}; registered: {', '.join(ADVANTAGES)}")
+    return ADVANTAGES[name]
+
+
+def _check(rewards: Sequence[float], group_ids: Sequence[Hashable]) -> None:
+    if len(rewards) != len(group_ids):
+        raise ValueError(f"got {len(rewards)} rewards but {len(group_ids)} group ids")
+
+
+@register_advantage("rloo")
+def rloo_advantages(rewards: Sequence[float], group_ids: Sequence[Hashable]) -> list[float]:
+    r"""REINFORCE leave-one-out advantages: each response's reward minus the mean reward of the *other*
+    responses to the same prompt. The paper's estimator: not normalised, because normalising would make the
+    shortest correct answer's advantage independent of :math:`\alpha` (the paper's ablation).
+
+    .. math:: A_i = r_i - \frac{1}{n-1}\sum_{j \ne i} r_j
+
+    Args:
+        rewards (`Sequence[float]`): one reward per response.
+        group_ids (`Sequence[Hashable]`): which prompt each response answers.
+
+    Returns:
+        `list[float]`: one advantage per response. A group of one response gets 0 (no baseline exists).
+
+    Example:
+        >>> rloo_advantages([1.0, 0.0, 0.5, 0.5], ["a", "a", "a", "a"])
+        [0.6666666666666667, -0.6666666666666666, 0.0, 0.0]
+    """
+    _check(rewards, group_ids)
+    advantages = [0.0] * len(rewards)
+    for members in groups(group_ids).values():
+        k = len(members)
+        if k < 2:
+            continue
+        total = sum(rewards[i] for i in members)
+        for i in members:
+            baseline = (total - rewards[i]) / (k - 1)
+            advantages[i] = rewards[i] - baseline
+    return advantages
+
+
+@register_advantage("grpo")
+def group_normalized_advantages(rewards: Sequence[float], group_ids: Sequence[Hashable]) -> list[float]:
+    r"""The leave-one-out advantage divided by its group's sample std of rewards (+1e-4), as GRPO scales:
+    :math:`A_i / (\mathrm{std}_j r_j + 10^{-4})`. (GRPO's own baseline is the group mean including
+    :math:`r_i`, which is :math:`(n-1)/n` times this advantage.)
+
+    Example:
+        >>> [round(a, 4) for a in group_normalized_advantages([1.0, 0.0, 0.5, 0.5], [0] * 4)]
+        [1.6326, -1.6326, 0.0, 0.0]
+    """
+    advantages = rloo_advantages(rewards, group_ids)
+    for members in groups(group_ids).values():
+        if len(members) < 2:
+            continue
+        group_std = stdev([rewards[i] for i in members])
+        for i in members:
+            advantages[i] /= group_std + 1e-4
+    return advantages
+
+
+@register_advantage("batch")
+def batch_whitened_advantages(rewards: Sequence[float], group_ids: Sequence[Hashable]) -> list[float]:
+    """The leave-one-out advantages whitened over the whole rollout: minus their mean, over their sample std
+    (+1e-8), as the official OpenRLHF code does.
+
+    Example:
+        >>> [round(a, 4) for a in batch_whitened_advantages([1.0, 0.0, 0.2, 0.6], [0, 0, 1, 1])]
+        [1.1371, -1.1371, -0.4549, 0.4549]
+    """
+    advantages = rloo_advantages(rewards, group_ids)
+    if len(advantages) > 1:
+        mean, std = fmean(advantages), stdev(advantages)
+        advantages = [(a - mean) / (std + 1e-8) for a in advantages]
+    return advantages

@@ -1,0 +1,42 @@
+"""Problems in, prompts out: benchmarks, training prompt sets and prompt templates.
+
+Owns reading rows (local JSONL/parquet files or Hugging Face Hub datasets) and turning them into :class:`Problem`
+records with a string gold answer, and knowing which benchmarks exist. Does not generate, verify or score
+anything, except that :func:`load_training_prompts` asks :mod:`thrifty.verify` whether an answer is checkable.
+
+Modules: :mod:`~thrifty.data.problems` (the types), :mod:`~thrifty.data.files` (row sources),
+:mod:`~thrifty.data.public` (GSM8K, MATH500, AIME24, AMC23 and users' own files), :mod:`~thrifty.data.registry`
+(which benchmarks exist; packages register theirs), :mod:`~thrifty.data.prompts` (templates),
+:mod:`~thrifty.data.training` (training prompt sets).
+"""
+
+from thrifty.data.problems import BadRow, Benchmark, Problem
+from thrifty.data.prompts import PAPER_PROMPT_TEMPLATE, build_prompt, template_for
+from thrifty.data.public import gsm8k_gold
+from thrifty.data.registry import (
+    benchmark_label,
+    benchmark_names,
+    get_benchmark,
+    load_benchmark,
+    register_benchmark,
+)
+from thrifty.data.training import DropReport, load_training_prompts, training_problems
+
+
+__all__ = [
+    "PAPER_PROMPT_TEMPLATE",
+    "BadRow",
+    "Benchmark",
+    "DropReport",
+    "Problem",
+    "benchmark_label",
+    "benchmark_names",
+    "build_prompt",
+    "get_benchmark",
+    "gsm8k_gold",
+    "load_benchmark",
+    "load_training_prompts",
+    "register_benchmark",
+    "template_for",
+    "training_problems",
+]

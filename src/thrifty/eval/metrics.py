@@ -1,0 +1,118 @@
+"""Evaluation metrics, pure: scored samples in, numbers out. No models, no files.
+
+A *sample* here is a mapping with at least ``id`` (problem), ``tokens`` (response length in tokens),
+``finished`` (ended with EOS rather than at the token limit), ``correct`` and optionally ``level``.
+
+The paper reports the *average pass rate* (mean correctness over all samples of all problems) and the mean
+response length over all samples; both are here, with unbiased pass@k and the generation-cutoff curve.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from math import comb
+from statistics import fmean
+
+
+def pass_at_k(n: int, c: int, k: int) -> float:
+    r"""Unbiased pass@k from ``n`` samples of which ``c`` are correct (Chen et al., 2021).
+
+    .. math:: \text{pass@}k = 1 - \binom{n - c}{k} \Big/ \binom{n}{k}
+
+    Example:
+        >>> pass_at_k(n=3, c=1, k=2)  # 1 - C(2,2)/C(3,2) = 1 - 1/3
+        0.6666666666666667
+    """
+    if not 0 <= c <= n or not 1 <= k <= n:
+        raise ValueError(f"need 0 <= c <= n and 1 <= k <= n, got n={n}, c={c}, k={k}")
+    if n - c < k:
+        return 1.0
+    return 1.0 - comb(n - c, k) / comb(n, k)
+
+
+def _mean(values: Sequence[float]) -> float | None:
+    return fmean(values) if values else None
+
+
+def cutoff_curve(samples: Sequence[Mapping], limits: Iterable[int]) -> list[dict]:
+    """Accuracy and mean tokens had generation been stopped at each token limit (the paper's cutoff baseline).
+
+    A sample counts as correct under limit ``L`` only if it was correct and its text fit in ``L`` tokens (the EOS
+    token aside: generating with a limit of ``L`` would give the same text); a response cut earlier loses its
+    final answer. Its length under the limit is ``min(tokens, L)``.
+
+    Example:
+        >>> s = [dict(tokens=10, correct=True, finished=True), dict(tokens=30, correct=True, finished=False),
+        ...      dict(tokens=30, correct=False, finished=True)]
+        >>> [(p["max_tokens"], round(p["accuracy"], 3), p["mean_tokens"]) for p in cutoff_curve(s, [20, 30])]
+        [(20, 0.333, 16.666666666666668), (30, 0.667, 23.333333333333332)]
+    """
+    curve = []
+    for limit in sorted({int(x) for x in limits}):
+        curve.append(
+            {
+                "max_tokens": limit,
+                "accuracy": fmean(
+                    bool(s["correct"]) and s["tokens"] - bool(s.get("finished")) <= limit for s in samples
+                ),
+                "mean_tokens": fmean(min(s["tokens"], limit) for s in samples),
+            }
+        )
+    return curve
+
+
+def default_cutoffs(max_new_tokens: int) -> list[int]:
+    """Token limits for the cutoff curve: 1/16, 1/8, 1/4, 3/8, 1/2, 3/4 and all of ``max_new_tokens``."""
+    return sorted({max(1, round(max_new_tokens * f)) for f in (1 / 16, 1 / 8, 1 / 4, 3 / 8, 1 / 2, 3 / 4, 1)})
+
+
+def _basic(samples: Sequence[Mapping]) -> dict:
+    correct_tokens = [s["tokens"] for s in samples if s["correct"]]
+    basic = {
+        "accuracy": fmean(bool(s["correct"]) for s in samples),
+        "mean_tokens": fmean(s["tokens"] for s in samples),
+        "mean_tokens_correct": _mean(correct_tokens),
+        "truncation_rate": fmean(not s["finished"] for s in samples),
+        "n_problems": len({s["id"] for s in samples}),
+        "n_samples": len(samples),
+    }
+    if all(s.get("oracle_tokens") for s in samples):  # the organism knows each problem's shortest correct answer
+        basic["mean_oracle_tokens"] = fmean(s["oracle_tokens"] for s in samples)
+        basic["oracle_ratio"] = basic["mean_tokens"] / basic["mean_oracle_tokens"]
+    return basic
+
+
+def summarize(samples: Sequence[Mapping], cutoffs: Iterable[int] | None = None) -> dict:
+    """All metrics of one benchmark run.
+
+    Returns:
+        `dict` with ``accuracy`` (average pass rate over all samples), ``mean_tokens`` (over all samples),
+        ``mean_tokens_correct``, ``truncation_rate``, ``n_problems``, ``n_samples``, ``samples_per_problem``,
+        ``pass_at_k`` (``{"1": ..., ..., "K": ...}``, unbiased, K = fewest samples any problem has),
+        ``per_level`` (``{"3": {accuracy, mean_tokens, ...}}``, when samples carry a level),
+        ``mean_oracle_tokens`` and ``oracle_ratio`` (mean tokens / mean minimal tokens, when every sample
+        carries ``oracle_tokens``, as the organism's do) and
+        ``cutoff_curve`` (see :func:`cutoff_curve`; only when ``cutoffs`` are given).
+    """
+    if not samples:
+        raise ValueError("no samples to summarize")
+    by_problem: dict[str, list[Mapping]] = defaultdict(list)
+    for s in samples:
+        by_problem[s["id"]].append(s)
+    k_max = min(len(group) for group in by_problem.values())
+    summary = _basic(samples)
+    summary["samples_per_problem"] = k_max
+    summary["pass_at_k"] = {
+        str(k): fmean(pass_at_k(len(g), sum(bool(s["correct"]) for s in g), k) for g in by_problem.values())
+        for k in range(1, k_max + 1)
+    }
+    levels: dict[int, list[Mapping]] = defaultdict(list)
+    for s in samples:
+        if s.get("level") is not None:
+            levels[int(s["level"])].append(s)
+    if levels:
+        summary["per_level"] = {str(level): _basic(levels[level]) for level in sorted(levels)}
+    if cutoffs is not None:
+        summary["cutoff_curve"] = cutoff_curve(samples, cutoffs)
+    return summary

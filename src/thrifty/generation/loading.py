@@ -1,0 +1,73 @@
+"""Where a model comes from and what it runs on: hub ids, folders and GGUF files; device and dtype. Shared by the
+engines, so both load the same weights the same way."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import torch
+
+from thrifty import runs
+
+
+logger = logging.getLogger(__name__)
+
+
+def resolve_model_path(model: str, gguf_file: str | None = None) -> tuple[str, str | None]:
+    """Split ``path/to/model.gguf`` into ``("path/to", "model.gguf")``; other names pass through."""
+    if model.endswith(".gguf"):
+        if gguf_file is not None:
+            raise ValueError(f"give either a .gguf path as the model ({model}) or --gguf_file, not both")
+        path = Path(model)
+        if not path.is_file():
+            raise FileNotFoundError(f"GGUF file not found: {model}")
+        return str(path.parent), path.name
+    return model, gguf_file
+
+
+def dequantized_gguf(folder: str, gguf_file: str, cache_dir: str | None = None) -> str:
+    """A folder holding the GGUF model ``folder/gguf_file`` dequantised (as transformers loads it), tokenizer
+    included, for engines that take a model folder. Written once under ``cache_dir`` (default
+    ``$THRIFTY_CACHE`` or ``~/.cache/thrifty``) and reused while the file is unchanged."""
+    import shutil
+
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    source = Path(folder) / gguf_file
+    stat = source.stat()
+    key = runs.fingerprint({"gguf": str(source.resolve()), "size": stat.st_size, "mtime_ns": stat.st_mtime_ns})
+    out = runs.cache_root(cache_dir) / "gguf" / f"{source.stem}-{key}"
+    if (out / "config.json").is_file():
+        return str(out)
+    logger.info("dequantising %s to %s", source, out)
+    tmp = out.with_name(out.name + ".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    AutoTokenizer.from_pretrained(folder, gguf_file=gguf_file).save_pretrained(tmp)
+    model = AutoModelForCausalLM.from_pretrained(folder, gguf_file=gguf_file, dtype=torch.float32)
+    # transformers dequantises GGUF weights on load but keeps a GGUF "quantizer" that refuses to save: the
+    # weights are plain fp32 tensors by now, so drop it and save an ordinary model
+    model.hf_quantizer = None
+    if hasattr(model.config, "quantization_config"):
+        del model.config.quantization_config
+    model.save_pretrained(tmp)
+    shutil.rmtree(out, ignore_errors=True)
+    tmp.rename(out)
+    return str(out)
+
+
+def pick_device(device: str) -> torch.device:
+    """``"auto"``: CUDA if there is a GPU, else the CPU; anything else as torch names it."""
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(device)
+
+
+def pick_dtype(dtype: str, device: torch.device) -> torch.dtype:
+    """``"auto"``: bf16 on a CUDA GPU that supports it, else fp32; or ``float32`` / ``bfloat16`` / ``float16``."""
+    if dtype == "auto":
+        return torch.bfloat16 if device.type == "cuda" and torch.cuda.is_bf16_supported() else torch.float32
+    dtypes = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+    if dtype not in dtypes:
+        raise ValueError(f"unknown dtype {dtype!r}; choose auto, {', '.join(dtypes)}")
+    return dtypes[dtype]

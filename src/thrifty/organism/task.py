@@ -1,0 +1,168 @@
+"""A model organism of overthinking: column addition, a tiny Qwen2, and a verbose SFT'd "reasoning model".
+
+The task: add two ``d``-digit numbers; the level is ``d`` (1..4). A trace works the
+columns right to left, ``digit+digit[+carry]=sum`` per column, then states the result and boxes it::
+
+    6+1=7;2+9=11;7+8+1=16;4+3+1=8>8617 \\boxed{8617}
+
+That trace is the *minimal* correct one (the oracle: ``oracle_tokens`` counts its characters plus EOS); the
+necessary work grows with difficulty. The base model is trained (plain next-token SFT) on *verbose* traces:
+
+* the first pass is sloppy on long numbers: it forgets an incoming carry with probability
+  ``0.15 · (digits − 1)`` (never on level 1, where there is none; 45 % per carry on level 4) -- one
+  systematic slip, so it survives low-temperature sampling as real errors do;
+* then 0–3 ``check`` passes (0 with probability 0.4, else 1, 2 or 3 alike; independent of difficulty:
+  overthinking) redo every column correctly and end in ``ok`` or, when they disagree with the current
+  result, ``fix`` and adopt the new result.
+
+So most checks are redundant, but on hard problems they catch real errors: a policy that drops all of them
+loses accuracy there, and a length penalty must learn *where* checking pays. With the character tokenizer
+one token is one character, so lengths below are exact token counts (plus one for EOS).
+
+This module owns the task, its traces and its problems (each knowing its oracle length); the base model is
+:mod:`thrifty.organism.base`. Pure: no model, no files.
+"""
+
+from __future__ import annotations
+
+import random
+
+from thrifty.data import Problem
+
+
+LEVELS = (1, 2, 3, 4)
+PROMPT_TEMPLATE = "{question}"
+"""The organism's prompt is the bare question: the paper's preamble would only add characters to every step."""
+
+CARRY_SLIP_PER_DIGIT = 0.15
+CHECK_WEIGHTS = (0.4, 0.2, 0.2, 0.2)
+"""Probabilities of 0, 1, 2, 3 checks in a base-model trace."""
+
+
+def digits_for_level(level: int) -> int:
+    if level not in LEVELS:
+        raise ValueError(f"organism level must be one of {LEVELS}, got {level!r}")
+    return level
+
+
+# --------------------------------------------------------------------------------------------- traces
+def _columns(a: int, b: int, digits: int, rng: random.Random | None = None, slip_rate: float = 0.0) -> tuple[str, int]:
+    """Column steps for ``a + b`` right to left; with ``rng``, each incoming carry is forgotten with ``slip_rate``."""
+    steps, carry, result_digits = [], 0, []
+    for i in range(digits):
+        da, db = a // 10**i % 10, b // 10**i % 10
+        if carry and rng is not None and rng.random() < slip_rate:
+            carry = 0
+        total = da + db + carry
+        steps.append(f"{da}+{db}+1={total}" if carry else f"{da}+{db}={total}")
+        carry, digit = divmod(total, 10)
+        result_digits.append(str(digit))
+    if carry:
+        result_digits.append(str(carry))
+    return ";".join(steps), int("".join(reversed(result_digits)))
+
+
+def minimal_trace(a: int, b: int) -> str:
+    """The shortest correct trace for ``a + b``: the column steps, the result, the boxed answer."""
+    steps, result = _columns(a, b, len(str(max(a, b))))
+    return f"{steps}>{result} \\boxed{{{result}}}"
+
+
+def verbose_trace(a: int, b: int, rng: random.Random, checks: int | None = None) -> str:
+    """A base-model trace: a sloppy first pass, then ``checks`` (default: drawn from :data:`CHECK_WEIGHTS`) correct
+    re-computations.
+
+    A check that disagrees with the current result ends in ``fix`` and replaces it; otherwise ``ok``.
+    """
+    digits = len(str(max(a, b)))
+    checks = rng.choices(range(len(CHECK_WEIGHTS)), CHECK_WEIGHTS)[0] if checks is None else checks
+    steps, result = _columns(a, b, digits, rng, CARRY_SLIP_PER_DIGIT * (digits - 1))
+    parts = [f"{steps}>{result}"]
+    for _ in range(checks):
+        steps, again = _columns(a, b, digits)
+        parts.append(f"check {steps}>{again} {'ok' if again == result else 'fix'}")
+        result = again
+    return " ".join(parts) + f" \\boxed{{{result}}}"
+
+
+def oracle_tokens(question: str) -> int:
+    """Tokens of the minimal correct response to ``question`` (``"a+b"``): its characters plus EOS."""
+    a, b = (int(x) for x in question.split("+"))
+    return len(minimal_trace(a, b)) + 1
+
+
+def count_checks(text: str) -> int:
+    return text.count("check ")
+
+
+# --------------------------------------------------------------------------------------------- problems
+def sample_problem(rng: random.Random, level: int) -> tuple[int, int]:
+    digits = digits_for_level(level)
+    low, high = (10 ** (digits - 1) if digits > 1 else 0), 10**digits - 1
+    return rng.randint(low, high), rng.randint(low, high)
+
+
+def level_size(level: int) -> int:
+    """How many distinct questions a level has (level 1: 10 × 10 single digits)."""
+    digits = digits_for_level(level)
+    return (9 * 10 ** (digits - 1) if digits > 1 else 10) ** 2
+
+
+def make_problems(
+    n_per_level: int, seed: int, exclude: set[str] = frozenset(), prefix: str = "organism"
+) -> list[Problem]:
+    """Up to ``n_per_level`` distinct problems per level, none of whose questions is in ``exclude``.
+
+    A level with fewer unused questions than that (level 1 has only 100) gets all that are left, in random order.
+    """
+    rng = random.Random(seed)
+    problems: list[Problem] = []
+    for level in LEVELS:
+        digits = digits_for_level(level)
+        if level_size(level) <= 4 * n_per_level:  # small level: enumerate instead of rejection sampling
+            low = 10 ** (digits - 1) if digits > 1 else 0
+            pool = [
+                (a, b) for a in range(low, 10**digits) for b in range(low, 10**digits) if f"{a}+{b}" not in exclude
+            ]
+            rng.shuffle(pool)
+            pairs = pool[:n_per_level]
+        else:
+            seen: set[tuple[int, int]] = set()
+            pairs = []
+            while len(pairs) < n_per_level:
+                a, b = sample_problem(rng, level)
+                if (a, b) not in seen and f"{a}+{b}" not in exclude:
+                    seen.add((a, b))
+                    pairs.append((a, b))
+        problems += [
+            Problem(f"{prefix}-{level}-{i}", f"{a}+{b}", str(a + b), level, oracle_tokens(f"{a}+{b}"))
+            for i, (a, b) in enumerate(pairs)
+        ]
+    return problems
+
+
+TEST_SEED, TEST_PER_LEVEL = 1234, 100
+
+
+def eval_problems(n_per_level: int = TEST_PER_LEVEL) -> list[Problem]:
+    """The held-out organism benchmark (fixed seed): what ``load_benchmark("organism")`` returns.
+
+    Level 1 keeps half of its 100 questions for training, so it has at most 50 test problems.
+    """
+    problems = make_problems(n_per_level, TEST_SEED, prefix="organism-test")
+    return [p for p in problems if p.level != 1 or int(p.id.rsplit("-", 1)[1]) < min(n_per_level, level_size(1) // 2)]
+
+
+def train_problems(n_per_level: int, seed: int = 0) -> list[Problem]:
+    """RL training prompts, disjoint from :func:`eval_problems`, ``n_per_level`` per level.
+
+    Level 1 has only 50 questions left after the test split; they are repeated so every level is equally
+    frequent in training.
+    """
+    held_out = {p.question for p in eval_problems()}
+    problems = make_problems(n_per_level, seed, exclude=held_out, prefix="organism-train")
+    balanced = []
+    for level in LEVELS:
+        mine = [p for p in problems if p.level == level]
+        balanced += [mine[i % len(mine)] for i in range(n_per_level)]
+    return balanced

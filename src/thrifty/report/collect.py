@@ -1,0 +1,158 @@
+"""What a report is made of: every evaluated model found under run folders, and what each model is.
+
+Every ``summary.json`` written by ``thrifty eval`` under a RUN_DIR is one (model, benchmark) result. The model
+is named after the folder that holds the evaluation (``<model>/eval/<benchmark>/`` as written by ``thrifty
+sweep``, ``thrifty baseline`` and ``thrifty demo``, or ``<eval out>/<benchmark>/`` for a bare ``thrifty
+eval``); ``NAME=PATH`` names a RUN_DIR's only model yourself. What a model *is* comes from the files beside it:
+``thrifty_args.json`` (an RL member: its α and advantage estimator), ``baseline.json`` (sft, dpo or cutoff),
+else its name (``--base``, default "base", is the reference model). Reads files only.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from thrifty import runs
+
+
+logger = logging.getLogger(__name__)
+
+KIND_ORDER = ("base", "family", "ablation", "sft", "dpo", "cutoff", "other")
+ESTIMATOR_LABELS = {"grpo": "group-normalised", "batch": "batch-normalised"}
+"""How an RL run's advantage estimator reads in labels (the paper's Fig. 5 ablation); others: "<name> advantage"."""
+
+
+@dataclass
+class ModelRun:
+    """One model's results, as found on disk."""
+
+    name: str
+    folder: Path
+    named: bool = False  # named by the user (NAME=PATH): that name is its label
+    kind: str = "other"
+    alpha: float | None = None
+    estimator: str | None = None  # RL runs: the advantage estimator
+    info: dict = field(default_factory=dict)
+    summaries: dict[str, dict] = field(default_factory=dict)
+    samples: dict[str, Path] = field(default_factory=dict)
+
+    @property
+    def metrics(self) -> Path:
+        return self.folder / runs.METRICS
+
+    def label(self) -> str:
+        """How the model is named in tables and legends."""
+        if self.named:
+            return self.name
+        if self.kind == "family":
+            return f"α={self.alpha:g}"
+        if self.kind == "ablation":
+            return f"α={self.alpha:g}, {ESTIMATOR_LABELS.get(self.estimator, f'{self.estimator} advantage')}"
+        if self.kind in ("sft", "dpo"):
+            lr = self.info.get("config", {}).get("learning_rate")
+            return f"{self.kind.upper()}" + (f" (lr {lr:g})" if lr is not None else "")
+        if self.kind == "cutoff":
+            return f"cutoff {self.info.get('max_new_tokens')} tokens"
+        return self.name
+
+    def sort_key(self):
+        extra = {
+            "family": self.alpha,
+            "ablation": self.alpha,
+            "cutoff": self.info.get("max_new_tokens"),
+            "sft": self.info.get("config", {}).get("learning_rate"),
+            "dpo": self.info.get("config", {}).get("learning_rate"),
+        }
+        return (KIND_ORDER.index(self.kind), extra.get(self.kind) or 0, self.name)
+
+
+def _estimator(args: dict) -> str:
+    """The advantage estimator an RL run's ``thrifty_args.json`` names (runs made before the estimator registry
+    recorded ``advantage_normalization`` none/group/batch instead)."""
+    legacy = {"none": "rloo", "group": "grpo", "batch": "batch"}
+    return args.get("advantage_estimator") or legacy.get(args.get("advantage_normalization", "none"), "rloo")
+
+
+def _classify(run: ModelRun, base: str) -> None:
+    args_file, baseline_file = run.folder / runs.RUN_ARGS, run.folder / runs.BASELINE
+    if args_file.is_file():
+        args = json.loads(args_file.read_text())
+        run.alpha, run.estimator = float(args["alpha"]), _estimator(args)
+        run.kind = "family" if run.estimator == "rloo" else "ablation"
+    elif baseline_file.is_file():
+        run.info = json.loads(baseline_file.read_text())
+        run.kind = run.info.get("method", "other")
+    elif run.name == base:
+        run.kind = "base"
+
+
+def _split_spec(spec: str) -> tuple[str, str]:
+    """``"PATH"`` or ``"NAME=PATH"`` -> ``(name or "", path)``; names and paths may hold "=" (``alpha=0.2``), so the
+    split is the first "=" after which an existing folder follows."""
+    if Path(spec).exists():
+        return "", spec
+    for i, char in enumerate(spec):
+        if char == "=" and Path(spec[i + 1 :]).is_dir():
+            return spec[:i], spec[i + 1 :]
+    return "", spec
+
+
+def collect_runs(paths: list[str], base: str = "base") -> dict[str, ModelRun]:
+    """Find every evaluated model under ``paths``; ``{name: ModelRun}`` in report order."""
+    models: dict[str, ModelRun] = {}
+    for spec in paths:
+        label, path = _split_spec(spec)
+        root = Path(path)
+        if not root.is_dir():
+            raise FileNotFoundError(f"no such run folder: {spec}")
+        found = 0
+        for summary_path in sorted(root.rglob(runs.SUMMARY)):
+            parts = summary_path.relative_to(root).parts
+            if any(p.startswith("checkpoint-") for p in parts) or summary_path.parent.name == runs.SAMPLED_SET:
+                continue  # checkpoints, and the baselines' sampled set (training prompts, not an evaluation)
+            summary = json.loads(summary_path.read_text())
+            if "accuracy" not in summary or "mean_tokens" not in summary:
+                continue  # a demo's summary.json or another file of that name
+            holder = summary_path.parent.parent
+            folder = holder.parent if holder.name == "eval" else holder
+            name = label or folder.resolve().name
+            run = models.get(name)
+            if run is not None and run.folder != folder:
+                raise ValueError(
+                    f"two models are both called {name!r} ({run.folder} and {folder}); name them with NAME=PATH"
+                )
+            if run is None:
+                run = models[name] = ModelRun(name=name, folder=folder, named=bool(label))
+                _classify(run, base)
+            benchmark = summary.get("benchmark", summary_path.parent.name)
+            run.summaries[benchmark] = summary
+            run.samples[benchmark] = summary_path.parent / runs.SAMPLES
+            found += 1
+        if not found:
+            raise FileNotFoundError(f"{path} holds no evaluation (no summary.json written by thrifty eval)")
+    if not models:
+        raise ValueError("no run folders given: thrifty report RUN_DIR [RUN_DIR ...] --out DIR")
+    labels: dict[str, list[str]] = {}
+    for run in models.values():
+        labels.setdefault(run.label(), []).append(run.name)
+    clashes = {label: names for label, names in labels.items() if len(names) > 1}
+    if clashes:
+        raise ValueError(f"models would share a label in the report: {clashes}; name them with NAME=PATH")
+    return dict(sorted(models.items(), key=lambda item: item[1].sort_key()))
+
+
+def live_targets(models: dict[str, ModelRun]) -> dict[str, dict]:
+    """``{label: evaluation settings}`` of the models to ask questions live: each model's first evaluation's
+    ``config.json`` (model path, backend, prompt template, token limit). Cutoff runs are their base model with
+    a shorter limit, so they are left out."""
+    targets = {}
+    for run in models.values():
+        if run.kind == "cutoff" or not run.samples:
+            continue
+        settings = next(iter(run.samples.values())).parent / runs.EVAL_SETTINGS
+        if settings.is_file():
+            targets[run.label()] = json.loads(settings.read_text())
+    return targets

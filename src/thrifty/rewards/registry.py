@@ -1,0 +1,130 @@
+"""Group rewards by name: what a reward function sees (a whole :class:`Rollout`), and the registry of them.
+
+A *group reward* is called once per rollout, on every response to every prompt of it -- gathered from all
+processes -- because the paper's reward, and its peers', compare a response with the others to the same prompt.
+It returns one float per response and nothing else: the trainer owns the rollout, the advantages and the update.
+
+A reward is any callable ``reward(rollout) -> list[float]``, made by a factory registered under a name::
+
+    @register_reward("shortest_wins")
+    @dataclass(frozen=True)
+    class ShortestWins:
+        def __call__(self, rollout: Rollout) -> list[float]: ...
+
+A reward that keeps state across rollouts (a per-problem history, say) also defines ``state_dict() -> dict``
+(JSON) and ``load_state_dict(state)``: the trainer saves that state in every checkpoint and restores it on
+resume, without reading it. Every process computes the reward on the same whole rollout, so such state agrees
+across processes by construction.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections import defaultdict
+from collections.abc import Callable, Hashable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol, runtime_checkable
+
+
+@dataclass(frozen=True)
+class Rollout:
+    """Every scored response of one rollout, in the trainer's order (a group's responses need not be adjacent).
+
+    Attributes:
+        group_ids (`Sequence[Hashable]`): which prompt each response answers (equal ids = same group).
+        correct (`Sequence[bool]`): whether each response's final answer is right.
+        lengths (`Sequence[int]`): response lengths in tokens, the EOS token included.
+        finished (`Sequence[bool]`): whether each response ended with EOS (False: cut at the generation limit).
+        problem_ids (`Sequence[str]`, *optional*): each response's problem id, stable across rollouts (for
+            rewards that remember problems).
+        step (`int`): the optimizer step the rollout was drawn at (for schedules and warm-ups).
+        columns (`Mapping[str, Sequence]`): the training set's other columns, one value per response (e.g. a
+            target length written into the prompt).
+    """
+
+    group_ids: Sequence[Hashable]
+    correct: Sequence[bool]
+    lengths: Sequence[int]
+    finished: Sequence[bool]
+    problem_ids: Sequence[str] | None = None
+    step: int = 0
+    columns: Mapping[str, Sequence] = field(default_factory=dict)
+
+    def __post_init__(self):
+        n = len(self.group_ids)
+        sizes = {"correct": len(self.correct), "lengths": len(self.lengths), "finished": len(self.finished)}
+        if self.problem_ids is not None:
+            sizes["problem_ids"] = len(self.problem_ids)
+        sizes.update({f"columns[{k!r}]": len(v) for k, v in self.columns.items()})
+        wrong = {k: v for k, v in sizes.items() if v != n}
+        if wrong:
+            raise ValueError(f"a rollout needs one entry per response: {n} group ids, but {wrong}")
+
+    def __len__(self) -> int:
+        return len(self.group_ids)
+
+
+@runtime_checkable
+class GroupReward(Protocol):
+    """``reward(rollout) -> list[float]``: one reward per response of the rollout."""
+
+    def __call__(self, rollout: Rollout) -> list[float]: ...
+
+
+@runtime_checkable
+class StatefulReward(GroupReward, Protocol):
+    """A group reward with state that must survive checkpoints (saved and restored by the trainer, never read)."""
+
+    def state_dict(self) -> dict: ...
+
+    def load_state_dict(self, state: dict) -> None: ...
+
+
+REWARDS: dict[str, Callable[..., GroupReward]] = {}
+"""Registered group rewards: name -> factory (a class or function taking the reward's parameters)."""
+
+
+def register_reward(name: str):
+    """Class or function decorator: register a group-reward factory under ``name``."""
+
+    def register(factory):
+        if name in REWARDS and REWARDS[name] is not factory:
+            raise ValueError(f"a reward called {name!r} is already registered ({REWARDS[name]!r})")
+        REWARDS[name] = factory
+        return factory
+
+    return register
+
+
+def reward_parameters(name: str) -> list[str]:
+    """The parameters the reward ``name``'s factory takes."""
+    return list(inspect.signature(_factory(name)).parameters)
+
+
+def make_reward(name: str, **params) -> GroupReward:
+    """The reward registered as ``name``, made with ``params``; a clear ``ValueError`` for an unknown name or
+    parameter."""
+    factory = _factory(name)
+    unknown = set(params) - set(reward_parameters(name))
+    if unknown:
+        raise ValueError(f"reward {name!r} takes {reward_parameters(name) or 'no parameters'}, not {sorted(unknown)}")
+    return factory(**params)
+
+
+def _factory(name: str):
+    if name not in REWARDS:
+        raise ValueError(f"unknown reward {name!r}; registered: {', '.join(sorted(REWARDS))}")
+    return REWARDS[name]
+
+
+def groups(group_ids: Sequence[Hashable]) -> dict[Hashable, list[int]]:
+    """``{group id: indices of its responses}``, groups in order of first appearance.
+
+    Example:
+        >>> groups(["a", "b", "a"])
+        {'a': [0, 2], 'b': [1]}
+    """
+    members: dict[Hashable, list[int]] = defaultdict(list)
+    for i, g in enumerate(group_ids):
+        members[g].append(i)
+    return dict(members)

@@ -1,0 +1,143 @@
+"""`thrifty train`: one model of the family, from a recipe -- prompts, reward, estimator, TRL, checkpoints, metrics.
+
+Engine glue and nothing else: the equations are :mod:`thrifty.rewards` and :mod:`thrifty.advantages`, the RL
+step is :class:`thrifty.rl.trainer.ThriftyTrainer`, the on-disk rules are :mod:`thrifty.runs`.
+
+One rollout = ``generation_batch_size`` responses (prompts × ``num_generations``); it is split into
+``steps_per_generation`` optimizer steps, so from the second step on the policy is off its sampling
+distribution and the clip acts, as in the paper (256 responses per rollout, 128 per update).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+from thrifty import runs
+from thrifty.args import read_recipe
+from thrifty.data import Problem
+from thrifty.rewards import make_reward, reward_parameters
+from thrifty.rl.config import ThriftyArguments, TrainConfig
+from thrifty.rl.trainer import ThriftyTrainer
+from thrifty.verify import VerifierPool
+
+
+logger = logging.getLogger(__name__)
+
+
+def load_recipe(path: str | Path, *overrides: str) -> tuple:
+    """``(ThriftyArguments, TrainConfig, ModelConfig)`` of a ``thrifty train`` YAML recipe, with command-line style
+    ``overrides`` (``"--alpha", "0.2"``, ...) applied on top, exactly as ``thrifty train --config`` reads it."""
+    from trl import ModelConfig
+
+    return read_recipe((ThriftyArguments, TrainConfig, ModelConfig), path, *overrides)
+
+
+def metrics_callback(path: Path):
+    """A ``TrainerCallback`` appending each log record, with the step and wall time, to ``metrics.jsonl``."""
+    from transformers import TrainerCallback
+
+    class MetricsJsonl(TrainerCallback):
+        def __init__(self):
+            self.start = time.time()
+
+        def on_log(self, args, state, control, logs=None, **kwargs):
+            if not state.is_world_process_zero or not logs:
+                return
+            record = {
+                "step": state.global_step,
+                "epoch": state.epoch,
+                "wall_seconds": round(time.time() - self.start, 2),
+            }
+            record.update({k: v for k, v in logs.items() if isinstance(v, (int, float, str))})
+            with path.open("a") as f:
+                f.write(json.dumps(record) + "\n")
+
+    return MetricsJsonl()
+
+
+def build_dataset(problems: list[Problem], template: str):
+    """A ``datasets.Dataset`` of conversational prompts (TRL applies the chat template) and gold answers."""
+    from datasets import Dataset
+
+    rows = [
+        {
+            "prompt": [{"role": "user", "content": template.format(question=p.question)}],
+            "answer": p.gold,
+            "problem_id": p.id,
+        }
+        for p in problems
+    ]
+    return Dataset.from_list(rows)
+
+
+def build_reward(args: ThriftyArguments):
+    """The group reward ``args.reward`` names, with ``--alpha`` if it takes one."""
+    params = {"alpha": args.alpha} if "alpha" in reward_parameters(args.reward) else {}
+    return make_reward(args.reward, **params)
+
+
+def train(args: ThriftyArguments, config: TrainConfig, model_args) -> Path:
+    """Train one model of the family; returns the output directory with the final model and ``metrics.jsonl``."""
+    from transformers import AutoTokenizer
+    from trl import get_peft_config
+
+    out = Path(config.output_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    resume = runs.resume_path(config.resume_from_checkpoint, config.output_dir)
+    runs.trim_metrics(out / runs.METRICS, resume)
+    updates_per_rollout = (
+        config.steps_per_generation / config.gradient_accumulation_steps if config.steps_per_generation else 1
+    )
+    if config.save_strategy == "steps" and config.save_steps >= 1 and config.save_steps % updates_per_rollout:
+        logger.warning(
+            "save_steps=%s is not a multiple of the %g updates per rollout: a resumed run would restart mid-rollout",
+            config.save_steps,
+            updates_per_rollout,
+        )
+    (out / runs.RUN_ARGS).write_text(json.dumps(asdict(args), indent=2) + "\n")
+
+    dataset = build_dataset(args.problems(), args.template())
+    tokenizer = AutoTokenizer.from_pretrained(
+        model_args.model_name_or_path, revision=model_args.model_revision, trust_remote_code=config.trust_remote_code
+    )
+    config.model_init_kwargs = {
+        "dtype": model_args.dtype or "auto",
+        "revision": model_args.model_revision,
+        **({"attn_implementation": model_args.attn_implementation} if model_args.attn_implementation else {}),
+        **(config.model_init_kwargs or {}),
+    }
+
+    with VerifierPool(workers=args.verify_workers, timeout=args.verify_timeout) as pool:
+        trainer = ThriftyTrainer(
+            model=model_args.model_name_or_path,
+            reward=build_reward(args),
+            reward_name=args.reward,
+            advantage_estimator=args.advantage_estimator,
+            verifier=pool,
+            verifier_mode=args.verifier,
+            args=config,
+            train_dataset=dataset,
+            processing_class=tokenizer,
+            callbacks=[metrics_callback(out / runs.METRICS)],
+            peft_config=get_peft_config(model_args),
+        )
+        trainer.train(resume_from_checkpoint=resume)
+        trainer.save_model(str(out))
+    if trainer.accelerator.is_main_process:
+        tokenizer.save_pretrained(out)
+    return out
+
+
+def train_once(args: ThriftyArguments, config: TrainConfig, model_args, record: dict) -> bool:
+    """:func:`train` through :func:`thrifty.runs.run_once`: skipped (False) when ``config.output_dir`` holds a
+    finished run with the same ``record``, resumed from its last checkpoint when it holds an interrupted one."""
+
+    def run():
+        config.resume_from_checkpoint = "latest"  # the last checkpoint of this very record, or none (a fresh start)
+        train(args, config, model_args)
+
+    return runs.run_once(Path(config.output_dir), record, run)

@@ -1,0 +1,172 @@
+"""`thrifty report`: finds every evaluated model under the run folders, knows what each is, and writes the
+tables, plots and side-by-side examples."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from thrifty.cli import main
+from thrifty.report.collect import collect_runs
+from thrifty.report.write import ReportArguments, write_report
+
+
+def _summary(accuracy, tokens, **extra):
+    per_level = {
+        "1": dict(accuracy=1.0, mean_tokens=tokens / 2),
+        "2": dict(accuracy=accuracy, mean_tokens=tokens * 1.5),
+    }
+    return dict(
+        benchmark="organism",
+        accuracy=accuracy,
+        mean_tokens=tokens,
+        mean_tokens_correct=tokens - 1,
+        mean_oracle_tokens=20.0,
+        oracle_ratio=tokens / 20,
+        per_level=per_level,
+        **extra,
+    )
+
+
+def _model(folder: Path, summary: dict, files: dict | None = None, bare: bool = False) -> Path:
+    """A model folder as the commands leave it: marker files, eval/<benchmark>/{summary,samples}."""
+    folder.mkdir(parents=True)
+    for name, content in (files or {}).items():
+        (folder / name).write_text(content if isinstance(content, str) else json.dumps(content))
+    bench = folder / "organism" if bare else folder / "eval" / "organism"
+    bench.mkdir(parents=True)
+    (bench / "summary.json").write_text(json.dumps(summary))
+    tokens = int(summary["mean_tokens"])
+    samples = [
+        dict(id=f"p{level}", sample=0, level=level, response="x" * tokens, tokens=tokens, finished=True, correct=True)
+        for level in (1, 2)
+    ]
+    (bench / "samples.jsonl").write_text("".join(json.dumps(r) + "\n" for r in samples))
+    return folder
+
+
+def _metrics(alpha):
+    return "".join(
+        json.dumps({"step": s, "accuracy": 0.8, "tokens/mean": 80 - s * (1 + 10 * alpha)}) + "\n" for s in range(1, 6)
+    )
+
+
+@pytest.fixture()
+def runs(tmp_path):
+    sweep, baselines = tmp_path / "sweep", tmp_path / "baselines"
+    curve = [dict(max_tokens=30, accuracy=0.3, mean_tokens=28.0), dict(max_tokens=80, accuracy=0.75, mean_tokens=75.0)]
+    _model(tmp_path / "eval-base", _summary(0.75, 80.0, cutoff_curve=curve), bare=True)
+    for alpha, acc, tokens in ((0, 0.9, 60.0), (0.4, 0.8, 40.0)):
+        _model(
+            sweep / f"alpha={alpha}",
+            _summary(acc, tokens),
+            {"thrifty_args.json": {"alpha": alpha, "advantage_estimator": "rloo"}, "metrics.jsonl": _metrics(alpha)},
+        )
+    # written before the estimator registry: advantage_normalization "group" is the grpo estimator
+    _model(
+        sweep / "alpha=0.4,norm=group",
+        _summary(0.3, 10.0),
+        {"thrifty_args.json": {"alpha": 0.4, "advantage_normalization": "group"}, "metrics.jsonl": _metrics(0.9)},
+    )
+    _model(
+        baselines / "sft-lr=1e-05",
+        _summary(0.7, 50.0),
+        {"baseline.json": {"method": "sft", "config": {"learning_rate": 1e-5}}},
+    )
+    _model(baselines / "cutoff=50", _summary(0.5, 45.0), {"baseline.json": {"method": "cutoff", "max_new_tokens": 50}})
+    # the baselines' sampled set is not an evaluation and must not show up as a model
+    sampled_set = baselines / "samples" / "train-prompts"
+    sampled_set.mkdir(parents=True)
+    (sampled_set / "summary.json").write_text(json.dumps(_summary(0.6, 70.0)))
+    return [f"base={tmp_path / 'eval-base'}", str(sweep), str(baselines)]
+
+
+def test_collects_and_classifies_every_model(runs):
+    found = collect_runs(runs)
+    assert [(r.label(), r.kind) for r in found.values()] == [
+        ("base", "base"),
+        ("α=0", "family"),
+        ("α=0.4", "family"),
+        ("α=0.4, group-normalised", "ablation"),
+        ("SFT (lr 1e-05)", "sft"),
+        ("cutoff 50 tokens", "cutoff"),
+    ]
+    # NAME=PATH where the path itself holds "=": split where an existing folder follows
+    named = collect_runs([f"my=run={runs[1]}/alpha=0"])
+    assert list(named) == ["my=run"] and named["my=run"].kind == "family"
+
+
+def test_report_tables_plots_and_examples(runs, tmp_path):
+    path = write_report(ReportArguments(runs=runs, out=str(tmp_path / "report")))
+    text = path.read_text()
+    assert "| α=0.4 | organism | 0.800 | 40.0 | 39.0 | 2.00 | +5.0 | -50% |" in text  # Δ against the base
+    # at SFT's 50 tokens the family (60 tok → 0.9, 40 tok → 0.8) interpolates to 0.85: 15 points better
+    assert "| SFT (lr 1e-05) | 50.0 | 0.700 | 0.850 | +15.0 |" in text
+    assert "| cutoff at 80 (base samples) | 75.0 | 0.750 | dominated: α=0 has 0.900 with 60 tokens | +15.0 |" in text
+    assert "| cutoff at 30 (base samples) | 28.0 | 0.300 | none: shorter than every α (40–60 tokens) | - |" in text
+    assert "| α=0.4 | 1.00 / 20 (−50%) | 0.80 / 60 (−50%) |" in text  # per level, saving against the base
+    for png in ("pareto_organism.png", "training.png", "ablation.png"):
+        assert (tmp_path / "report" / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        assert f"({png})" in text
+    examples = text[text.index("## The same problems") :]
+    assert examples.count("| α=0.4 | 40 | correct | `" + "x" * 40 + "` |") == 2 and "**p2, level 2**" in examples
+    assert "train-prompts" not in text
+
+
+def test_bad_run_folders_are_clear_errors(tmp_path, runs, capsys):
+    with pytest.raises(FileNotFoundError, match="no such run folder"):
+        collect_runs([str(tmp_path / "missing")])
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(FileNotFoundError, match="holds no evaluation"):
+        collect_runs([str(tmp_path / "empty")])
+    other = tmp_path / "other"
+    _model(other / "alpha=0", _summary(0.5, 50.0), {"thrifty_args.json": {"alpha": 0, "advantage_estimator": "rloo"}})
+    with pytest.raises(ValueError, match="name them with NAME=PATH"):
+        collect_runs([runs[1], str(other)])
+    _model(
+        tmp_path / "again" / "sft-rerun",
+        _summary(0.6, 40.0),
+        {"baseline.json": {"method": "sft", "config": {"learning_rate": 1e-5}}},
+    )
+    with pytest.raises(ValueError, match="share a label"):  # two SFT runs at one lr: both would be "SFT (lr 1e-05)"
+        collect_runs([runs[2], str(tmp_path / "again")])
+    named = collect_runs([runs[2], f"SFT again={tmp_path / 'again'}"])  # named: both kept, distinct rows
+    assert {r.label() for r in named.values()} >= {"SFT (lr 1e-05)", "SFT again"}
+    with pytest.raises(ValueError, match="no run folders given"):
+        collect_runs([])
+    assert main(["report", str(tmp_path / "missing"), "--out", str(tmp_path / "r")]) == 2
+    assert "no such run folder" in capsys.readouterr().err
+
+
+def test_cli_takes_run_folders_first(runs, tmp_path, capsys):
+    assert main(["report", *runs, "--out", str(tmp_path / "r"), "--title", "my sweep"]) == 0
+    assert (tmp_path / "r" / "report.md").read_text().startswith("# my sweep")
+    assert "report written to" in capsys.readouterr().out
+
+
+def test_questions_are_answered_live_by_every_model_with_its_eval_settings(runs, tmp_path, tiny_model_dir):
+    config = {"model": str(tiny_model_dir), "prompt_template": "Q: {question}", "max_new_tokens": 5, "backend": "hf"}
+    (Path(runs[1]) / "alpha=0" / "eval" / "organism" / "config.json").write_text(json.dumps(config))
+    assert main(["report", *runs, "--out", str(tmp_path / "r"), "--questions", "What is 1+1?", "2+2"]) == 0
+    text = (tmp_path / "r" / "report.md").read_text()
+    live = text[text.index("## Asked live") :]
+    assert "**What is 1+1?**" in live and "**2+2**" in live
+    # one answer per question, as a table row (short single line) or a block (anything else)
+    tokens = [
+        int(line.split("|")[2]) if line.startswith("|") else int(line.split("— ")[1].split(" ")[0])
+        for line in live.splitlines()
+        if line.startswith(("| α=0 |", "*α=0* — "))
+    ]
+    assert len(tokens) == 2 and all(1 <= t <= 5 for t in tokens)
+    assert "α=0.4" not in live  # no evaluation config beside it: not loadable, left out
+
+
+@pytest.mark.slow
+def test_the_report_reads_files_and_never_loads_a_model():
+    """Live answers are asked by the caller (thrifty.ask) and handed in: the report's modules import no engine."""
+    engines = ("thrifty.generation", "thrifty.ask", "torch", "transformers")
+    code = f"import sys, thrifty.report.write; print(sorted(m for m in sys.modules if m.startswith({engines})))"
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0 and run.stdout.strip() == "[]", run.stdout + run.stderr

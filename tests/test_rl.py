@@ -1,0 +1,319 @@
+"""The RL step on TRL: pinned paper defaults, scoring and advantages on the whole rollout (one process, then two
+ranks), rewards and estimators plugged in by name, recipes that add up, and `thrifty train` end to end."""
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+import torch
+import yaml
+
+from helpers import TINY_RL, flags, torchrun
+from thrifty import runs
+from thrifty.advantages import ADVANTAGES, get_advantage, register_advantage, rloo_advantages
+from thrifty.rewards import REWARDS, length_penalized_rewards, make_reward, register_reward
+from thrifty.rl import ThriftyArguments, ThriftyTrainer, TrainConfig, load_recipe
+from thrifty.verify import Verdict
+
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def test_paper_defaults_are_pinned():
+    c = TrainConfig(output_dir="unused", use_cpu=True)
+    assert (c.loss_type, c.scale_rewards, c.importance_sampling_level) == ("grpo", "none", "token")
+    assert (c.beta, c.epsilon, c.temperature, c.top_p, c.top_k, c.num_generations) == (1e-3, 0.2, 1.0, 1.0, 0, 8)
+    assert (c.mask_truncated_completions, c.use_bias_correction_kl, c.bf16, c.num_iterations) == (
+        False,
+        False,
+        False,
+        1,
+    )
+    assert c.lr_scheduler_type == "constant_with_warmup" and c.learning_rate == 5e-6
+    assert (c.epsilon_high, c.top_entropy_quantile, c.entropy_coef) == (None, 1.0, 0.0)
+    assert c.vllm_importance_sampling_correction is False
+    a = ThriftyArguments()
+    assert (a.reward, a.alpha, a.advantage_estimator) == ("length_penalized", 0.2, "rloo")
+
+
+def test_method_arguments_are_validated():
+    with pytest.raises(ValueError, match="got 1.0"):
+        ThriftyArguments(alpha=1.0)
+    with pytest.raises(ValueError, match="--reward: unknown reward 'kimi'; registered: length_penalized"):
+        ThriftyArguments(reward="kimi")
+    with pytest.raises(
+        ValueError, match="--advantage_estimator: unknown advantage estimator 'none'; registered: rloo"
+    ):
+        ThriftyArguments(advantage_estimator="none")
+    with pytest.raises(ValueError, match="at least 2 generations"):
+        TrainConfig(output_dir="unused", use_cpu=True, num_generations=1)
+
+
+# --------------------------------------------------------------------------------------------- one process
+EOS = 7
+
+
+class ListVerifier:
+    def __init__(self, correct):
+        self.correct = correct
+
+    def verify(self, texts, golds, mode):
+        return [Verdict(None, c, False) for c in self.correct]
+
+
+def _scorer(correct, reward, estimator="rloo", n=4):
+    """A ThriftyTrainer's scoring and advantage steps, without a model: what TRL would have set up, faked."""
+    trainer = object.__new__(ThriftyTrainer)
+    trainer.reward, trainer.estimator = reward, get_advantage(estimator)
+    trainer.verifier, trainer.verifier_mode, trainer.eos_ids = ListVerifier(correct), "math-verify", {EOS}
+    trainer.num_generations = trainer.num_generations_eval = n
+    trainer.model = SimpleNamespace(training=True)
+    trainer.state = SimpleNamespace(global_step=3)
+    trainer.accelerator = SimpleNamespace(device=torch.device("cpu"))
+    trainer.beta = 1e-3
+    trainer.logged = {}
+    trainer._log_metric = trainer.logged.__setitem__
+    return trainer
+
+
+IDS = [
+    [1] * 9 + [EOS],
+    [1] * 4 + [EOS],
+    [1] * 20 + [EOS],
+    [1] * 30,
+    [1] * 5 + [EOS],
+    [1] * 15 + [EOS],
+    [1, EOS],
+    [1] * 3 + [EOS],
+]
+CORRECT = [True, False, True, True, True, True, False, True]
+TRUNCATED = [False, False, False, True, False, False, False, False]
+GROUPS = [0] * 4 + [1] * 4
+
+
+def _inputs(extra=None):
+    return [{"prompt": p, "answer": "1", "problem_id": f"id-{p}", **(extra or {})} for p in ["p"] * 4 + ["q"] * 4]
+
+
+@pytest.mark.parametrize("estimator", ["rloo", "grpo", "batch"])
+def test_one_process_scores_and_advantages_are_the_pure_functions(estimator):
+    trainer = _scorer(CORRECT, make_reward("length_penalized", alpha=0.4), estimator)
+    rewards = trainer._calculate_rewards(_inputs(), ["p"] * 4 + ["q"] * 4, ["x"] * 8, IDS)
+    lengths = [len(i) for i in IDS]
+    want = length_penalized_rewards(CORRECT, lengths, GROUPS, 0.4, TRUNCATED)
+    assert rewards.shape == (8, 1) and rewards[:, 0].tolist() == pytest.approx(want)
+    assert want[3] == 0.0  # correct but cut off
+    advantages = trainer._advantages({"advantages": torch.zeros(8)})
+    assert advantages.tolist() == pytest.approx(get_advantage(estimator).sequence(want, GROUPS), rel=1e-6)
+    logged = trainer.logged
+    assert logged["accuracy"] == pytest.approx(5 / 8) and logged["alpha"] == 0.4 and logged["truncated"] == 1 / 8
+    assert logged["tokens/mean"] == pytest.approx(sum(lengths) / 8)
+    assert logged["tokens/mean_correct"] == pytest.approx((10 + 21 + 6 + 16 + 4) / 5)
+
+
+def test_the_reward_sees_the_whole_rollout_with_ids_step_and_columns(monkeypatch):
+    monkeypatch.setattr("thrifty.rewards.registry.REWARDS", dict(REWARDS))
+    seen = []
+
+    @register_reward("spy")
+    def spy():
+        def reward(rollout):
+            seen.append(rollout)
+            return [0.5] * len(rollout)
+
+        return reward
+
+    trainer = _scorer(CORRECT, make_reward("spy"))
+    trainer._calculate_rewards(_inputs({"target": 12}), ["p"] * 4 + ["q"] * 4, ["x"] * 8, IDS)
+    (rollout,) = seen
+    assert list(rollout.group_ids) == GROUPS and list(rollout.correct) == CORRECT
+    assert list(rollout.finished) == [not t for t in TRUNCATED] and rollout.step == 3
+    assert list(rollout.problem_ids) == ["id-p"] * 4 + ["id-q"] * 4 and dict(rollout.columns) == {"target": [12] * 8}
+    assert "alpha" not in trainer.logged  # only a reward's own parameters are logged
+
+
+def test_a_reward_must_answer_every_response_and_groups_must_be_whole(monkeypatch):
+    monkeypatch.setattr("thrifty.rewards.registry.REWARDS", dict(REWARDS))
+    register_reward("short")(lambda: lambda rollout: [1.0])
+    with pytest.raises(RuntimeError, match="returned 1 values for a rollout of 8"):
+        _scorer(CORRECT, make_reward("short"))._calculate_rewards(_inputs(), ["p"] * 4 + ["q"] * 4, ["x"] * 8, IDS)
+    reward = make_reward("length_penalized", alpha=0.2)
+    with pytest.raises(RuntimeError, match="not contiguous"):
+        _scorer([True] * 4, reward, n=2)._calculate_rewards(_inputs()[:4], ["a", "b", "a", "b"], ["x"] * 4, IDS[:4])
+    with pytest.raises(RuntimeError, match="not a whole number of groups of 3"):
+        _scorer(CORRECT, reward, n=3)._calculate_rewards(_inputs(), ["p"] * 4 + ["q"] * 4, ["x"] * 8, IDS)
+    unscored = _scorer(CORRECT, reward)
+    unscored._scored = None
+    with pytest.raises(RuntimeError, match="not scored"):
+        unscored._advantages({"advantages": torch.zeros(8)})
+
+
+def test_a_per_token_estimator_gets_this_process_terms(monkeypatch):
+    monkeypatch.setattr("thrifty.advantages.ADVANTAGES", dict(ADVANTAGES))
+    got = {}
+
+    def to_tokens(advantages, terms):
+        got.update(terms=terms)
+        return advantages.unsqueeze(1) * terms.mask
+
+    register_advantage("rloo_per_token", per_token=to_tokens)(rloo_advantages)
+    trainer = _scorer(CORRECT, make_reward("length_penalized", alpha=0.2), "rloo_per_token")
+    rewards = trainer._calculate_rewards(_inputs(), ["p"] * 4 + ["q"] * 4, ["x"] * 8, IDS)[:, 0].tolist()
+    mask = torch.ones(8, 5)
+    mask[:, 3:] = 0
+    output = {"advantages": torch.zeros(8), "completion_mask": mask, "ref_per_token_logps": torch.zeros(8, 5)}
+    advantages = trainer._advantages(output)
+    assert advantages.shape == (8, 5) and advantages[:, 3:].abs().sum() == 0
+    assert advantages[:, 0].tolist() == pytest.approx(rloo_advantages(rewards, GROUPS), rel=1e-6)
+    terms = got["terms"]
+    assert terms.mask is mask and terms.logps is None and terms.ref_logps is output["ref_per_token_logps"]
+    assert terms.beta == 1e-3
+
+
+# --------------------------------------------------------------------------------------------- two ranks
+@pytest.mark.slow
+@pytest.mark.parametrize("estimator", ["rloo", "batch"])
+def test_two_ranks_see_whole_groups(tiny_model_dir, tmp_path, estimator):
+    """torchrun, 2 CPU ranks (gloo), 6 responses each per rollout, groups of 4: the middle group straddles them."""
+    run = torchrun(REPO / "tests" / "scripts" / "two_rank_rewards.py", tiny_model_dir, tmp_path, 0.3, estimator)
+    assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-4000:]
+    ranks = [json.loads((tmp_path / f"rank{r}.json").read_text()) for r in (0, 1)]
+    assert len(ranks[0]) == len(ranks[1]) == 2  # 4 steps, 2 per rollout
+    split_seen = informative = False
+    groups = [i // 4 for i in range(12)]
+    for call0, call1 in zip(*ranks, strict=True):
+        prompts = call0["prompts"] + call1["prompts"]
+        assert len(call0["prompts"]) == len(call1["prompts"]) == 6
+        split_seen |= call0["prompts"][-1] == call1["prompts"][0]
+        assert all(prompts[i] == prompts[4 * (i // 4)] for i in range(12))
+        correct, lengths = call0["correct"] + call1["correct"], call0["lengths"] + call1["lengths"]
+        truncated = call0["truncated"] + call1["truncated"]
+        want = length_penalized_rewards(correct, lengths, groups, 0.3, truncated)
+        assert call0["rewards"] == pytest.approx(want) and call1["rewards"] == pytest.approx(want)  # the whole rollout
+        advantages = get_advantage(estimator).sequence(want, groups)
+        assert call0["advantages"] + call1["advantages"] == pytest.approx(advantages, abs=1e-6)
+        # the split group (samples 4-7) has correct answers of different lengths, so its statistics matter
+        informative |= len({round(r, 6) for r in want[4:8] if r > 0}) >= 2
+    assert split_seen and informative
+
+
+# --------------------------------------------------------------------------------------------- recipes
+def _recipe(path: Path) -> dict:
+    return yaml.safe_load(path.read_text())
+
+
+def test_recipes_use_known_keys_and_the_papers_batch_arithmetic():
+    import dataclasses
+
+    from trl import ModelConfig
+
+    known = {f.name for cls in (ThriftyArguments, TrainConfig, ModelConfig) for f in dataclasses.fields(cls)}
+    recipes = sorted((REPO / "recipes").glob("*/alpha_*.yaml"))
+    assert len(recipes) == 12
+    for path in recipes:
+        recipe = _recipe(path)
+        assert set(recipe) <= known, (path, set(recipe) - known)
+        assert recipe["reward"] == "length_penalized" and recipe["advantage_estimator"] == "rloo"
+        assert recipe["beta"] == 1e-3 and recipe["epsilon"] == 0.2 and recipe["num_generations"] == 8
+        assert recipe["loss_type"] == "grpo" and recipe["scale_rewards"] == "none"
+        assert (
+            path.stem == f"alpha_{recipe['alpha']}" and Path(recipe["output_dir"]).name == f"alpha={recipe['alpha']}"
+        )
+    for size, processes, lr in (("1.5b", 4, 5e-6), ("7b", 8, 2e-6)):
+        for path in (REPO / "recipes" / f"deepseek-r1-distill-qwen-{size}").glob("alpha_*.yaml"):
+            r = _recipe(path)
+            assert r["per_device_train_batch_size"] * processes * r["steps_per_generation"] == 256  # 32 prompts x 8
+            assert r["per_device_train_batch_size"] * processes * r["gradient_accumulation_steps"] == 128
+            assert r["learning_rate"] == lr and r["max_completion_length"] == 32768 and r["bf16"] and r["use_vllm"]
+
+
+def test_the_organism_recipes_ship_with_the_package_and_differ_only_in_alpha():
+    from thrifty.organism import recipe
+
+    assert (REPO / "recipes" / "organism" / "alpha_0.2.yaml").resolve() == recipe("alpha_0.2").resolve()
+    zero, fifth = (_recipe(recipe(name)) for name in ("alpha_0", "alpha_0.2"))
+    assert {k for k in zero if zero[k] != fifth[k]} == {"alpha", "output_dir"}
+    args, config, model_args = load_recipe(recipe("alpha_0.2"), "--output_dir", "elsewhere")
+    assert (args.alpha, args.prompts, args.prompts_per_level, config.output_dir) == (0.2, "organism", 500, "elsewhere")
+    # 8 prompts x 8 samples per rollout, two updates of 32 (the paper's 256 and 128, scaled down)
+    assert config.per_device_train_batch_size * config.steps_per_generation == 64 and config.num_generations == 8
+    with pytest.raises(FileNotFoundError, match="no organism recipe 'alpha_9'"):
+        recipe("alpha_9")
+
+
+# --------------------------------------------------------------------------------------------- thrifty train
+def _train(tmp_path, tiny_model_dir, *extra):
+    from thrifty.cli import main
+
+    options = dict(model_name_or_path=tiny_model_dir, output_dir=tmp_path / "run", prompts_per_level=8, **TINY_RL)
+    return main(["train", *flags(**options, max_completion_length=16, learning_rate=1e-4, save_steps=1), *extra])
+
+
+def test_train_cli_logs_metrics_saves_and_resumes(tiny_model_dir, tmp_path):
+    assert _train(tmp_path, tiny_model_dir, "--max_steps", "2") == 0
+    run = tmp_path / "run"
+    assert (run / "model.safetensors").is_file() and (run / "checkpoint-2").is_dir()
+    rollout = [r for r in runs.read_jsonl(run / runs.METRICS) if "accuracy" in r]
+    assert rollout and {"tokens/mean", "kl", "clip_ratio/region_mean", "alpha", "wall_seconds"} <= set(rollout[0])
+    assert rollout[0]["tokens/mean"] == pytest.approx(rollout[0]["completions/mean_length"])
+    assert "rewards/length_penalized/mean" in rollout[0]
+    assert json.loads((run / runs.RUN_ARGS).read_text())["advantage_estimator"] == "rloo"
+
+    assert _train(tmp_path, tiny_model_dir, "--max_steps", "3", "--resume_from_checkpoint", "true") == 0
+    state = json.loads((run / "checkpoint-3" / runs.TRAINER_STATE).read_text())
+    assert state["global_step"] == 3
+    steps = [r["step"] for r in runs.read_jsonl(run / runs.METRICS)]
+    assert 3 in steps and steps.count(1) == 1  # resumed: appended, not restarted
+
+    # resuming from an earlier checkpoint drops the records logged after it, so no step appears twice
+    assert (
+        _train(tmp_path, tiny_model_dir, "--max_steps", "3", "--resume_from_checkpoint", str(run / "checkpoint-2"))
+        == 0
+    )
+    losses = [r["step"] for r in runs.read_jsonl(run / runs.METRICS) if "loss" in r]
+    assert losses == sorted(set(losses)) == [1, 2, 3]
+
+
+@dataclass
+class CountingReward:
+    """A stateful reward: how often each problem has been seen so far (as HAPO keeps a per-problem history)."""
+
+    seen: dict = field(default_factory=dict)
+
+    def __call__(self, rollout):
+        for pid in set(rollout.problem_ids):
+            self.seen[pid] = self.seen.get(pid, 0) + 1
+        return [float(c) for c in rollout.correct]
+
+    def state_dict(self):
+        return {"seen": self.seen}
+
+    def load_state_dict(self, state):
+        self.seen = dict(state["seen"])
+
+
+def test_a_stateful_reward_is_checkpointed_and_restored(tiny_model_dir, tmp_path, monkeypatch):
+    monkeypatch.setattr("thrifty.rewards.registry.REWARDS", dict(REWARDS))
+    made = []
+    register_reward("counting")(lambda: made.append(CountingReward()) or made[-1])
+    assert _train(tmp_path, tiny_model_dir, "--max_steps", "4", "--reward", "counting") == 0
+    run = tmp_path / "run"
+    saved = [json.loads((run / f"checkpoint-{s}" / runs.REWARD_STATE).read_text())["seen"] for s in (2, 4)]
+    assert sum(saved[0].values()) == 4 and sum(saved[1].values()) == 8  # 4 prompts per rollout, a rollout per 2 steps
+    assert saved[1] == made[0].seen and "alpha" not in runs.read_jsonl(run / runs.METRICS)[0]
+
+    resume = flags(max_steps=6, reward="counting", resume_from_checkpoint=run / "checkpoint-2")
+    assert _train(tmp_path, tiny_model_dir, *resume) == 0
+    assert sum(made[1].seen.values()) == 4 + 8  # restored at step 2, then two more rollouts
+    (run / "checkpoint-4" / runs.REWARD_STATE).unlink()
+    resume = flags(max_steps=6, reward="counting", resume_from_checkpoint=run / "checkpoint-4")
+    assert _train(tmp_path, tiny_model_dir, *resume) == 2
+
+
+def test_train_cli_rejects_bad_method_arguments(tiny_model_dir, tmp_path, capsys):
+    assert _train(tmp_path, tiny_model_dir, "--max_steps", "1", "--alpha", "1.5") == 2
+    assert "--alpha must be in [0, 1), got 1.5" in capsys.readouterr().err
+    assert _train(tmp_path, tiny_model_dir, "--max_steps", "1", "--advantage_estimator", "gae") == 2
+    assert "--advantage_estimator: unknown advantage estimator 'gae'" in capsys.readouterr().err
