@@ -40,3 +40,23 @@ def test_docstring_examples(module):
     assert result.failed == 0
     if module in WITH_EXAMPLES:
         assert result.attempted > 0
+
+
+def test_the_readmes_new_method_example_plugs_in(monkeypatch):
+    """The README's "Add a method" example runs as written and registers a reward and an estimator by name."""
+    from pathlib import Path
+
+    from thrifty.advantages import ADVANTAGES, get_advantage
+    from thrifty.rewards import REWARDS, Rollout, make_reward
+
+    monkeypatch.setattr("thrifty.rewards.registry.REWARDS", dict(REWARDS))
+    monkeypatch.setattr("thrifty.advantages.ADVANTAGES", dict(ADVANTAGES))
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    section = readme[readme.index("## Add a method or a benchmark") :]
+    exec(section.split("```python\n", 1)[1].split("```", 1)[0], {})
+    rollout = Rollout(
+        group_ids=[0, 0, 0, 1], correct=[True, True, False, True], lengths=[9, 5, 3, 7], finished=[True] * 4
+    )
+    rewards = make_reward("shortest_wins", bonus=0.5)(rollout)
+    assert rewards == [1.0, 1.5, 0.0, 1.5]
+    assert get_advantage("group_mean").sequence(rewards, rollout.group_ids) == pytest.approx([1 / 6, 2 / 3, -5 / 6, 0])
