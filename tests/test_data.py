@@ -211,3 +211,12 @@ def test_prompt_through_the_chat_template(tiny_model_dir):
         "<|im_start|>user\nPlease reason step by step, and put your final answer within \\boxed{}. "
         "Question: What is 2+2?<|im_end|>\n<|im_start|>assistant\n"
     )
+
+
+def test_an_unknown_prompt_set_names_the_benchmarks_and_how_they_register():
+    from thrifty.data import training_problems
+
+    with pytest.raises(ValueError, match="unknown prompt set 'organisms'; benchmarks: .*organism.*entry point"):
+        training_problems("organisms")
+    with pytest.raises(ValueError, match="'gsm8k' has no training split"):
+        training_problems("gsm8k")

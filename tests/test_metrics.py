@@ -1,4 +1,4 @@
-"""thrifty.metrics: hand-computed values."""
+"""thrifty.eval.metrics: hand-computed values."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""thrifty.reward: the paper's equations on hand-computed values."""
+"""thrifty.rewards: the paper's reward on hand-computed values, the Rollout it reads, and the registry."""
 
 from __future__ import annotations
 

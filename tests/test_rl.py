@@ -2,6 +2,7 @@
 ranks), rewards and estimators plugged in by name, recipes that add up, and `thrifty train` end to end."""
 
 import json
+from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import SimpleNamespace
@@ -13,7 +14,7 @@ import yaml
 from helpers import TINY_RL, flags, torchrun
 from thrifty import runs
 from thrifty.advantages import ADVANTAGES, get_advantage, register_advantage, rloo_advantages
-from thrifty.rewards import REWARDS, length_penalized_rewards, make_reward, register_reward
+from thrifty.rewards import REWARDS, Rollout, length_penalized_rewards, make_reward, register_reward
 from thrifty.rl import ThriftyArguments, ThriftyTrainer, TrainConfig, load_recipe
 from thrifty.verify import Verdict
 
@@ -72,7 +73,8 @@ def _scorer(correct, reward, estimator="rloo", n=4):
     trainer.model = SimpleNamespace(training=True)
     trainer.state = SimpleNamespace(global_step=3)
     trainer.accelerator = SimpleNamespace(device=torch.device("cpu"))
-    trainer.beta = 1e-3
+    trainer.beta = trainer.kl_coef = 1e-3
+    trainer._logs = {"advantages": deque([9.0] * 8, maxlen=8)}  # TRL's own advantages of this rollout
     trainer.logged = {}
     trainer._log_metric = trainer.logged.__setitem__
     return trainer
@@ -107,6 +109,7 @@ def test_one_process_scores_and_advantages_are_the_pure_functions(estimator):
     assert want[3] == 0.0  # correct but cut off
     advantages = trainer._advantages({"advantages": torch.zeros(8)})
     assert advantages.tolist() == pytest.approx(get_advantage(estimator).sequence(want, GROUPS), rel=1e-6)
+    assert list(trainer._logs["advantages"]) == get_advantage(estimator).sequence(want, GROUPS)  # what is logged
     logged = trainer.logged
     assert logged["accuracy"] == pytest.approx(5 / 8) and logged["alpha"] == 0.4 and logged["truncated"] == 1 / 8
     assert logged["tokens/mean"] == pytest.approx(sum(lengths) / 8)
@@ -131,6 +134,7 @@ def test_the_reward_sees_the_whole_rollout_with_ids_step_and_columns(monkeypatch
     assert list(rollout.group_ids) == GROUPS and list(rollout.correct) == CORRECT
     assert list(rollout.finished) == [not t for t in TRUNCATED] and rollout.step == 3
     assert list(rollout.problem_ids) == ["id-p"] * 4 + ["id-q"] * 4 and dict(rollout.columns) == {"target": [12] * 8}
+    assert rollout.training
     assert "alpha" not in trainer.logged  # only a reward's own parameters are logged
 
 
@@ -163,13 +167,14 @@ def test_a_per_token_estimator_gets_this_process_terms(monkeypatch):
     rewards = trainer._calculate_rewards(_inputs(), ["p"] * 4 + ["q"] * 4, ["x"] * 8, IDS)[:, 0].tolist()
     mask = torch.ones(8, 5)
     mask[:, 3:] = 0
-    output = {"advantages": torch.zeros(8), "completion_mask": mask, "ref_per_token_logps": torch.zeros(8, 5)}
+    output = {"advantages": torch.zeros(8), "completion_mask": mask}
+    output.update(old_per_token_logps=torch.zeros(8, 5), ref_per_token_logps=torch.zeros(8, 5))
     advantages = trainer._advantages(output)
     assert advantages.shape == (8, 5) and advantages[:, 3:].abs().sum() == 0
     assert advantages[:, 0].tolist() == pytest.approx(rloo_advantages(rewards, GROUPS), rel=1e-6)
     terms = got["terms"]
-    assert terms.mask is mask and terms.logps is None and terms.ref_logps is output["ref_per_token_logps"]
-    assert terms.beta == 1e-3
+    assert terms.mask is mask and terms.beta == 1e-3
+    assert terms.logps is output["old_per_token_logps"] and terms.ref_logps is output["ref_per_token_logps"]
 
 
 # --------------------------------------------------------------------------------------------- two ranks
@@ -307,9 +312,10 @@ def test_a_stateful_reward_is_checkpointed_and_restored(tiny_model_dir, tmp_path
     resume = flags(max_steps=6, reward="counting", resume_from_checkpoint=run / "checkpoint-2")
     assert _train(tmp_path, tiny_model_dir, *resume) == 0
     assert sum(made[1].seen.values()) == 4 + 8  # restored at step 2, then two more rollouts
-    (run / "checkpoint-4" / runs.REWARD_STATE).unlink()
-    resume = flags(max_steps=6, reward="counting", resume_from_checkpoint=run / "checkpoint-4")
-    assert _train(tmp_path, tiny_model_dir, *resume) == 2
+    resume = flags(max_steps=8, reward="counting", resume_from_checkpoint=True)  # the newest: checkpoint-6
+    assert _train(tmp_path, tiny_model_dir, *resume) == 0 and sum(made[2].seen.values()) == 12 + 4
+    (run / "checkpoint-8" / runs.REWARD_STATE).unlink()  # a checkpoint without the reward's state is refused
+    assert _train(tmp_path, tiny_model_dir, *flags(max_steps=10, reward="counting", resume_from_checkpoint=True)) == 2
 
 
 def test_train_cli_rejects_bad_method_arguments(tiny_model_dir, tmp_path, capsys):
@@ -317,3 +323,59 @@ def test_train_cli_rejects_bad_method_arguments(tiny_model_dir, tmp_path, capsys
     assert "--alpha must be in [0, 1), got 1.5" in capsys.readouterr().err
     assert _train(tmp_path, tiny_model_dir, "--max_steps", "1", "--advantage_estimator", "gae") == 2
     assert "--advantage_estimator: unknown advantage estimator 'gae'" in capsys.readouterr().err
+
+
+def test_an_estimator_can_take_the_kl_out_of_the_loss_and_into_the_advantages(tiny_model_dir, tmp_path, monkeypatch):
+    """The official code's KL-penalised reward-to-go, registered as a test estimator: the trainer hands it the
+    sampling policy's and the reference model's log-probs (computing both itself: the update is on-policy and the
+    loss has no KL term), and --beta as its coefficient."""
+    monkeypatch.setattr("thrifty.advantages.ADVANTAGES", dict(ADVANTAGES))
+    seen = []
+
+    def kl_to_go(advantages, terms):
+        seen.append(terms)
+        kl = (terms.logps - terms.ref_logps) * terms.mask
+        return (advantages.unsqueeze(1) - terms.beta * kl.flip(1).cumsum(1).flip(1)) * terms.mask
+
+    register_advantage("kl_to_go", per_token=kl_to_go, kl_in_advantage=True)(rloo_advantages)
+    # every reward is 0 (a random model never answers right); weight decay moves the policy off the reference
+    options = flags(advantage_estimator="kl_to_go", beta=0.01, steps_per_generation=1, max_steps=4, weight_decay=0.1)
+    assert _train(tmp_path, tiny_model_dir, *options, "--learning_rate", "1e-2") == 0
+    assert len(seen) == 4 and all(t.beta == 0.01 and t.logps.shape == t.mask.shape == t.ref_logps.shape for t in seen)
+    drift = [((t.logps - t.ref_logps).abs() * t.mask).max().item() for t in seen]
+    assert drift[0] < 1e-6 < drift[-1]  # the policy starts as the reference, then moves away
+    metrics = runs.read_jsonl(tmp_path / "run" / runs.METRICS)
+    assert not any("kl" in r for r in metrics)  # no KL term in the loss
+    losses = [r["loss"] for r in metrics if "loss" in r]
+    assert losses[0] == 0.0 and losses[-1] != 0.0  # only the KL-to-go advantages move the loss
+    assert _train(tmp_path, tiny_model_dir, *flags(advantage_estimator="kl_to_go", beta=0, max_steps=1)) == 2
+
+
+def test_reward_parameters_and_rewards_from_outside_thrifty(tmp_path, monkeypatch):
+    from thrifty.rl.run import build_reward
+
+    monkeypatch.setattr("thrifty.rewards.registry.REWARDS", dict(REWARDS))
+    (tmp_path / "my_rewards.py").write_text(
+        "from thrifty.rewards import register_reward\n\n"
+        "@register_reward('constant')\n"
+        "def constant(value=1.0):\n"
+        "    return lambda rollout: [value] * len(rollout)\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    args = ThriftyArguments(reward="my_rewards:constant", reward_kwargs='{"value": 0.25}')
+    assert args.reward_kwargs == {"value": 0.25}
+    assert build_reward(args)(Rollout([0, 0], [True, False], [3, 4], [True, True])) == [0.25, 0.25]
+    with pytest.raises(ValueError, match="takes \\['alpha'\\], not \\['value'\\]"):
+        build_reward(ThriftyArguments(reward_kwargs={"value": 1}))
+    with pytest.raises(ValueError, match="--reward_kwargs must be a JSON object"):
+        ThriftyArguments(reward_kwargs="value=1")
+    with pytest.raises(ValueError, match="--reward: No module named 'nowhere'"):
+        ThriftyArguments(reward="nowhere:constant")
+
+
+def test_old_flags_are_named_with_their_new_names(tiny_model_dir, tmp_path, capsys):
+    assert _train(tmp_path, tiny_model_dir, "--advantage_normalization", "group") == 2
+    assert (
+        "--advantage_normalization is now --advantage_estimator (none -> rloo, group -> grpo"
+        in capsys.readouterr().err
+    )

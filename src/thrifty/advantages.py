@@ -8,10 +8,12 @@ responses), after the group reward:
 * ``grpo`` -- that advantage divided by its group's reward std, as GRPO scales (the paper's Fig. 5 ablation);
 * ``batch`` -- that advantage whitened over the whole rollout, as the official OpenRLHF code does.
 
-An estimator is registered with :func:`register_advantage`. One that shapes advantages per token (the official
-code's KL-penalised reward-to-go, say) also passes ``per_token``: a function of this process's per-response
-advantages and its :class:`TokenTerms` that returns a ``(responses, tokens)`` tensor, which TRL's loss takes as it
-is.
+An estimator is registered with :func:`register_advantage`. One that shapes advantages per token also passes
+``per_token``: a function of this process's per-response advantages and its :class:`TokenTerms` (the sampling
+policy's and the reference model's log-probs of every response token) that returns a ``(responses, tokens)``
+tensor, which TRL's loss takes as it is. One that moves the KL to the reference out of the loss and into the
+advantages -- the official code's KL-penalised reward-to-go -- also says ``kl_in_advantage=True``: the trainer
+then keeps the reference model, drops the loss's KL term, and hands the estimator ``--beta`` as its coefficient.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from dataclasses import dataclass
 from statistics import fmean, stdev
 from typing import Any
 
-from thrifty.rewards import groups
+from thrifty.rewards import groups, lookup
 
 
 @dataclass(frozen=True)
@@ -30,10 +32,9 @@ class TokenTerms:
 
     Attributes:
         mask: 1 on response tokens, 0 on padding.
-        logps: log-probabilities of the sampled tokens under the sampling policy, where the trainer computed them
-            (None when the update is exactly on-policy).
-        ref_logps: the same under the reference model (None when the KL coefficient is 0).
-        beta (`float`): the KL coefficient.
+        logps: log-probabilities of the sampled tokens under the policy that sampled them.
+        ref_logps: the same under the reference model (None when there is none: ``--beta 0``).
+        beta (`float`): the KL coefficient (``--beta``).
     """
 
     mask: Any
@@ -45,32 +46,37 @@ class TokenTerms:
 @dataclass(frozen=True)
 class AdvantageEstimator:
     """A registered estimator: ``sequence(rewards, group_ids)`` gives one advantage per response of the rollout;
-    ``per_token(advantages, terms)``, where given, turns one process's into per-token advantages."""
+    ``per_token(advantages, terms)``, where given, turns one process's into per-token advantages;
+    ``kl_in_advantage``: those carry the KL to the reference, so the loss must not."""
 
     name: str
     sequence: Callable[[Sequence[float], Sequence[Hashable]], list[float]]
     per_token: Callable[[Any, TokenTerms], Any] | None = None
+    kl_in_advantage: bool = False
 
 
 ADVANTAGES: dict[str, AdvantageEstimator] = {}
 """Registered advantage estimators, by name."""
 
 
-def register_advantage(name: str, per_token: Callable[[Any, TokenTerms], Any] | None = None):
+def register_advantage(
+    name: str, per_token: Callable[[Any, TokenTerms], Any] | None = None, kl_in_advantage: bool = False
+):
     """Function decorator: register ``sequence(rewards, group_ids) -> list[float]`` as the estimator ``name``."""
+    if kl_in_advantage and per_token is None:
+        raise ValueError(f"estimator {name!r}: kl_in_advantage needs a per_token function to put the KL in")
 
     def register(sequence):
-        ADVANTAGES[name] = AdvantageEstimator(name, sequence, per_token)
+        ADVANTAGES[name] = AdvantageEstimator(name, sequence, per_token, kl_in_advantage)
         return sequence
 
     return register
 
 
 def get_advantage(name: str) -> AdvantageEstimator:
-    """The estimator registered as ``name``; a clear ``ValueError`` otherwise."""
-    if name not in ADVANTAGES:
-        raise ValueError(f"unknown advantage estimator {name!r}; registered: {', '.join(ADVANTAGES)}")
-    return ADVANTAGES[name]
+    """The estimator registered as ``name``, or one a module registers: ``package.module:name`` imports the module
+    first (a user's estimator outside thrifty); a clear ``ValueError`` otherwise."""
+    return lookup(ADVANTAGES, name, "advantage estimator")
 
 
 def _check(rewards: Sequence[float], group_ids: Sequence[Hashable]) -> None:

@@ -33,6 +33,13 @@ COMMANDS = {
 }
 
 
+RENAMED = {
+    "advantage_normalization": "--advantage_estimator (none -> rloo, group -> grpo, batch -> batch)",
+    "organism_prompts_per_level": "--prompts_per_level",
+}
+"""Flags of earlier versions, for the error an old recipe or command line gets."""
+
+
 @dataclass
 class TinyModelArguments:
     """Arguments of ``thrifty tiny-model``."""
@@ -66,7 +73,11 @@ def _parse(dataclass_types, command: str, argv: list[str], strict: bool = True):
         prog=f"thrifty {command}",
         description=COMMANDS[command] + " Options can also come from a YAML file: --config FILE (flags override it).",
     )
-    parsed = parser.parse_args_and_config(argv, fail_with_unknown_args=strict)
+    try:
+        parsed = parser.parse_args_and_config(argv, fail_with_unknown_args=strict)
+    except ValueError as error:
+        hints = [f"--{old} is now {new}" for old, new in RENAMED.items() if f"--{old}" in str(error)]
+        raise ValueError("; ".join([str(error), *hints])) from error
     return parsed if many else parsed[0]
 
 

@@ -24,6 +24,10 @@ from thrifty.data.public import BENCHMARKS, load_file
 logger = logging.getLogger(__name__)
 
 ENTRY_POINT_GROUP = "thrifty.benchmarks"
+NOT_FOUND_HINT = (
+    "(or a path to a .jsonl/.json/.parquet file). Packages register benchmarks through the thrifty.benchmarks "
+    "entry point, which needs them installed: from a source tree, `pip install -e .` first"
+)
 
 _registered: dict[str, Benchmark] = dict(BENCHMARKS)
 _plugins_loaded = False
@@ -89,9 +93,7 @@ def load_benchmark(name: str, data_dir: str | os.PathLike | None = None) -> list
         return benchmark.load(None if data_dir is None else str(data_dir))
     if Path(name).suffix in DATA_SUFFIXES:
         return load_file(name)
-    raise ValueError(
-        f"unknown benchmark {name!r}; known: {', '.join(benchmark_names())} (or a path to a .jsonl/.parquet file)"
-    )
+    raise ValueError(f"unknown benchmark {name!r}; known: {', '.join(benchmark_names())} {NOT_FOUND_HINT}")
 
 
 def benchmark_label(name: str) -> str:

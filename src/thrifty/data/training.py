@@ -15,7 +15,7 @@ from pathlib import Path
 
 from thrifty.data.files import DATA_SUFFIXES, file_rows, hub_rows
 from thrifty.data.problems import Problem
-from thrifty.data.registry import get_benchmark
+from thrifty.data.registry import NOT_FOUND_HINT, benchmark_names, get_benchmark
 from thrifty.verify import MAX_ANSWER_CHARS, VerifierPool, all_boxed_answers
 
 
@@ -132,6 +132,8 @@ def training_problems(
         problems = benchmark.train(per_level)
     elif benchmark is not None:
         raise ValueError(f"benchmark {source!r} has no training split; train on a data file or a hub dataset instead")
+    elif "/" not in source and Path(source).suffix not in DATA_SUFFIXES:  # not a hub id (org/name), not a file
+        raise ValueError(f"unknown prompt set {source!r}; benchmarks: {', '.join(benchmark_names())} {NOT_FOUND_HINT}")
     else:
         problems, report = load_training_prompts(source, split=split, limit=limit)
         logger.info("training prompts: %s", report)

@@ -4,7 +4,8 @@ A *group reward* is called once per rollout, on every response to every prompt o
 processes -- because the paper's reward, and its peers', compare a response with the others to the same prompt.
 It returns one float per response and nothing else: the trainer owns the rollout, the advantages and the update.
 
-A reward is any callable ``reward(rollout) -> list[float]``, made by a factory registered under a name::
+A reward is any callable ``reward(rollout) -> list[float]``, made by a factory registered under a name (one
+defined in your own package is named ``your.module:name``; importing the module registers it)::
 
     @register_reward("shortest_wins")
     @dataclass(frozen=True)
@@ -19,11 +20,12 @@ across processes by construction.
 
 from __future__ import annotations
 
+import importlib
 import inspect
 from collections import defaultdict
 from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 
 @dataclass(frozen=True)
@@ -40,6 +42,8 @@ class Rollout:
         step (`int`): the optimizer step the rollout was drawn at (for schedules and warm-ups).
         columns (`Mapping[str, Sequence]`): the training set's other columns, one value per response (e.g. a
             target length written into the prompt).
+        training (`bool`): False for an evaluation rollout (a reward that remembers problems should not learn
+            from it).
     """
 
     group_ids: Sequence[Hashable]
@@ -49,6 +53,7 @@ class Rollout:
     problem_ids: Sequence[str] | None = None
     step: int = 0
     columns: Mapping[str, Sequence] = field(default_factory=dict)
+    training: bool = True
 
     def __post_init__(self):
         n = len(self.group_ids)
@@ -112,9 +117,18 @@ def make_reward(name: str, **params) -> GroupReward:
 
 
 def _factory(name: str):
-    if name not in REWARDS:
-        raise ValueError(f"unknown reward {name!r}; registered: {', '.join(sorted(REWARDS))}")
-    return REWARDS[name]
+    return lookup(REWARDS, name, "reward")
+
+
+def lookup(registry: Mapping[str, Any], name: str, what: str) -> Any:
+    """``registry[name]``; ``package.module:name`` imports the module first, so that what it defines outside
+    thrifty registers itself; a clear ``ValueError`` naming what is registered otherwise."""
+    if name not in registry and ":" in name:
+        module, name = name.split(":", 1)
+        importlib.import_module(module)
+    if name not in registry:
+        raise ValueError(f"unknown {what} {name!r}; registered: {', '.join(registry)}")
+    return registry[name]
 
 
 def groups(group_ids: Sequence[Hashable]) -> dict[Hashable, list[int]]:

@@ -7,6 +7,7 @@ TRL's config with every behaviour-changing default set to the paper's value.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 
 from trl import GRPOConfig
@@ -25,6 +26,10 @@ class ThriftyArguments(PromptArguments):
         metadata={"help": "Group reward, by registered name (thrifty.rewards): length_penalized is the paper's."},
     )
     alpha: float = field(default=0.2, metadata={"help": "Length-penalty strength α in [0, 1); 0 = correctness only."})
+    reward_kwargs: dict | str | None = field(
+        default=None,
+        metadata={"help": "The reward's other parameters, as a YAML mapping or a JSON string (α is --alpha)."},
+    )
     advantage_estimator: str = field(
         default="rloo",
         metadata={
@@ -39,8 +44,17 @@ class ThriftyArguments(PromptArguments):
         for flag, check in (("reward", reward_parameters), ("advantage_estimator", get_advantage)):
             try:
                 check(getattr(self, flag))
-            except ValueError as error:
+            except (ValueError, ImportError) as error:
                 raise ValueError(f"--{flag}: {error}") from error
+        if isinstance(self.reward_kwargs, str):
+            try:
+                self.reward_kwargs = json.loads(self.reward_kwargs)
+            except json.JSONDecodeError as error:
+                raise ValueError(f"--reward_kwargs must be a JSON object, got {self.reward_kwargs!r}") from error
+        if self.reward_kwargs is not None and not isinstance(self.reward_kwargs, dict):
+            raise ValueError(
+                f"--reward_kwargs must be a mapping of parameter names to values, got {self.reward_kwargs!r}"
+            )
 
 
 @dataclass

@@ -75,9 +75,9 @@ def build_dataset(problems: list[Problem], template: str):
 
 
 def build_reward(args: ThriftyArguments):
-    """The group reward ``args.reward`` names, with ``--alpha`` if it takes one."""
+    """The group reward ``args.reward`` names, with ``--alpha`` if it takes one and ``--reward_kwargs``."""
     params = {"alpha": args.alpha} if "alpha" in reward_parameters(args.reward) else {}
-    return make_reward(args.reward, **params)
+    return make_reward(args.reward, **params, **(args.reward_kwargs or {}))
 
 
 def train(args: ThriftyArguments, config: TrainConfig, model_args) -> Path:

@@ -12,8 +12,11 @@ processes) and then calls two overridable steps, which this class fills in:
    (:mod:`thrifty.advantages`) runs on the whole rollout's rewards and group ids, and this process's slice
    replaces TRL's advantages. GRPO's own (``r_i − mean_j r_j``, a mean that includes ``r_i``) never enters.
 
-The reward returns floats and holds no state the trainer reads or writes; a reward that keeps state
-(``state_dict`` / ``load_state_dict``) has it saved in every checkpoint and restored on resume.
+The reward returns floats; the trainer reads nothing of it but the numeric parameters of a dataclass reward
+(logged with the rollout's metrics). A reward that keeps state (``state_dict`` / ``load_state_dict``) has it
+saved in every checkpoint and restored on resume, without the trainer looking inside. A per-token estimator gets
+the sampling policy's and the reference model's log-probs of every response token (computed here where TRL did
+not need them); one that carries the KL in its advantages (``kl_in_advantage``) takes it out of TRL's loss.
 
 Why ``GRPOTrainer`` and not ``RLOOTrainer`` (see docs/FIDELITY.md): the paper's update is PPO with a *per-token*
 clipped ratio (OpenRLHF). TRL 1.16's ``RLOOTrainer`` clips one *sequence-level* ratio; ``GRPOTrainer`` clips per
@@ -23,7 +26,6 @@ token.
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import fields, is_dataclass
 from pathlib import Path
 
@@ -32,7 +34,7 @@ from trl import GRPOTrainer
 
 from thrifty import runs
 from thrifty.advantages import TokenTerms, get_advantage
-from thrifty.rewards import GroupReward, Rollout
+from thrifty.rewards import GroupReward, Rollout, StatefulReward
 from thrifty.rl.vllm_cpu import use_cpu_weight_sync
 
 
@@ -77,11 +79,20 @@ class ThriftyTrainer(GRPOTrainer):
         **kwargs,
     ):
         name = reward_name or type(reward).__name__
+        estimator = get_advantage(advantage_estimator)
         super().__init__(*args, reward_funcs=[_scored_by_thrifty(name)], **kwargs)
         use_cpu_weight_sync(self)  # colocated vLLM on a CPU: TRL's own weight sync fails there
-        self.reward, self.estimator = reward, get_advantage(advantage_estimator)
+        self.reward, self.estimator = reward, estimator
         self.verifier, self.verifier_mode = verifier, verifier_mode
         self.eos_ids = set(self.eos_token_ids)
+        self.kl_coef = self.beta
+        if estimator.kl_in_advantage:
+            if self.beta == 0.0:
+                raise ValueError(
+                    f"--advantage_estimator {advantage_estimator} puts the KL in the advantages: --beta "
+                    "is its coefficient and must be > 0"
+                )
+            self.beta = 0.0  # TRL built the reference model for beta > 0; its loss now leaves the KL to the estimator
         self._scored: tuple[Rollout, list[float], slice] | None = None
 
     # ----------------------------------------------------------------------------------------- 1. score
@@ -120,6 +131,7 @@ class ThriftyTrainer(GRPOTrainer):
             problem_ids=problem_ids,
             step=self.state.global_step,
             columns=dict(zip(names, values, strict=True)),
+            training=self.model.training,
         )
         rewards = self.reward(rollout)
         if len(rewards) != len(rollout):
@@ -154,34 +166,68 @@ class ThriftyTrainer(GRPOTrainer):
         if self._scored is None:
             raise RuntimeError("the rollout was not scored by ThriftyTrainer._calculate_rewards")
         rollout, rewards, mine = self._scored
-        advantages = self.estimator.sequence(rewards, rollout.group_ids)[mine]
+        whole = self.estimator.sequence(rewards, rollout.group_ids)
+        self._log_advantages(whole)
+        advantages = whole[mine]
         like = output["advantages"]
         if len(advantages) != len(like):
             raise RuntimeError(f"{len(advantages)} advantages for {len(like)} responses of this process")
         advantages = torch.tensor(advantages, dtype=like.dtype, device=like.device)
         if self.estimator.per_token is not None:
-            terms = TokenTerms(
-                mask=output["completion_mask"],
-                logps=output.get("old_per_token_logps"),
-                ref_logps=output.get("ref_per_token_logps"),
-                beta=self.beta,
-            )
-            advantages = self.estimator.per_token(advantages, terms)
+            advantages = self.estimator.per_token(advantages, self._token_terms(output))
         return advantages
+
+    def _log_advantages(self, whole: list[float]) -> None:
+        """The completions log (``log_completions``) shows the advantages trained on, not TRL's discarded ones."""
+        logged = self._logs["advantages"]
+        for _ in range(min(len(whole), len(logged))):
+            logged.pop()
+        logged.extend(whole)
+
+    def _token_terms(self, output: dict) -> TokenTerms:
+        """The per-token log-probs a per-token estimator needs: TRL's where it computed them, else computed here
+        with the same function (the sampling policy's when TRL's update was on-policy; the reference model's when
+        the estimator took the KL out of the loss)."""
+
+        def logps(model) -> torch.Tensor:
+            ids = torch.cat([output["prompt_ids"], output["completion_ids"]], dim=1)
+            mask = torch.cat([output["prompt_mask"], output["completion_mask"]], dim=1)
+            args = self.args
+            batch = args.per_device_train_batch_size if self.model.training else args.per_device_eval_batch_size
+            keep = output["completion_ids"].size(1)  # the response tokens' log-probs
+            with torch.no_grad():
+                return self._get_per_token_logps_and_entropies(model, ids, mask, keep, batch)[0]
+
+        policy = output.get("old_per_token_logps")
+        if policy is None:
+            policy = logps(self.model)
+        reference = output.get("ref_per_token_logps")
+        if reference is None and self.kl_coef != 0.0:
+            if self.ref_model is not None:
+                reference = logps(self.ref_model)
+            else:  # PEFT: the reference is the model without its adapter, as TRL does it
+                from trl.trainer.utils import use_adapter
+
+                unwrapped = self.accelerator.unwrap_model(self.model)
+                with use_adapter(unwrapped, adapter_name="ref" if "ref" in unwrapped.peft_config else None):
+                    reference = logps(self.model)
+        return TokenTerms(mask=output["completion_mask"], logps=policy, ref_logps=reference, beta=self.kl_coef)
 
     # ----------------------------------------------------------------------------------------- reward state
     def _save_checkpoint(self, model, trial):
         """A stateful reward's state goes into the checkpoint before the trainer's state (written last) marks the
         checkpoint complete."""
-        if hasattr(self.reward, "state_dict") and self.args.should_save:
+        if isinstance(self.reward, StatefulReward) and self.args.should_save:
             folder = Path(self._get_output_dir(trial=trial)) / f"checkpoint-{self.state.global_step}"
             folder.mkdir(parents=True, exist_ok=True)
             runs.write_json(folder / runs.REWARD_STATE, self.reward.state_dict())
         super()._save_checkpoint(model, trial)
 
-    def train(self, resume_from_checkpoint: str | None = None, **kwargs):
-        """``GRPOTrainer.train``; resuming from a checkpoint folder also restores a stateful reward's state."""
-        if isinstance(resume_from_checkpoint, (str, os.PathLike)) and hasattr(self.reward, "load_state_dict"):
+    def train(self, resume_from_checkpoint: str | bool | None = None, **kwargs):
+        """``GRPOTrainer.train``; resuming from a checkpoint also restores a stateful reward's state."""
+        if resume_from_checkpoint is True:
+            resume_from_checkpoint = runs.last_complete_checkpoint(self.args.output_dir)
+        if resume_from_checkpoint and isinstance(self.reward, StatefulReward):
             path = Path(resume_from_checkpoint) / runs.REWARD_STATE
             if not path.is_file():
                 raise FileNotFoundError(f"{path} is missing: the checkpoint holds no state for the stateful reward")
