@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers import flags
+from helpers import ONE_THREAD, flags
 from thrifty.cli import main
 from thrifty.eval import EvalArguments, evaluate
 from thrifty.runs import read_jsonl
@@ -23,7 +23,7 @@ SAMPLE_FIELDS = {"id", "sample", "level", "response", "tokens", "finished", "ext
 
 
 def _env():
-    return dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", TOKENIZERS_PARALLELISM="false")
+    return {**os.environ, **ONE_THREAD}
 
 
 def _cli(*args, **kwargs):

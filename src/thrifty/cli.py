@@ -174,8 +174,9 @@ def _report(argv: list[str]) -> int:
     if positional:
         argv = ["--runs", *positional, *argv]
     args = _parse(ReportArguments, "report", argv)
-    live = answer_live(live_targets(collect_runs(args.runs, args.base)), args.questions) if args.questions else None
-    print(f"report written to {write_report(args, live)}")
+    models = collect_runs(args.runs, args.base)
+    live = answer_live(live_targets(models), args.questions) if args.questions else None
+    print(f"report written to {write_report(args, live, models)}")
     return 0
 
 

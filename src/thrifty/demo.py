@@ -210,9 +210,8 @@ def _cutoff(args: DemoArguments, base: Path, limit: int) -> dict:
 
 def _report(report: ReportArguments) -> Path:
     """The report over this run's models, with their answers to the live questions."""
-    return write_report(
-        report, live=answer_live(live_targets(collect_runs(report.runs, report.base)), report.questions)
-    )
+    models = collect_runs(report.runs, report.base)
+    return write_report(report, live=answer_live(live_targets(models), report.questions), models=models)
 
 
 def _run_section(summary: dict) -> str:

@@ -9,7 +9,6 @@ each response been cut at L tokens); this re-runs the evaluation once per limit,
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -21,7 +20,7 @@ def record_cutoff(folder: Path, model: str, limit: int) -> None:
     """Mark ``folder`` as the cutoff baseline of ``model`` at ``limit`` tokens (for ``thrifty report``); called
     after its evaluation succeeded, so it names what is there."""
     info = {"method": "cutoff", "model": model, "max_new_tokens": limit}
-    (Path(folder) / runs.BASELINE).write_text(json.dumps(info, indent=2) + "\n")
+    runs.write_json(Path(folder) / runs.BASELINE, info)
 
 
 @dataclass

@@ -227,7 +227,7 @@ def train_baseline(method: str, args: BaselineArguments, config) -> Path:
     runs.run_once(Path(config.output_dir), record, lambda: _fine_tune(method, args, config, rows))
     if os.environ.get("RANK", "0") == "0":
         info = {**record, "samples_dir": str(folder), "arguments": asdict(args)}
-        (Path(config.output_dir) / runs.BASELINE).write_text(json.dumps(info, indent=2) + "\n")
+        runs.write_json(Path(config.output_dir) / runs.BASELINE, info)
     return Path(config.output_dir)
 
 

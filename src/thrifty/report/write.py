@@ -106,14 +106,19 @@ def _questions(benchmark: str, ids: set[str], summary: dict) -> dict[str, str]:
         return {}
 
 
-def write_report(args: ReportArguments, live: Mapping[str, Sequence[Mapping]] | None = None) -> Path:
-    """Collect the runs, draw the plots, write ``OUT/report.md``; returns its path.
+def write_report(
+    args: ReportArguments,
+    live: Mapping[str, Sequence[Mapping]] | None = None,
+    models: dict[str, ModelRun] | None = None,
+) -> Path:
+    """Draw the plots and write ``OUT/report.md`` over ``models`` (default: :func:`collect_runs` of ``args.runs``);
+    returns its path.
 
     ``live`` holds the answers to ``args.questions`` (``{label: [one answer per question]}``, each with ``text``,
     ``tokens`` and ``finished``), asked by the caller (:func:`thrifty.ask.answer_live`): the report reads files
     and never loads a model.
     """
-    models = collect_runs(args.runs, args.base)
+    models = models if models is not None else collect_runs(args.runs, args.base)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     benchmarks = sorted({b for run in models.values() for b in run.summaries})

@@ -82,6 +82,7 @@ def build_reward(args: ThriftyArguments):
 
 def train(args: ThriftyArguments, config: TrainConfig, model_args) -> Path:
     """Train one model of the family; returns the output directory with the final model and ``metrics.jsonl``."""
+    from accelerate import PartialState
     from transformers import AutoTokenizer
     from trl import get_peft_config
 
@@ -98,7 +99,8 @@ def train(args: ThriftyArguments, config: TrainConfig, model_args) -> Path:
             config.save_steps,
             updates_per_rollout,
         )
-    (out / runs.RUN_ARGS).write_text(json.dumps(asdict(args), indent=2) + "\n")
+    if PartialState().is_main_process:  # one writer: every rank's args are the same
+        runs.write_json(out / runs.RUN_ARGS, asdict(args))
 
     dataset = build_dataset(args.problems(), args.template())
     tokenizer = AutoTokenizer.from_pretrained(
