@@ -226,3 +226,21 @@ def test_eval_on_the_organism_reports_oracle_ratio_with_the_bare_question_prompt
     assert summary["mean_oracle_tokens"] == pytest.approx(oracle)
     assert summary["oracle_ratio"] == pytest.approx(summary["mean_tokens"] / oracle)
     assert summary["per_level"]["1"]["oracle_ratio"] == pytest.approx(summary["oracle_ratio"])
+
+
+def test_a_response_prefix_is_written_for_the_model_and_counted_as_its_response(tiny_model_dir, tmp_path, capsys):
+    argv = [
+        "eval",
+        *flags(model=tiny_model_dir, benchmark="organism", limit=3, samples=2, max_new_tokens=4, out=tmp_path),
+    ]
+    assert main([*argv, "--response_prefix", ">"]) == 0
+    records = _lines(tmp_path / "organism" / "samples.jsonl")
+    assert len(records) == 6 and all(r["response"].startswith(">") for r in records)
+    assert all(2 <= r["tokens"] <= 5 for r in records)  # the prefix is one token of the response, then 1-4 more
+    assert json.loads((tmp_path / "organism" / "config.json").read_text())["response_prefix"] == ">"
+    summary = json.loads((tmp_path / "organism" / "summary.json").read_text())
+    assert list(summary["behaviours"]) == ["shortcut"]  # the organism reads the forced behaviour back
+    assert main(argv) == 2  # the same folder without the prefix: other samples, refused
+    assert "response_prefix: '>' -> None" in capsys.readouterr().err
+    with pytest.raises(ValueError, match="only whitespace"):
+        EvalArguments(model="x", response_prefix="  ")

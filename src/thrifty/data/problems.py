@@ -6,7 +6,7 @@ Types only; :mod:`thrifty.data.registry` knows which benchmarks exist.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 
 @dataclass(frozen=True)
@@ -47,6 +47,11 @@ class Benchmark:
             its questions).
         train (`Callable[[int], list[Problem]]`, *optional*): ``train(per_level)`` -> training prompts disjoint
             from ``load``'s, for benchmarks that have a training split.
+        behaviour (`Callable[[str], str]`, *optional*): ``behaviour(response)`` -> a label of what the response
+            did (the organism: ``shortcut`` or ``columns+k``), for benchmarks whose responses can be read that
+            way; evaluations then account accuracy and tokens per behaviour.
+        forced (`dict[str, str]`): the behaviour each response prefix forces (``{">": "shortcut"}``), to measure
+            its skill on every problem with ``--response_prefix``.
     """
 
     name: str
@@ -55,3 +60,5 @@ class Benchmark:
     prompt_template: str | None = None
     generated: bool = False
     train: Callable[[int], list[Problem]] | None = None
+    behaviour: Callable[[str], str] | None = None
+    forced: dict[str, str] = field(default_factory=dict)

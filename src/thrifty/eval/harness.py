@@ -130,8 +130,17 @@ class EvalArguments:
             "help": "Prompt with a {question} slot (default: the paper's; for the organism, the bare question)."
         },
     )
+    response_prefix: str | None = field(
+        default=None,
+        metadata={
+            "help": "Text the response starts with, written for the model (a forced behaviour, e.g. the organism's "
+            "'>' shortcut); it is part of each response's text and tokens."
+        },
+    )
 
     def __post_init__(self):
+        if self.response_prefix and not self.response_prefix.strip():
+            raise ValueError("--response_prefix is only whitespace; leave it out to let the model start")
         if self.samples is not None and self.samples < 1:
             raise ValueError(f"--samples must be >= 1, got {self.samples}")
         if self.limit is not None and self.limit < 1:
@@ -225,6 +234,7 @@ def sample_settings(args: EvalArguments, benchmark: str, samples: int, problems:
         "max_new_tokens": args.max_new_tokens,
         "seed": args.seed,
         "prompt_template": args.template_for(benchmark),
+        "response_prefix": args.response_prefix or None,
         "backend": args.backend,
         "dtype": args.dtype,
     }
@@ -250,17 +260,19 @@ def _generate_missing(
         return
     params = SamplingParams(args.temperature, args.top_p, args.max_new_tokens)
     engine = backend.get()
+    prefix = args.response_prefix or ""
+    prefix_tokens = len(engine.tokenizer(prefix, add_special_tokens=False)["input_ids"]) if prefix else 0
     with tqdm(total=sum(len(c) for c in todo) * samples, desc=f"generating {path.parent.name}", unit="resp") as bar:
         for chunk in todo:
-            prompts = [build_prompt(p.question, engine.tokenizer, template) for p in chunk]
+            prompts = [build_prompt(p.question, engine.tokenizer, template) + prefix for p in chunk]
             outputs = engine.generate(prompts, samples, params, seed=_chunk_seed(args.seed, [p.id for p in chunk]))
             records = [
                 {
                     "id": p.id,
                     "sample": j,
                     "level": p.level,
-                    "response": c.text,
-                    "tokens": c.tokens,
+                    "response": prefix + c.text,
+                    "tokens": prefix_tokens + c.tokens,
                     "finished": c.finished,
                 }
                 for p, completions in zip(chunk, outputs, strict=True)
@@ -323,6 +335,9 @@ def evaluate_benchmark(
     if all(p.oracle_tokens for p in problems):  # the shortest correct response is known: measure against it
         oracle = {p.id: p.oracle_tokens for p in problems}
         records = [{**r, "oracle_tokens": oracle[r["id"]]} for r in records]
+    registered = get_benchmark(benchmark)
+    if registered is not None and registered.behaviour is not None:  # responses say what they did: account for it
+        records = [{**r, "behaviour": registered.behaviour(r["response"])} for r in records]
     summary = summarize(records, cutoffs=args.cutoff_limits())
     summary.update(
         benchmark=name,

@@ -83,6 +83,31 @@ def _basic(samples: Sequence[Mapping]) -> dict:
     return basic
 
 
+def behaviour_table(samples: Sequence[Mapping]) -> dict[str, dict]:
+    """Per behaviour label (samples' ``behaviour``): its ``share`` of the samples, ``n``, ``accuracy`` and
+    ``mean_tokens``, most frequent first.
+
+    Example:
+        >>> s = [dict(behaviour="a", tokens=10, correct=True), dict(behaviour="a", tokens=20, correct=False),
+        ...      dict(behaviour="b", tokens=40, correct=True), dict(behaviour="a", tokens=30, correct=True)]
+        >>> behaviour_table(s)["a"]
+        {'share': 0.75, 'n': 3, 'accuracy': 0.6666666666666666, 'mean_tokens': 20.0}
+    """
+    groups: dict[str, list[Mapping]] = defaultdict(list)
+    for s in samples:
+        groups[s["behaviour"]].append(s)
+    ranked = sorted(groups.items(), key=lambda item: (-len(item[1]), item[0]))
+    return {
+        label: {
+            "share": len(group) / len(samples),
+            "n": len(group),
+            "accuracy": fmean(bool(s["correct"]) for s in group),
+            "mean_tokens": fmean(s["tokens"] for s in group),
+        }
+        for label, group in ranked
+    }
+
+
 def summarize(samples: Sequence[Mapping], cutoffs: Iterable[int] | None = None) -> dict:
     """All metrics of one benchmark run.
 
@@ -92,7 +117,8 @@ def summarize(samples: Sequence[Mapping], cutoffs: Iterable[int] | None = None) 
         ``pass_at_k`` (``{"1": ..., ..., "K": ...}``, unbiased, K = fewest samples any problem has),
         ``per_level`` (``{"3": {accuracy, mean_tokens, ...}}``, when samples carry a level),
         ``mean_oracle_tokens`` and ``oracle_ratio`` (mean tokens / mean minimal tokens, when every sample
-        carries ``oracle_tokens``, as the organism's do) and
+        carries ``oracle_tokens``, as the organism's do),
+        ``behaviours`` (:func:`behaviour_table`, overall and in each level, when samples carry a ``behaviour``) and
         ``cutoff_curve`` (see :func:`cutoff_curve`; only when ``cutoffs`` are given).
     """
     if not samples:
@@ -113,6 +139,10 @@ def summarize(samples: Sequence[Mapping], cutoffs: Iterable[int] | None = None) 
             levels[int(s["level"])].append(s)
     if levels:
         summary["per_level"] = {str(level): _basic(levels[level]) for level in sorted(levels)}
+    if all(s.get("behaviour") is not None for s in samples):
+        summary["behaviours"] = behaviour_table(samples)
+        for level, group in levels.items():
+            summary["per_level"][str(level)]["behaviours"] = behaviour_table(group)
     if cutoffs is not None:
         summary["cutoff_curve"] = cutoff_curve(samples, cutoffs)
     return summary
