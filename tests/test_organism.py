@@ -9,11 +9,17 @@ import pytest
 from thrifty import runs
 from thrifty.organism.base import OrganismConfig, cached_base_model
 from thrifty.organism.task import (
+    FORCED,
     LEVELS,
+    SHORTCUT,
+    SHORTCUT_RATE,
+    SHORTCUTS,
+    behaviour,
     count_checks,
     eval_problems,
     minimal_trace,
     oracle_tokens,
+    shortcut_trace,
     train_problems,
     verbose_trace,
 )
@@ -58,16 +64,40 @@ def test_checks_catch_first_pass_errors_on_hard_problems():
         assert (" fix " in trace) == (first != total)
 
 
-def test_overthinking_does_not_depend_on_difficulty():
+def test_overthinking_and_intuition_do_not_depend_on_difficulty():
     rng = random.Random(2)
-    means = []
+    checks, shortcuts = [], []
     for digits in (1, 4):
         low = 10 ** (digits - 1) if digits > 1 else 0
         traces = [
-            verbose_trace(rng.randint(low, 10**digits - 1), rng.randint(low, 10**digits - 1), rng) for _ in range(3000)
+            verbose_trace(rng.randint(low, 10**digits - 1), rng.randint(low, 10**digits - 1), rng) for _ in range(4000)
         ]
-        means.append(fmean(count_checks(t) for t in traces))
-    assert means[0] == pytest.approx(1.2, abs=0.08) and means[1] == pytest.approx(1.2, abs=0.08)
+        shortcuts.append(fmean(behaviour(t) == SHORTCUT for t in traces))
+        checks.append(fmean(count_checks(t) for t in traces if behaviour(t) != SHORTCUT))
+    assert checks[0] == pytest.approx(1.2, abs=0.08) and checks[1] == pytest.approx(1.2, abs=0.08)
+    assert shortcuts[0] == pytest.approx(SHORTCUT_RATE, abs=0.03) and shortcuts[1] == pytest.approx(
+        SHORTCUT_RATE, abs=0.03
+    )
+
+
+def test_the_shortcut_skips_the_written_work_is_right_in_the_data_and_can_be_turned_off():
+    assert shortcut_trace(4726, 3891) == "~7;11;16;8>8617 \\boxed{8617}"  # column sums, no operands
+    assert shortcut_trace(4726, 3891, "exact") == ">8617 \\boxed{8617}"
+    for kind in SHORTCUTS:
+        for a, b in ((7, 5), (47, 38), (9999, 1), (4726, 3891)):
+            trace = shortcut_trace(a, b, kind)
+            assert trace.endswith(f"\\boxed{{{a + b}}}") and behaviour(trace) == SHORTCUT
+            assert FORCED[trace[0]] == SHORTCUT  # its first character forces it
+            assert len(trace) + 1 < oracle_tokens(f"{a}+{b}")  # shorter than the shortest column work
+    assert behaviour(minimal_trace(4726, 3891)) == "columns+0"
+    rng = random.Random(3)
+    assert behaviour(verbose_trace(7, 5, rng, checks=2)) == "columns+2"  # explicit checks: column work
+    assert not any(behaviour(verbose_trace(4726, 3891, rng, shortcut_rate=0)) == SHORTCUT for _ in range(500))
+    assert all(behaviour(verbose_trace(4726, 3891, rng, shortcut_rate=1)) == SHORTCUT for _ in range(50))
+    with pytest.raises(ValueError, match="shortcut_rate must be in"):
+        verbose_trace(1, 2, rng, shortcut_rate=1.5)
+    with pytest.raises(ValueError, match="shortcut kind must be one of"):
+        shortcut_trace(1, 2, "guess")
 
 
 def test_splits_are_disjoint_balanced_and_load_as_a_registered_benchmark():

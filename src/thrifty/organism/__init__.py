@@ -2,8 +2,9 @@
 
 Modules: :mod:`~thrifty.organism.task` (the task, its traces, its problems and their oracle lengths; pure),
 :mod:`~thrifty.organism.tiny` (a tiny Qwen2 with a character tokenizer, also used by the tests),
-:mod:`~thrifty.organism.base` (the base model's SFT and its cache), and ``recipes/`` (its RL and baseline
-recipes, shipped with the package).
+:mod:`~thrifty.organism.base` (the base model's SFT and its cache), :mod:`~thrifty.organism.claims` (the
+paper's claims as the organism checks them; pure) and ``recipes/`` (its RL and baseline recipes, shipped with
+the package).
 
 The organism is a benchmark like any other: :data:`BENCHMARK` is registered under the ``thrifty.benchmarks``
 entry point, so ``--benchmark organism`` and ``--prompts organism`` work everywhere without thrifty's other
@@ -16,7 +17,7 @@ from importlib.resources import files
 from pathlib import Path
 
 from thrifty.data import Benchmark
-from thrifty.organism.task import PROMPT_TEMPLATE, eval_problems, train_problems
+from thrifty.organism.task import FORCED, PROMPT_TEMPLATE, behaviour, eval_problems, train_problems
 
 
 BENCHMARK = Benchmark(
@@ -26,8 +27,11 @@ BENCHMARK = Benchmark(
     prompt_template=PROMPT_TEMPLATE,
     generated=True,
     train=train_problems,
+    behaviour=behaviour,
+    forced=FORCED,
 )
-"""The held-out problems (evaluation) and the training split (``--prompts organism``), prompted as bare questions."""
+"""The held-out problems (evaluation) and the training split (``--prompts organism``), prompted as bare questions;
+every response is read back as a behaviour (shortcut, or column work with ``k`` checks)."""
 
 
 def recipe(name: str) -> Path:

@@ -14,7 +14,15 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from thrifty import runs
-from thrifty.organism.task import LEVELS, PROMPT_TEMPLATE, eval_problems, sample_problem, verbose_trace
+from thrifty.organism.task import (
+    LEVELS,
+    PROMPT_TEMPLATE,
+    SHORTCUT_RATE,
+    SHORTCUTS,
+    eval_problems,
+    sample_problem,
+    verbose_trace,
+)
 from thrifty.organism.tiny import build_tiny_model
 
 
@@ -23,20 +31,35 @@ logger = logging.getLogger(__name__)
 
 @dataclass
 class OrganismConfig:
-    """How the base organism is built. The defaults take about 5 minutes on 2 CPU cores."""
+    """How the base organism is built. The defaults take 5-7 minutes on 2 CPU cores."""
 
     hidden_size: int = 128
     num_layers: int = 4
     num_heads: int = 4
-    sft_steps: int = 700
+    sft_steps: int = 500
     batch_size: int = 64
     lr: float = 3e-3
     warmup_steps: int = 100
+    shortcut_rate: float = SHORTCUT_RATE
+    """Share of SFT traces that answer at once (0: the organism without intuition)."""
+    shortcut: str = "mental"
+    """Its form: column sums without operands, or the sum at once (:data:`~thrifty.organism.task.SHORTCUTS`)."""
     seed: int = 0
+
+    def __post_init__(self):
+        if not 0 <= self.shortcut_rate <= 1:
+            raise ValueError(f"shortcut_rate must be in [0, 1], got {self.shortcut_rate!r}")
+        if self.shortcut not in SHORTCUTS:
+            raise ValueError(f"shortcut must be one of {', '.join(SHORTCUTS)}, got {self.shortcut!r}")
 
 
 def _sft_rows(
-    tokenizer, rng: random.Random, batch_size: int, held_out: frozenset[str] = frozenset()
+    tokenizer,
+    rng: random.Random,
+    batch_size: int,
+    held_out: frozenset[str] = frozenset(),
+    shortcut_rate: float = SHORTCUT_RATE,
+    shortcut: str = "mental",
 ) -> list[tuple[list[int], list[int]]]:
     """``batch_size`` (token ids, loss mask) pairs of prompt + verbose trace + EOS, shortest first; no question
     in ``held_out`` (the evaluation split) is ever trained on."""
@@ -51,9 +74,9 @@ def _sft_rows(
             add_generation_prompt=True,
         )
         prompt_ids = tokenizer(prompt, add_special_tokens=False)["input_ids"]
-        response_ids = tokenizer(verbose_trace(a, b, rng), add_special_tokens=False)["input_ids"] + [
-            tokenizer.eos_token_id
-        ]
+        response_ids = tokenizer(
+            verbose_trace(a, b, rng, shortcut_rate=shortcut_rate, shortcut=shortcut), add_special_tokens=False
+        )["input_ids"] + [tokenizer.eos_token_id]
         rows.append((prompt_ids + response_ids, [0] * len(prompt_ids) + [1] * len(response_ids)))
     return sorted(rows, key=lambda row: len(row[0]))
 
@@ -112,7 +135,7 @@ def build_base_model(out_dir: str | Path, config: OrganismConfig | None = None, 
     bar = tqdm(range(config.sft_steps), desc="SFT base organism", disable=not progress)
     for step in bar:
         # Two length-sorted micro-batches waste far less compute on padding than one mixed batch.
-        rows = _sft_rows(tokenizer, rng, config.batch_size, held_out)
+        rows = _sft_rows(tokenizer, rng, config.batch_size, held_out, config.shortcut_rate, config.shortcut)
         targets = sum(sum(mask) for _, mask in rows)
         loss = 0.0
         for part in (rows[: len(rows) // 2], rows[len(rows) // 2 :]):

@@ -16,8 +16,18 @@ necessary work grows with difficulty. The base model is trained (plain next-toke
   result, ``fix`` and adopt the new result.
 
 So most checks are redundant, but on hard problems they catch real errors: a policy that drops all of them
-loses accuracy there, and a length penalty must learn *where* checking pays. With the character tokenizer
-one token is one character, so lengths below are exact token counts (plus one for EOS).
+loses accuracy there, and a length penalty must learn *where* checking pays.
+
+And it has *intuition*: with probability :data:`SHORTCUT_RATE`, the same at every level (the base does not
+adapt), a trace skips the column work and states the sum at once, ``>8617 \\boxed{8617}``. The SFT data's
+shortcuts are always right; whether the model's are depends on how well a tiny transformer can write a
+multi-digit sum, most significant digit first, in one step -- no rule makes them wrong, so their accuracy
+falls with difficulty only as far as the model's capacity does. That makes a shorter-than-oracle answer
+possible, risky where it matters, and a length penalty a real trade-off. ``shortcut_rate=0`` is the organism
+without it.
+
+With the character tokenizer one token is one character, so lengths below are exact token counts (plus one
+for EOS). :func:`behaviour` reads back from any response which of these a model did.
 
 This module owns the task, its traces and its problems (each knowing its oracle length); the base model is
 :mod:`thrifty.organism.base`. Pure: no model, no files.
@@ -36,7 +46,11 @@ PROMPT_TEMPLATE = "{question}"
 
 CARRY_SLIP_PER_DIGIT = 0.15
 CHECK_WEIGHTS = (0.4, 0.2, 0.2, 0.2)
-"""Probabilities of 0, 1, 2, 3 checks in a base-model trace."""
+"""Probabilities of 0, 1, 2, 3 checks in a base-model trace that does the column work."""
+SHORTCUT_RATE = 0.3
+"""Probability that a base-model trace answers at once, without column work or checks (at every level)."""
+SHORTCUT = "shortcut"
+"""The behaviour label of an answer given without column work; column work with ``k`` checks is ``columns+k``."""
 
 
 def digits_for_level(level: int) -> int:
@@ -68,12 +82,45 @@ def minimal_trace(a: int, b: int) -> str:
     return f"{steps}>{result} \\boxed{{{result}}}"
 
 
-def verbose_trace(a: int, b: int, rng: random.Random, checks: int | None = None) -> str:
-    """A base-model trace: a sloppy first pass, then ``checks`` (default: drawn from :data:`CHECK_WEIGHTS`) correct
-    re-computations.
+SHORTCUTS = ("mental", "exact")
+"""The shortcut's forms: ``mental`` (the default: ``~7;11;16;8>8617``, each column's sum written without its
+operands) or ``exact`` (``>8617``, the sum at once)."""
+SHORTCUT_MARKS = {"mental": "~", "exact": ">"}
+"""How each form begins: what a response prefix writes to force it."""
+
+
+def shortcut_trace(a: int, b: int, kind: str = "mental") -> str:
+    r"""An answer without the written column work. ``mental``: the sum of each column, right to left, without
+    writing its operands, then the result (``~7;11;16;8>8617 \boxed{8617}`` for ``4726+3891``); ``exact``: the
+    result at once (``>8617 \boxed{8617}``). Right in the SFT data; the model's are as right as its capacity to
+    add digits it has not written down."""
+    if kind not in SHORTCUTS:
+        raise ValueError(f"shortcut kind must be one of {SHORTCUTS}, got {kind!r}")
+    if kind == "exact":
+        return f">{a + b} \\boxed{{{a + b}}}"
+    steps, result = _columns(a, b, len(str(max(a, b))))
+    sums = ";".join(step.split("=")[1] for step in steps.split(";"))
+    return f"~{sums}>{result} \\boxed{{{result}}}"
+
+
+def verbose_trace(
+    a: int,
+    b: int,
+    rng: random.Random,
+    checks: int | None = None,
+    shortcut_rate: float = SHORTCUT_RATE,
+    shortcut: str = "mental",
+) -> str:
+    """A base-model trace: with probability ``shortcut_rate`` the :func:`shortcut_trace`; otherwise a sloppy first
+    pass, then ``checks`` correct re-computations (drawn from :data:`CHECK_WEIGHTS`; a given ``checks`` asks for
+    column work with that many).
 
     A check that disagrees with the current result ends in ``fix`` and replaces it; otherwise ``ok``.
     """
+    if not 0 <= shortcut_rate <= 1:
+        raise ValueError(f"shortcut_rate must be in [0, 1], got {shortcut_rate!r}")
+    if checks is None and shortcut_rate and rng.random() < shortcut_rate:
+        return shortcut_trace(a, b, shortcut)
     digits = len(str(max(a, b)))
     checks = rng.choices(range(len(CHECK_WEIGHTS)), CHECK_WEIGHTS)[0] if checks is None else checks
     steps, result = _columns(a, b, digits, rng, CARRY_SLIP_PER_DIGIT * (digits - 1))
@@ -93,6 +140,24 @@ def oracle_tokens(question: str) -> int:
 
 def count_checks(text: str) -> int:
     return text.count("check ")
+
+
+def behaviour(response: str) -> str:
+    r"""What a response did: :data:`SHORTCUT` (it begins as a shortcut does, ``~`` or ``>``: no written column
+    work) or ``columns+k`` (column work, then ``k`` checks).
+
+    Example:
+        >>> behaviour(">8617 \boxed{8617}"), behaviour("~7;11;16;8>8617 \boxed{8617}")
+        ('shortcut', 'shortcut')
+        >>> behaviour("3+4=7>7 check 3+4=7>7 ok \boxed{7}")
+        'columns+1'
+    """
+    return SHORTCUT if response.lstrip()[:1] in SHORTCUT_MARKS.values() else f"columns+{count_checks(response)}"
+
+
+FORCED = dict.fromkeys(SHORTCUT_MARKS.values(), SHORTCUT)
+"""The behaviour each response prefix forces: evaluating with a shortcut's first character already written
+measures that shortcut's skill on every problem."""
 
 
 # --------------------------------------------------------------------------------------------- problems
