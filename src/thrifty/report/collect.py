@@ -5,7 +5,8 @@ is named after the folder that holds the evaluation (``<model>/eval/<benchmark>/
 sweep``, ``thrifty baseline`` and ``thrifty demo``, or ``<eval out>/<benchmark>/`` for a bare ``thrifty
 eval``); ``NAME=PATH`` names a RUN_DIR's only model yourself. What a model *is* comes from the files beside it:
 ``thrifty_args.json`` (an RL member: its α and advantage estimator), ``baseline.json`` (sft, dpo or cutoff),
-else its name (``--base``, default "base", is the reference model). Reads files only.
+else its name (``--base``, default "base", is the reference model); an evaluation whose responses were begun
+for the model (``--response_prefix``, a forced behaviour) is ``forced``. Reads files only.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from thrifty import runs
 
 logger = logging.getLogger(__name__)
 
-KIND_ORDER = ("base", "family", "ablation", "sft", "dpo", "cutoff", "other")
+KIND_ORDER = ("base", "forced", "family", "ablation", "sft", "dpo", "cutoff", "other")
 ESTIMATOR_LABELS = {"grpo": "group-normalised", "batch": "batch-normalised"}
 """How an RL run's advantage estimator reads in labels (the paper's Fig. 5 ablation); others: "<name> advantage"."""
 
@@ -130,6 +131,11 @@ def collect_runs(paths: list[str], base: str = "base") -> dict[str, ModelRun]:
             benchmark = summary.get("benchmark", summary_path.parent.name)
             run.summaries[benchmark] = summary
             run.samples[benchmark] = summary_path.parent / runs.SAMPLES
+            settings = summary_path.parent / runs.EVAL_SETTINGS
+            if run.kind in ("other", "base") and settings.is_file():
+                prefix = json.loads(settings.read_text()).get("response_prefix")
+                if prefix:
+                    run.kind, run.info = "forced", {"response_prefix": prefix, "model": summary.get("model")}
             found += 1
         if not found:
             raise FileNotFoundError(f"{path} holds no evaluation (no summary.json written by thrifty eval)")
@@ -146,11 +152,11 @@ def collect_runs(paths: list[str], base: str = "base") -> dict[str, ModelRun]:
 
 def live_targets(models: dict[str, ModelRun]) -> dict[str, dict]:
     """``{label: evaluation settings}`` of the models to ask questions live: each model's first evaluation's
-    ``config.json`` (model path, backend, prompt template, token limit). Cutoff runs are their base model with
-    a shorter limit, so they are left out."""
+    ``config.json`` (model path, backend, prompt template, token limit). Cutoff and forced runs are their base
+    model with a shorter limit or a response begun for it, so they are left out."""
     targets = {}
     for run in models.values():
-        if run.kind == "cutoff" or not run.samples:
+        if run.kind in ("cutoff", "forced") or not run.samples:
             continue
         settings = next(iter(run.samples.values())).parent / runs.EVAL_SETTINGS
         if settings.is_file():

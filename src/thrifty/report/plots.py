@@ -35,11 +35,48 @@ STYLE = {  # kind -> (marker, colour, legend name)
     "sft": ("D", "C1", "rejection sampling + SFT"),
     "dpo": ("v", "C2", "DPO (shortest vs longest correct)"),
     "cutoff": ("s", "C3", "generation cutoff (run)"),
+    "forced": ("^", "C7", "base, behaviour forced"),
     "other": ("P", "C5", None),
 }
 
 
-def _draw_pareto(ax, entries: Mapping[str, Mapping], legend: bool) -> list[tuple[float, float, str, str]]:
+def _draw_frontiers(ax, entries: Mapping[str, Mapping], frontier, legend: bool) -> None:
+    """The base's frontier (a fixed reference), each RL model's own frontier (faint) and its gap to it (a
+    vertical segment from the model up to its own frontier)."""
+    if frontier:
+        xs, ys = [t for t, _ in frontier], [100 * a for _, a in frontier]
+        ax.plot(
+            xs + [xs[-1] * 1.15],
+            ys + [ys[-1]],
+            "-.",
+            color="black",
+            linewidth=1.2,
+            zorder=3,
+            label="frontier of the base's skills" if legend else None,
+        )
+    first = True
+    for e in entries.values():
+        own, gap = e.get("own_frontier"), e.get("frontier_gap")
+        if e.get("kind") not in ("family", "ablation") or not own or gap is None:
+            continue
+        color = STYLE[e["kind"]][1]
+        ax.plot([t for t, _ in own], [100 * a for _, a in own], "-", color=color, alpha=0.2, linewidth=1, zorder=2)
+        ax.plot(
+            [e["mean_tokens"]] * 2,
+            [100 * e["accuracy"], 100 * (e["accuracy"] + gap)],
+            "-",
+            color=color,
+            linewidth=2.5,
+            alpha=0.5,
+            zorder=3,
+            label="gap to the model's own frontier" if legend and first else None,
+        )
+        first = False
+
+
+def _draw_pareto(
+    ax, entries: Mapping[str, Mapping], legend: bool, frontier=None
+) -> list[tuple[float, float, str, str]]:
     """Draw every series of :func:`plot_family_pareto` on ``ax``; returns the points to label (x, y, text, colour)."""
     labels = []
     by_kind: dict[str, list[tuple[str, Mapping]]] = {}
@@ -98,6 +135,7 @@ def _draw_pareto(ax, entries: Mapping[str, Mapping], legend: bool) -> list[tuple
             else:
                 text = _short(name, kind)
             labels.append((x, y, text, color))
+    _draw_frontiers(ax, entries, frontier, legend)
     oracle = next((e["mean_oracle_tokens"] for e in entries.values() if e.get("mean_oracle_tokens")), None)
     if oracle:
         ax.axvline(
@@ -142,14 +180,16 @@ def _place_labels(ax, labels, points=(), avoid=()) -> None:
             ann.remove()
 
 
-def plot_family_pareto(entries: Mapping[str, Mapping], benchmark: str, path: Path) -> Path:
+def plot_family_pareto(entries: Mapping[str, Mapping], benchmark: str, path: Path, frontier=None) -> Path:
     """Accuracy against mean response tokens on one benchmark: the α family as a connected curve (labelled by
     α), each baseline kind as its own marker/curve, the base as a star, the cutoff curve from the base's own
     samples dotted, and the oracle (shortest correct response, where known) as a vertical line. When the RL
     models sit close together, a second panel zooms on them (their region is boxed on the first).
 
-    ``entries`` maps a label to an evaluation summary plus ``kind`` (base, family, ablation, sft, dpo,
-    cutoff, other) and, for RL runs, ``alpha`` and ``estimator`` (the advantage estimator).
+    ``entries`` maps a label to an evaluation summary plus ``kind`` (base, forced, family, ablation, sft, dpo,
+    cutoff, other) and, for RL runs, ``alpha`` and ``estimator`` (the advantage estimator). ``frontier`` (the
+    base's, :func:`thrifty.report.write.reference_frontier`) is drawn as a fixed reference; RL models with
+    an ``own_frontier`` get it drawn faintly, with their gap to it.
     """
     from matplotlib.patches import Rectangle
 
@@ -165,12 +205,12 @@ def plot_family_pareto(entries: Mapping[str, Mapping], benchmark: str, path: Pat
             box = None  # the RL models are spread out: one panel shows them well
     fig, axes = plt.subplots(1, 2 if box else 1, figsize=(13.5, 5.4) if box else (8, 5.2), squeeze=False)
     ax = axes[0][0]
-    labels = _draw_pareto(ax, entries, legend=True)
+    labels = _draw_pareto(ax, entries, legend=True, frontier=frontier)
     ax.set_xlim(left=0)
     ax.set_title(f"Accuracy against length: {benchmark}")
     if box:
         zoom = axes[0][1]
-        zoom_labels = _draw_pareto(zoom, entries, legend=False)
+        zoom_labels = _draw_pareto(zoom, entries, legend=False, frontier=frontier)
         zoom.set_xlim(box[0], box[1])
         zoom.set_ylim(box[2], box[3])
         zoom.set_title("Zoom on the RL models (boxed on the left)")

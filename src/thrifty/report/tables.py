@@ -273,3 +273,44 @@ def responses_block(rows: Sequence[tuple[str, int, str, str]], max_chars: int = 
     for name, tokens, verdict, text in rows:
         parts += [f"*{name}* — {tokens} tokens, {verdict}:", "", "```", _shorten(text, max_chars), "```", ""]
     return "\n".join(parts).rstrip("\n")
+
+
+def behaviour_table(entries: Mapping[str, Mapping], min_share: float = 0.05) -> str:
+    """Models × difficulty levels: what the responses did (each behaviour's share, accuracy and mean tokens,
+    cheapest first; those under ``min_share`` left out), and each model's distance to its own frontier and to
+    the reference frontier at its mean tokens; '' when no evaluation accounts for behaviours.
+
+    Example:
+        >>> e = {"base": dict(frontier_gap=0.02, per_level={"1": dict(behaviours={
+        ...          "shortcut": dict(share=0.3, accuracy=1.0, mean_tokens=12.0),
+        ...          "columns+0": dict(share=0.7, accuracy=1.0, mean_tokens=17.0)})})}
+        >>> print(behaviour_table(e))
+        | model | level 1 | gap to own frontier (points) | gap to the base's frontier (points) |
+        |---|---|---|---|
+        | base | shortcut 30% · 1.00 · 12<br>columns+0 70% · 1.00 · 17 | 2.0 | - |
+    """
+    levels = sorted(
+        {lvl for e in entries.values() for lvl, f in e.get("per_level", {}).items() if f.get("behaviours")},
+        key=lambda x: (len(str(x)), str(x)),
+    )
+    if not levels:
+        return ""
+    header = ["model"] + [f"level {lvl}" for lvl in levels]
+    header += ["gap to own frontier (points)", "gap to the base's frontier (points)"]
+    lines = ["| " + " | ".join(header) + " |", "|---" * len(header) + "|"]
+    for name, e in entries.items():
+        cells = []
+        for lvl in levels:
+            table = e.get("per_level", {}).get(lvl, {}).get("behaviours") or {}
+            shown = [
+                f"{label} {100 * b['share']:.0f}% · {b['accuracy']:.2f} · {b['mean_tokens']:.0f}"
+                for label, b in sorted(table.items(), key=lambda item: item[1]["mean_tokens"])
+                if b["share"] >= min_share
+            ]
+            cells.append("<br>".join(shown) or "-")
+        if not any(cell != "-" for cell in cells):
+            continue
+        gaps = [e.get("frontier_gap"), e.get("reference_gap")]
+        cells += ["-" if g is None else f"{100 * g:.1f}" for g in gaps]
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)

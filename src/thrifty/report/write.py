@@ -19,8 +19,10 @@ from pathlib import Path
 from thrifty import runs
 from thrifty.data import get_benchmark, load_benchmark
 from thrifty.report.collect import ModelRun, collect_runs
+from thrifty.report.frontier import distances, frontier, options, own_frontier
 from thrifty.report.plots import plot_ablation, plot_family_pareto, plot_training
 from thrifty.report.tables import (
+    behaviour_table,
     example_section,
     matched_length_table,
     per_level_table,
@@ -64,8 +66,36 @@ def _entries(models: dict[str, ModelRun], benchmark: str) -> dict[str, dict]:
                 "kind": run.kind,
                 "alpha": run.alpha,
                 "estimator": run.estimator,
+                **({"response_prefix": run.info["response_prefix"]} if run.kind == "forced" else {}),
             }
     return entries
+
+
+def reference_frontier(entries: Mapping[str, Mapping], benchmark: str) -> list[tuple[float, float]] | None:
+    """The frontier of the base's skills on ``benchmark`` (see :mod:`thrifty.eval.frontier`): its own behaviours,
+    with each behaviour it was also evaluated *forced* into (a ``forced`` model of the same model path) measured
+    from that evaluation; None without a base that accounts for behaviours."""
+    base = next((e for e in entries.values() if e.get("kind") == "base"), None)
+    if base is None or not any(f.get("behaviours") for f in base.get("per_level", {}).values()):
+        return None
+    registered = get_benchmark(benchmark)
+    by_prefix = registered.forced if registered else {}
+    forced = {
+        by_prefix[e["response_prefix"]]: e
+        for e in entries.values()
+        if e.get("kind") == "forced" and e.get("model") == base.get("model") and e.get("response_prefix") in by_prefix
+    }
+    return frontier(options(base, forced))
+
+
+def with_frontiers(entries: dict[str, dict], benchmark: str) -> list[tuple[float, float]] | None:
+    """Add each model's own frontier (``own_frontier``) and its distance to it and to the base's (``frontier_gap``,
+    ``reference_gap``) to ``entries`` in place; returns the base's frontier (None where there is none)."""
+    reference = reference_frontier(entries, benchmark)
+    for entry in entries.values():
+        if entry.get("kind") != "forced" and own_frontier(entry) is not None:
+            entry.update(distances(entry, reference), own_frontier=own_frontier(entry))
+    return reference
 
 
 def _examples(
@@ -131,10 +161,12 @@ def write_report(
         "",
     ]
 
-    parts += ["## Results", "", results_table({b: _entries(models, b) for b in benchmarks}, base_label), ""]
+    by_benchmark = {b: _entries(models, b) for b in benchmarks}
+    references = {b: with_frontiers(entries, b) for b, entries in by_benchmark.items()}
+    parts += ["## Results", "", results_table(by_benchmark, base_label), ""]
     for benchmark in benchmarks:
-        entries = _entries(models, benchmark)
-        png = plot_family_pareto(entries, benchmark, out / f"pareto_{benchmark}.png")
+        entries = by_benchmark[benchmark]
+        png = plot_family_pareto(entries, benchmark, out / f"pareto_{benchmark}.png", frontier=references[benchmark])
         parts += [f"## Accuracy against length: {benchmark}", "", f"![{benchmark}]({png.name})", ""]
         matched = matched_length_table(entries)
         if matched:
@@ -151,6 +183,23 @@ def write_report(
                 f"**By difficulty level ({benchmark}).** Tokens saved against the base, per level:",
                 "",
                 levels,
+                "",
+            ]
+        behaviours = behaviour_table(entries)
+        if behaviours:
+            parts += [
+                f"**What the responses did ({benchmark}).** Per level, each behaviour's share of the responses · "
+                "its accuracy · its mean tokens. A model's *frontier* is the best accuracy its own per-level, "
+                "per-behaviour skills reach at each mean-token budget when each level gets the best mix of "
+                "behaviours; the gap at its own mean tokens is what better allocation alone would gain. "
+                + (
+                    "The base's frontier (its skills, with forced behaviours measured on every problem) is one "
+                    "reference for all: a model can end above it by learning."
+                    if references[benchmark]
+                    else ""
+                ),
+                "",
+                behaviours,
                 "",
             ]
 
