@@ -24,10 +24,19 @@ def test_demo_end_to_end_and_resume(tmp_path, capsys):
     assert main(argv) == 0
     out = tmp_path / "demo"
     summary = json.loads((out / "summary.json").read_text())
-    assert list(summary["models"]) == ["base", "alpha=0", "alpha=0.2"]
+    assert list(summary["models"]) == ["base", "alpha=0", "alpha=0.2", "base,forced=shortcut"]
     for entry in summary["models"].values():
         assert {"accuracy", "mean_tokens", "oracle_ratio", "per_level"} <= set(entry)
         assert set(entry["per_level"]) == {"1", "2", "3", "4"} and "oracle_ratio" in entry["per_level"]["4"]
+        assert abs(sum(b["share"] for b in entry["per_level"]["4"]["behaviours"].values()) - 1) < 1e-9
+    assert all(
+        b == {"shortcut"}
+        for b in (set(f["behaviours"]) for f in summary["models"]["base,forced=shortcut"]["per_level"].values())
+    )
+    assert "frontier_gap" in summary["models"]["alpha=0.2"] and "reference_gap" in summary["models"]["alpha=0.2"]
+    claims = {c["name"]: c for c in summary["claims"]}
+    assert claims["trade-off"]["holds"] is None and claims["trade-off"]["missing"] == ["alpha=0.05", "alpha=0.4"]
+    assert claims["adaptivity"]["holds"] is not None  # alpha=0 and alpha=0.2 were run: decided either way
     assert summary["wall_seconds"] > 0
     for png in ("pareto_organism.png", "training.png"):
         assert (out / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
@@ -69,7 +78,8 @@ def test_demo_full_adds_the_family_ablation_baselines_and_cutoff(tmp_path):
     assert main(full) == 0
     summary = json.loads((out / "summary.json").read_text())
     assert weights.stat().st_mtime_ns == mtime  # the quick demo's model is reused
-    assert set(summary["models"]) == {"base", "alpha=0", "alpha=0.4", "alpha=0.4,adv=grpo", "cutoff=3", "cutoff=6"}
+    labels = {"base", "base,forced=shortcut", "alpha=0", "alpha=0.4", "alpha=0.4,norm=group", "cutoff=3", "cutoff=6"}
+    assert set(summary["models"]) == labels
     # a 2-step toy base answers nothing right, so SFT and DPO have no data: skipped and said so, not a crash
     assert summary["skipped"] == ["sft-lr=0.0001", "dpo-lr=1e-05"]
     assert json.loads((out / "baseline-samples" / "train-prompts" / "summary.json").read_text())["n_problems"] == 4
@@ -85,6 +95,29 @@ def test_demo_full_adds_the_family_ablation_baselines_and_cutoff(tmp_path):
     assert "group-normalised" not in (out / "report.md").read_text()
 
 
+@pytest.mark.slow
+def test_more_seeds_rebuild_the_base_and_report_each_claim_per_seed(tmp_path):
+    out = tmp_path / "demo"
+    argv = [
+        "demo",
+        *flags(out=out, cache_dir=tmp_path / "cache", alphas="0,0.2", seeds="0,1", **{**TOY, "rl_steps": 1}),
+    ]
+    assert main(argv) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["seeds"] == [0, 1] and list(summary["seed_models"]) == ["1"]
+    assert set(summary["seed_models"]["1"]) == {"base", "alpha=0", "alpha=0.2", "base,forced=shortcut"}
+    assert len(list((tmp_path / "cache").glob("organism-base-*"))) == 2  # one base per seed
+    assert json.loads((out / "seed=1" / "alpha=0.2" / "run_done.json").read_text())["seed"] == 1
+    rows = {r["name"]: r for r in summary["claims_across_seeds"]}
+    assert set(rows["adaptivity"]["seeds"]) == {"0", "1"} and rows["collapse"]["holds_on_every_seed"] is None
+    assert (
+        summary["across_seeds"]["alpha=0.2"]["accuracy"]["min"]
+        <= summary["across_seeds"]["alpha=0.2"]["accuracy"]["max"]
+    )
+    report = (out / "report.md").read_text()
+    assert "## The paper's claims on the organism" in report and "Over seeds 0, 1" in report
+
+
 def test_demo_rejects_bad_alphas(tmp_path, capsys):
     assert main(["demo", "--out", str(tmp_path), "--alphas", "0,1.2"]) == 2
     assert "--alphas must be values in [0, 1)" in capsys.readouterr().err
@@ -93,3 +126,7 @@ def test_demo_rejects_bad_alphas(tmp_path, capsys):
     assert main(["demo", "--out", str(tmp_path), "--ablation", "grpo,none"]) == 2
     assert "--ablation: unknown 'none' (choose from grpo, batch)" in capsys.readouterr().err
     assert main(["demo", "--out", str(tmp_path), "--ablation", "rloo"]) == 2  # that is the family itself
+    assert main(["demo", "--out", str(tmp_path), "--seeds", "1,x"]) == 2
+    assert "--seeds must be comma-separated integers" in capsys.readouterr().err
+    assert main(["demo", "--out", str(tmp_path), "--shortcut_rate", "1.5"]) == 2
+    assert "--shortcut_rate must be in [0, 1]" in capsys.readouterr().err

@@ -12,8 +12,9 @@ The package, in the order data flows (each line imports only from the lines abov
 * :mod:`thrifty.eval` -- the harness (sample -> score -> summary, resumable) and its metrics.
 * :mod:`thrifty.rl` -- TRL glue: the paper's config, the one-direction RL step, ``thrifty train``.
 * :mod:`thrifty.baselines` -- rejection-sampling SFT and DPO (selection, then TRL), the cutoff run.
-* :mod:`thrifty.report` -- runs on disk -> tables, plots, ``report.md`` (never loads a model).
-* :mod:`thrifty.organism` -- the CPU model organism: its task, tiny model, base model and recipes; a benchmark.
+* :mod:`thrifty.report` -- runs on disk -> tables, plots, frontiers, ``report.md`` (never loads a model).
+* :mod:`thrifty.organism` -- the CPU model organism: its task, tiny model, base model, recipes and the paper's
+  claims as it checks them; a benchmark.
 * :mod:`thrifty.ask` (``thrifty generate``), :mod:`thrifty.sweep`, :mod:`thrifty.demo` -- commands that compose
   the above; :mod:`thrifty.cli` is the ``thrifty`` command.
 """

@@ -1,13 +1,16 @@
 """`thrifty demo`: the whole method on the CPU model organism, in minutes.
 
 Build (or reuse) the base organism -> train one model per α with the organism's recipe (:mod:`thrifty.rl`) ->
-evaluate the base and every trained model on the held-out organism problems (:mod:`thrifty.eval`) -> write
-``report.md`` (:mod:`thrifty.report`), ``summary.json`` and PNG plots.
+evaluate the base (also forced to take its shortcut, to measure that skill on every problem) and every trained
+model on the held-out organism problems (:mod:`thrifty.eval`) -> write ``report.md`` (:mod:`thrifty.report`),
+``summary.json`` and PNG plots, with the paper's claims checked (:mod:`thrifty.organism.claims`).
 
-``--full`` runs the paper's whole comparison: the α family {0, 0.1, 0.2, 0.4}, the three baselines (SFT on
-the shortest correct of 8 samples per training prompt and DPO on shortest-vs-longest pairs, each at three
+``--full`` runs the paper's whole comparison: the α family {0, 0.05, 0.1, 0.2, 0.4}, the three baselines (SFT
+on the shortest correct of 8 samples per training prompt and DPO on shortest-vs-longest pairs, each at three
 learning rates; generation cutoff, both from the base's samples and run for real) and the advantage
-normalisation ablation (α = 0.2 with the ``grpo`` and ``batch`` estimators).
+normalisation ablation (α = 0.2 with the ``grpo`` and ``batch`` estimators: ``alpha=0.2,norm=group`` and
+``alpha=0.2,norm=batch``). ``--seeds 1,2`` repeats the claims' runs (a base rebuilt with each seed, the α
+family, the group-normalised ablation) in ``OUT/seed=N/`` and reports each claim per seed and the spread.
 
 Every setting not given here comes from the organism's recipes (``recipes/organism/*.yaml``, shipped with the
 package). Every stage is resumable: a finished base, training run or evaluation is reused when the demo is run
@@ -20,8 +23,9 @@ from __future__ import annotations
 import json
 import logging
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
+from statistics import fmean
 
 from thrifty import runs
 from thrifty.advantages import ADVANTAGES
@@ -32,8 +36,10 @@ from thrifty.baselines.finetune import NoTrainingData, load_baseline_recipe, tra
 from thrifty.eval import EvalArguments, evaluate
 from thrifty.organism import recipe
 from thrifty.organism.base import OrganismConfig, cached_base_model
+from thrifty.organism.claims import across_seeds, check
+from thrifty.organism.task import SHORTCUT, SHORTCUT_MARKS, SHORTCUT_RATE, SHORTCUTS
 from thrifty.report.collect import collect_runs, live_targets
-from thrifty.report.write import ReportArguments, write_report
+from thrifty.report.write import ReportArguments, with_frontiers, write_report
 from thrifty.rl import load_recipe, train_once
 
 
@@ -50,12 +56,23 @@ class DemoArguments:
     out: str = field(default="runs/demo", metadata={"help": "Folder for models, evaluations, report and plots."})
     alphas: str = field(default="0,0.2", metadata={"help": "Comma-separated α values to train (each in [0, 1))."})
     rl_steps: int | None = field(
-        default=None, metadata={"help": "Optimizer steps per α (default: the recipe's, 200)."}
+        default=None, metadata={"help": "Optimizer steps per α (default: the recipe's, 120)."}
     )
     learning_rate: float | None = field(
         default=None, metadata={"help": "RL learning rate (default: the recipe's, 4e-5)."}
     )
-    sft_steps: int = field(default=700, metadata={"help": "SFT steps that build the base organism."})
+    sft_steps: int = field(default=500, metadata={"help": "SFT steps that build the base organism."})
+    shortcut_rate: float = field(
+        default=SHORTCUT_RATE,
+        metadata={"help": "Share of the base's SFT traces that answer at once, no column work (0: no shortcut)."},
+    )
+    shortcut: str = field(
+        default="mental",
+        metadata={
+            "help": "The base's shortcut: mental (column sums without their operands) or exact (the sum at once).",
+            "choices": list(SHORTCUTS),
+        },
+    )
     eval_samples: int = field(default=2, metadata={"help": "Samples per held-out problem (temperature 0.6)."})
     eval_max_new_tokens: int = field(default=300, metadata={"help": "Longest evaluated response, in tokens."})
     cache_dir: str | None = field(
@@ -63,16 +80,24 @@ class DemoArguments:
         metadata={"help": "Where the base organism is cached (default $THRIFTY_CACHE or ~/.cache/thrifty)."},
     )
     rebuild: bool = field(default=False, metadata={"help": "Rebuild the base organism even if a cached one exists."})
-    seed: int = field(default=0, metadata={"help": "Seed of the base model's SFT and of RL."})
+    seed: int = field(default=0, metadata={"help": "Seed of the base model's SFT, of RL and of evaluation."})
+    seeds: str | None = field(
+        default=None,
+        metadata={
+            "help": "More seeds to repeat the claims' runs on (e.g. 1,2): each rebuilds the base with its seed and "
+            "trains the α family (and, with --full, the first --ablation estimator) into OUT/seed=N/."
+        },
+    )
     full: bool = field(
         default=False,
         metadata={
             "help": "The whole comparison: α family --full_alphas, SFT/DPO/cutoff baselines, normalisation ablation."
         },
     )
-    full_alphas: str = field(default="0,0.1,0.2,0.4", metadata={"help": "The α family of --full."})
+    full_alphas: str = field(default="0,0.05,0.1,0.2,0.4", metadata={"help": "The α family of --full."})
     ablation: str = field(
-        default="grpo,batch", metadata={"help": "Advantage estimators of the --full ablation (against rloo)."}
+        default="grpo,batch",
+        metadata={"help": "Advantage estimators of the --full ablation (against rloo); extra seeds run the first."},
     )
     ablation_alpha: float = field(default=0.2, metadata={"help": "The α the ablation is run at."})
     sft_lrs: str = field(default="3e-5,1e-4,3e-4", metadata={"help": "Learning rates of the SFT baseline (--full)."})
@@ -92,6 +117,9 @@ class DemoArguments:
         self.learning_rates("dpo")
         parse_limits(self.cutoff_limits, "cutoff_limits")
         self.estimators()
+        self.extra_seeds()
+        if not 0 <= self.shortcut_rate <= 1:
+            raise ValueError(f"--shortcut_rate must be in [0, 1], got {self.shortcut_rate!r}")
         _, config, _ = load_recipe(recipe("alpha_0"))
         self.rl_steps = config.max_steps if self.rl_steps is None else self.rl_steps
         self.learning_rate = config.learning_rate if self.learning_rate is None else self.learning_rate
@@ -104,13 +132,28 @@ class DemoArguments:
         flag = f"{method}_lrs"
         return parse_numbers(getattr(self, flag), flag, valid=lambda v: v > 0, rule="positive numbers")
 
+    def extra_seeds(self) -> list[int]:
+        """The seeds of ``--seeds`` other than ``--seed``, in order."""
+        if not self.seeds:
+            return []
+        values = parse_numbers(
+            self.seeds, "seeds", cast=int, valid=lambda v: v >= 0, rule="integers >= 0", what="integers"
+        )
+        return [v for v in dict.fromkeys(values) if v != self.seed]
+
     def estimators(self) -> list[str]:
         """The ablation's estimators: any registered one but the paper's own (that is the family)."""
         return parse_names(self.ablation, "ablation", tuple(name for name in ADVANTAGES if name != "rloo"))
 
 
+NORMS = {"grpo": "group", "batch": "batch"}
+"""How the ablation's estimators are named in labels: the paper's Fig. 5 normalises per group or over the batch."""
+
+
 def _label(alpha: float, estimator: str = "rloo") -> str:
-    return f"alpha={alpha:g}" + ("" if estimator == "rloo" else f",adv={estimator}")
+    if estimator == "rloo":
+        return f"alpha={alpha:g}"
+    return f"alpha={alpha:g}," + (f"norm={NORMS[estimator]}" if estimator in NORMS else f"adv={estimator}")
 
 
 def _identity(model: Path) -> str:
@@ -123,7 +166,10 @@ def _identity(model: Path) -> str:
 
 
 def _build_base(args: DemoArguments) -> Path:
-    return cached_base_model(OrganismConfig(sft_steps=args.sft_steps, seed=args.seed), args.cache_dir, args.rebuild)
+    config = OrganismConfig(
+        sft_steps=args.sft_steps, shortcut_rate=args.shortcut_rate, shortcut=args.shortcut, seed=args.seed
+    )
+    return cached_base_model(config, args.cache_dir, args.rebuild)
 
 
 def _train(args: DemoArguments, base: Path, alpha: float, estimator: str = "rloo") -> Path:
@@ -181,7 +227,9 @@ def _baseline(args: DemoArguments, base: Path, method: str, lr: float) -> Path |
         return None
 
 
-def _evaluate(args: DemoArguments, name: str, model: Path, max_new_tokens: int | None = None) -> dict:
+def _evaluate(
+    args: DemoArguments, name: str, model: Path, max_new_tokens: int | None = None, response_prefix: str | None = None
+) -> dict:
     """Evaluate one model into OUT/<name>/eval/; samples are reused only if they came from this very model with
     these settings."""
     eval_args = EvalArguments(
@@ -194,6 +242,7 @@ def _evaluate(args: DemoArguments, name: str, model: Path, max_new_tokens: int |
         out=str(Path(args.out) / name / "eval"),
         seed=args.seed,
         verify_workers=1,
+        response_prefix=response_prefix,
     )
     # the demo owns this folder: another model or other settings start it afresh
     runs.reset_unless_same(Path(eval_args.out), {"model": _identity(model), "eval": asdict(eval_args)})
@@ -222,10 +271,12 @@ def _run_section(summary: dict) -> str:
         "",
         "## How this was run",
         "",
-        f"Base organism: {s['sft_steps']} SFT steps (cached in {cache}). "
+        f"Base organism: {s['sft_steps']} SFT steps, {s['shortcut']} shortcut in {s['shortcut_rate']:.0%} of its "
+        f"traces (cached in {cache}). "
         f"RL: {s['rl_steps']} steps at lr {s['learning_rate']:g}, 8 prompts × 8 samples per rollout. Evaluation: "
         f"{s['eval_samples']} samples per held-out problem at temperature 0.6, at most {s['eval_max_new_tokens']} "
-        f"tokens. Whole run: {summary['wall_seconds'] / 60:.1f} min on this machine.",
+        f"tokens. Seeds: {', '.join(str(seed) for seed in summary['seeds'])}. "
+        f"Whole run: {summary['wall_seconds'] / 60:.1f} min on this machine.",
         "",
         "| stage | seconds |",
         "|---|---|",
@@ -237,20 +288,121 @@ def _run_section(summary: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _verdict(holds: bool | None) -> str:
+    return {True: "holds", False: "**does not hold**", None: "not run"}[holds]
+
+
+def _figures(figures: dict) -> str:
+    def show(value):
+        if isinstance(value, float):
+            return f"{value:.3g}"
+        if isinstance(value, list):
+            return "[" + ", ".join(show(v) for v in value) + "]"
+        if isinstance(value, dict):
+            return "{" + ", ".join(f"{k}: {show(v)}" for k, v in value.items()) + "}"
+        return str(value)
+
+    return "; ".join(f"{key} {show(value)}" for key, value in figures.items())
+
+
+def _claims_section(summary: dict) -> str:
+    """The paper's claims as this run measured them, and over seeds where there were more (appended to the
+    report)."""
+    lines = ["", "## The paper's claims on the organism", "", "| claim | verdict | figures |", "|---|---|---|"]
+    for claim in summary["claims"]:
+        figures = _figures(claim["figures"]) if claim["holds"] is not None else "needs " + ", ".join(claim["missing"])
+        lines.append(f"| {claim['name']}: {claim['statement']} | {_verdict(claim['holds'])} | {figures} |")
+    if len(summary["seeds"]) > 1:
+        lines += ["", f"Over seeds {', '.join(str(s) for s in summary['seeds'])} (the base rebuilt per seed):", ""]
+        lines += ["| claim | on every seed | each seed |", "|---|---|---|"]
+        for row in summary["claims_across_seeds"]:
+            each = "<br>".join(
+                f"seed {seed}: {_verdict(v['holds'])}; {_figures({k: x for k, x in v.items() if k != 'holds'})}"
+                for seed, v in row["seeds"].items()
+            )
+            lines.append(f"| {row['name']} | {_verdict(row['holds_on_every_seed'])} | {each} |")
+        lines += ["", "| model | accuracy: mean (range) | mean tokens: mean (range) |", "|---|---|---|"]
+        for label, spread in summary["across_seeds"].items():
+            acc, tok = spread["accuracy"], spread["mean_tokens"]
+            lines.append(
+                f"| {label} | {acc['mean']:.3f} ({acc['min']:.3f}–{acc['max']:.3f}) | "
+                f"{tok['mean']:.1f} ({tok['min']:.1f}–{tok['max']:.1f}) |"
+            )
+    return "\n".join(lines) + "\n"
+
+
 def _model_entry(summary: dict) -> dict:
     keys = ("accuracy", "mean_tokens", "mean_tokens_correct", "oracle_ratio", "mean_oracle_tokens", "truncation_rate")
     entry = {k: summary[k] for k in keys if k in summary}
+    entry.update({k: summary[k] for k in ("frontier_gap", "reference_gap") if summary.get(k) is not None})
     entry["per_level"] = {
-        level: {k: s[k] for k in keys if k in s} for level, s in summary.get("per_level", {}).items()
+        level: {k: s[k] for k in (*keys, "behaviours") if k in s} for level, s in summary.get("per_level", {}).items()
     }
     return entry
+
+
+FORCED_LABEL = "base,forced=" + SHORTCUT
+
+
+def _entries(summaries: dict[str, dict], prefix: str) -> dict[str, dict]:
+    """The demo's model entries (``summary.json``), each with its distances to its own and the base's frontier
+    (``prefix``: what forced the base's shortcut)."""
+    entries = {}
+    for name, s in summaries.items():
+        kind = "base" if name == "base" else "forced" if name == FORCED_LABEL else "model"
+        entries[name] = {**s, "kind": kind, "response_prefix": prefix if kind == "forced" else None}
+    with_frontiers(entries, "organism")
+    return {name: _model_entry(e) for name, e in entries.items()}
+
+
+def _seed_run(args: DemoArguments, stage, full: bool, tag: str = "") -> tuple[dict[str, dict], list[str]]:
+    """Build, train and evaluate one seed's models (``full``: with the baselines, both ablations and the cutoff
+    runs; else the α family and the first ablation estimator); ``({label: summary}, skipped baselines)``."""
+    base = stage(f"build base organism{tag}", _build_base, args)
+    models = {"base": base}
+    for alpha in args.alpha_values():
+        models[_label(alpha)] = stage(f"train {_label(alpha)}{tag}", _train, args, base, alpha)
+    skipped = []
+    if args.full:
+        for estimator in args.estimators() if full else args.estimators()[:1]:
+            name = _label(args.ablation_alpha, estimator)
+            models[name] = stage(f"train {name}{tag}", _train, args, base, args.ablation_alpha, estimator)
+    if full:
+        for method in ("sft", "dpo"):
+            for lr in args.learning_rates(method):
+                trained = stage(f"baseline {method} lr={lr:g}", _baseline, args, base, method, lr)
+                if trained is not None:
+                    models[f"{method}-lr={lr:g}"] = trained
+                else:
+                    skipped.append(f"{method}-lr={lr:g}")
+    summaries = {name: stage(f"evaluate {name}{tag}", _evaluate, args, name, path) for name, path in models.items()}
+    summaries[FORCED_LABEL] = stage(
+        f"evaluate {FORCED_LABEL}{tag}", _evaluate, args, FORCED_LABEL, base, None, SHORTCUT_MARKS[args.shortcut]
+    )
+    if full:
+        for limit in parse_limits(args.cutoff_limits, "cutoff_limits"):
+            summaries[f"cutoff={limit}"] = stage(f"cutoff {limit} tokens", _cutoff, args, base, limit)
+    return summaries, skipped
+
+
+def _spread(per_seed: dict[int, dict[str, dict]]) -> dict[str, dict]:
+    """Accuracy and mean tokens of every model run on every seed: mean, min and max over seeds."""
+    common = set.intersection(*(set(models) for models in per_seed.values()))
+    spread = {}
+    for label in next(iter(per_seed.values())):
+        if label in common:
+            spread[label] = {}
+            for key in ("accuracy", "mean_tokens"):
+                values = [models[label][key] for models in per_seed.values()]
+                spread[label][key] = {"mean": fmean(values), "min": min(values), "max": max(values)}
+    return spread
 
 
 def run_demo(args: DemoArguments) -> dict:
     """Run the demo; returns the contents of ``summary.json``."""
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    start, stages, skipped = time.time(), {}, []
+    start, stages = time.time(), {}
 
     def stage(name: str, fn, *a):
         t = time.time()
@@ -262,33 +414,29 @@ def run_demo(args: DemoArguments) -> dict:
         stages[name] = round(time.time() - t, 1)
         return result
 
-    base = stage("build base organism", _build_base, args)
-    models = {"base": base}
-    for alpha in args.alpha_values():
-        models[_label(alpha)] = stage(f"train {_label(alpha)}", _train, args, base, alpha)
-    if args.full:
-        for estimator in args.estimators():
-            name = _label(args.ablation_alpha, estimator)
-            models[name] = stage(f"train {name}", _train, args, base, args.ablation_alpha, estimator)
-        for method in ("sft", "dpo"):
-            for lr in args.learning_rates(method):
-                trained = stage(f"baseline {method} lr={lr:g}", _baseline, args, base, method, lr)
-                if trained is not None:
-                    models[f"{method}-lr={lr:g}"] = trained
-                else:
-                    skipped.append(f"{method}-lr={lr:g}")
-    summaries = {name: stage(f"evaluate {name}", _evaluate, args, name, path) for name, path in models.items()}
-    if args.full:
-        for limit in parse_limits(args.cutoff_limits, "cutoff_limits"):
-            summaries[f"cutoff={limit}"] = stage(f"cutoff {limit} tokens", _cutoff, args, base, limit)
+    summaries, skipped = _seed_run(args, stage, full=args.full)
+    models = _entries(summaries, SHORTCUT_MARKS[args.shortcut])
+    per_seed = {args.seed: models}
+    for seed in args.extra_seeds():
+        seed_args = replace(args, seed=seed, out=str(out / f"seed={seed}"), seeds=None)
+        per_seed[seed] = _entries(
+            _seed_run(seed_args, stage, full=False, tag=f" (seed {seed})")[0], SHORTCUT_MARKS[args.shortcut]
+        )
 
+    claims = check(models)
     summary = {
-        "models": {name: _model_entry(s) for name, s in summaries.items()},
+        "models": models,
+        "claims": [claim.to_dict() for claim in claims],
+        "seeds": list(per_seed),
         "wall_seconds": round(time.time() - start, 1),
         "stage_seconds": stages,
         "skipped": skipped,
         "settings": asdict(args),
     }
+    if len(per_seed) > 1:
+        summary["seed_models"] = {str(seed): m for seed, m in per_seed.items() if seed != args.seed}
+        summary["claims_across_seeds"] = across_seeds({seed: check(m) for seed, m in per_seed.items()})
+        summary["across_seeds"] = _spread(per_seed)
     title = "thrifty demo --full" if args.full else "thrifty demo"
     report = ReportArguments(  # only this run's models, even if an earlier --full run left more in OUT
         runs=[str(out / name) for name in summaries],
@@ -298,6 +446,6 @@ def run_demo(args: DemoArguments) -> dict:
     )
     path = stage("report", _report, report)
     summary["wall_seconds"] = round(time.time() - start, 1)
-    path.write_text(path.read_text() + _run_section(summary))
+    path.write_text(path.read_text() + _claims_section(summary) + _run_section(summary))
     runs.write_json(out / runs.SUMMARY, summary)  # the demo's own summary (not an evaluation's)
     return summary
