@@ -61,7 +61,7 @@ class DemoArguments:
     learning_rate: float | None = field(
         default=None, metadata={"help": "RL learning rate (default: the recipe's, 4e-5)."}
     )
-    sft_steps: int = field(default=500, metadata={"help": "SFT steps that build the base organism."})
+    sft_steps: int = field(default=700, metadata={"help": "SFT steps that build the base organism."})
     shortcut_rate: float = field(
         default=SHORTCUT_RATE,
         metadata={"help": "Share of the base's SFT traces that answer at once, no column work (0: no shortcut)."},

@@ -36,7 +36,7 @@ class OrganismConfig:
     hidden_size: int = 128
     num_layers: int = 4
     num_heads: int = 4
-    sft_steps: int = 500
+    sft_steps: int = 700
     batch_size: int = 64
     lr: float = 3e-3
     warmup_steps: int = 100
