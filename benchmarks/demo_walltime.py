@@ -1,6 +1,6 @@
 """Wall time of the whole `thrifty demo` from a cold cache (build + train + evaluate + report).
 
-    python benchmarks/demo_walltime.py            # ~12 min on 2 CPU cores; the target is <= 15 min
+    python benchmarks/demo_walltime.py            # ~14 min on 2 CPU cores; the target is <= 15 min
 
 Prints each stage's seconds, the demo's headline results, and last `demo_wall_minutes=...`.
 """

@@ -50,7 +50,8 @@ def test_each_claim_can_fail():
     assert adaptivity(uniform).holds is False  # 50 % saved on every level
     mild = {**FAMILY, "alpha=0.2,norm=group": dict(accuracy=0.90, mean_tokens=30.0)}
     assert collapse(mild).holds is False  # 5 points is not a collapse
-    better = {**FAMILY, "sft-lr=0.0001": dict(accuracy=0.99, mean_tokens=55.0)}
+    worse = dict(accuracy=0.5, mean_tokens=55.0)
+    better = {**FAMILY, "sft-lr=0.0001": dict(accuracy=0.99, mean_tokens=55.0), "dpo-lr=1": worse, "cutoff=9": worse}
     assert baselines(better).holds is False
     far = {**FAMILY, "alpha=0.1": {**FAMILY["alpha=0.1"], "frontier_gap": 0.04}}
     assert near_frontier(far).holds is False and near_frontier(far).figures["gap_points"]["alpha=0.1"] == 4.0
@@ -60,14 +61,24 @@ def test_a_claim_without_its_models_is_undecided_and_names_them():
     claims = {c.name: c for c in check({"alpha=0": FAMILY["alpha=0"], "alpha=0.2": FAMILY["alpha=0.2"]})}
     assert claims["trade-off"].holds is None and claims["trade-off"].missing == ["alpha=0.05", "alpha=0.4"]
     assert claims["collapse"].missing == ["alpha=0.2,norm=group"]
-    assert claims["baselines"].holds is None and claims["near the frontier"].missing == ["alpha=0.1"]
+    assert claims["baselines"].missing == ["sft", "dpo", "cutoff"] and claims["near the frontier"].missing == [
+        "alpha=0.1"
+    ]
     assert claims["adaptivity"].holds is True
+    only_sft = baselines({**FAMILY, "sft-lr=0.0001": dict(accuracy=0.5, mean_tokens=55.0)})
+    assert only_sft.holds is None and only_sft.missing == ["dpo", "cutoff"]  # the claim names all three
+    shorter = {f"{k}=1": dict(accuracy=0.1, mean_tokens=5.0) for k in ("sft-lr", "dpo-lr", "cutoff")}
+    unmatched = baselines({**FAMILY, **shorter})
+    assert unmatched.holds is None and unmatched.figures["unmatched"] == list(shorter) and unmatched.missing
 
 
 def test_across_seeds_a_claim_holds_only_where_it_holds_on_every_seed():
     collapsed = {**FAMILY, "alpha=0.2,norm=group": dict(accuracy=0.5, mean_tokens=15.0)}
     mild = {**FAMILY, "alpha=0.2,norm=group": dict(accuracy=0.9, mean_tokens=30.0)}
-    rows = {r["name"]: r for r in across_seeds({0: check(collapsed), 1: check(mild), 2: check(collapsed)})}
-    assert rows["collapse"]["holds_on_every_seed"] is False
-    assert [rows["collapse"]["seeds"][s]["holds"] for s in "012"] == [True, False, True]
+    missing = dict(FAMILY)  # no ablation run: undecided
+    rows = {r["name"]: r for r in across_seeds({0: check(collapsed), 1: check(mild), 2: check(missing)})}
+    assert rows["collapse"]["holds_on_every_seed"] is False  # a failure is not hidden by an undecided seed
+    assert [rows["collapse"]["seeds"][s]["holds"] for s in "012"] == [True, False, None]
+    rows = {r["name"]: r for r in across_seeds({0: check(collapsed), 2: check(missing)})}
+    assert rows["collapse"]["holds_on_every_seed"] is None
     assert rows["trade-off"]["holds_on_every_seed"] is True

@@ -100,7 +100,8 @@ def test_more_seeds_rebuild_the_base_and_report_each_claim_per_seed(tmp_path):
     out = tmp_path / "demo"
     argv = [
         "demo",
-        *flags(out=out, cache_dir=tmp_path / "cache", alphas="0,0.2", seeds="0,1", **{**TOY, "rl_steps": 1}),
+        *flags(out=out, cache_dir=tmp_path / "cache", alphas="0,0.2", seeds="0,1", seed_alphas="0,0.2"),
+        *flags(**{**TOY, "rl_steps": 1}),
     ]
     assert main(argv) == 0
     summary = json.loads((out / "summary.json").read_text())

@@ -88,10 +88,9 @@ def test_a_summary_gives_each_level_s_behaviours_and_a_model_sits_on_or_below_it
         share=10 / 22, n=10, accuracy=0.2, mean_tokens=19
     )
     levels = options(summary)
-    assert (levels["1"][0], sorted(levels["1"][1])) == (20, [(12, 1.0), (40, 1.0)]) and sorted(levels["4"][1]) == [
-        (19, 0.2),
-        (48, 0.9),
-    ]
+    # each behaviour with 10+ samples there, and the level's own mix (what the model does is within its reach)
+    assert (levels["1"][0], sorted(levels["1"][1])) == (20, [(12, 1.0), (26, 1.0), (40, 1.0)])
+    assert sorted(levels["4"][1]) == [(19, 0.2), pytest.approx((950 / 22, 13 / 22)), (48, 0.9)]
     vertices = own_frontier(summary)
     # best allocation: shortcut on level 1 always, then buy column work on level 4
     assert vertices[0] == pytest.approx(((20 * 12 + 22 * 19) / 42, (20 * 1.0 + 22 * 0.2) / 42))
@@ -102,14 +101,38 @@ def test_a_summary_gives_each_level_s_behaviours_and_a_model_sits_on_or_below_it
 
 
 def test_a_forced_evaluation_replaces_the_model_s_own_figures_for_that_behaviour():
-    natural = summarize(_samples(4, "shortcut", 5, 5, 19) + _samples(4, "columns+0", 20, 18, 48))
+    natural = summarize(_samples(4, "shortcut", 10, 10, 19) + _samples(4, "columns+0", 20, 18, 48))
     forced = summarize(_samples(4, "shortcut", 40, 8, 19))
-    assert sorted(options(natural)["4"][1]) == [(19, 1.0), (48, 0.9)]  # five lucky shortcuts
-    assert sorted(options(natural, {"shortcut": forced})["4"][1]) == [(19, 0.2), (48, 0.9)]
+    mix = pytest.approx((1150 / 30, 28 / 30))
+    assert sorted(options(natural)["4"][1]) == [(19, 1.0), mix, (48, 0.9)]  # shortcuts taken where they are easy
+    assert sorted(options(natural, {"shortcut": forced})["4"][1]) == [(19, 0.2), mix, (48, 0.9)]
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_a_model_is_never_above_its_own_frontier_even_with_rare_behaviours(seed):
+    rng = random.Random(seed)
+    samples = []
+    for level in (1, 2, 3):
+        for i in range(rng.randint(1, 30)):
+            behaviour = rng.choice(["shortcut", "columns+0", "columns+1", "columns+3"])
+            samples.append(
+                dict(
+                    id=f"{level}-{i}",
+                    level=level,
+                    behaviour=behaviour,
+                    tokens=rng.randint(5, 90),
+                    correct=rng.random() < 0.7,
+                    finished=True,
+                )
+            )
+    summary = summarize(samples)
+    assert gap(summary, own_frontier(summary)) >= -1e-9
 
 
 def test_no_behaviours_no_frontier():
     plain = summarize([dict(id="a", tokens=3, correct=True, finished=True, level=1)])
     assert own_frontier(plain) is None and distances(plain) == {}
+    partly = summarize(_samples(1, "shortcut", 10, 10, 12) + [dict(id="b", tokens=3, correct=True, level=2)])
+    assert own_frontier(partly) is None  # a frontier over some levels is not comparable with the mean over all
     with pytest.raises(ValueError, match="no behaviour accounting"):
         options(plain)

@@ -172,44 +172,57 @@ def test_the_report_reads_files_and_never_loads_a_model():
     assert run.returncode == 0 and run.stdout.strip() == "[]", run.stdout + run.stderr
 
 
-def _with_behaviours(accuracy, tokens, table):
-    """A summary whose levels account for behaviours: ``table`` = {level: {label: (share, accuracy, tokens)}}."""
-    summary = _summary(accuracy, tokens)
+def _with_behaviours(table, **extra):
+    """A summary whose levels account for behaviours (``table`` = {level: {label: (share, accuracy, tokens)}}, 20
+    samples per level), its level and overall figures the mixes of them."""
+    per_level = {}
     for level, behaviours in table.items():
-        summary["per_level"][level].update(
+        per_level[level] = dict(
             n_samples=20,
+            accuracy=sum(s * a for s, a, _ in behaviours.values()),
+            mean_tokens=sum(s * t for s, _, t in behaviours.values()),
             behaviours={
                 k: dict(share=s, n=round(20 * s), accuracy=a, mean_tokens=t) for k, (s, a, t) in behaviours.items()
             },
         )
-    return summary
+    return dict(
+        benchmark="organism",
+        accuracy=sum(f["accuracy"] for f in per_level.values()) / len(per_level),
+        mean_tokens=sum(f["mean_tokens"] for f in per_level.values()) / len(per_level),
+        per_level=per_level,
+        **extra,
+    )
 
 
 def test_behaviours_and_frontiers_against_the_base_s_skills(tmp_path):
+    # the base rarely shortcuts on level 2 (5 samples: too few to count), so only its forced evaluation says
+    # what the shortcut is worth there
     base = {
-        "1": {"shortcut": (0.5, 0.9, 10.0), "columns+1": (0.5, 1.0, 30.0)},
-        "2": {"shortcut": (0.5, 0.5, 12.0), "columns+1": (0.5, 1.0, 60.0)},
+        "1": {"shortcut": (0.5, 0.8, 10.0), "columns+1": (0.5, 1.0, 30.0)},
+        "2": {"shortcut": (0.25, 0.1, 12.0), "columns+1": (0.75, 1.0, 60.0)},
     }
-    _model(tmp_path / "base", {**_with_behaviours(0.85, 28.0, base), "model": "/m/base"})
+    _model(tmp_path / "base", _with_behaviours(base, model="/m/base"))
     # the base forced into the shortcut: the report finds it by its eval settings' response prefix
     forced = {"1": {"shortcut": (1.0, 0.8, 10.0)}, "2": {"shortcut": (1.0, 0.1, 12.0)}}
-    folder = _model(tmp_path / "base,forced=shortcut", {**_with_behaviours(0.45, 11.0, forced), "model": "/m/base"})
-    (folder / "eval" / "organism" / "config.json").write_text(json.dumps({"response_prefix": ">"}))
+    folder = _model(tmp_path / "base,forced=shortcut", _with_behaviours(forced, model="/m/base"))
+    (folder / "eval" / "organism" / "config.json").write_text(json.dumps({"response_prefix": "~"}))
     trained = {"1": {"shortcut": (1.0, 1.0, 10.0)}, "2": {"columns+0": (1.0, 0.9, 40.0)}}
-    _model(tmp_path / "alpha=0.2", _with_behaviours(0.95, 25.0, trained), {"thrifty_args.json": {"alpha": 0.2}})
+    _model(tmp_path / "alpha=0.2", _with_behaviours(trained), {"thrifty_args.json": {"alpha": 0.2}})
+    # another seed's repeat of the same model (thrifty demo --seeds) is a report of its own, not a clash
+    _model(tmp_path / "seed=1" / "alpha=0.2", _with_behaviours(trained), {"thrifty_args.json": {"alpha": 0.2}})
 
     models = collect_runs([str(tmp_path)])
-    assert models["base,forced=shortcut"].kind == "forced"
+    assert models["base,forced=shortcut"].kind == "forced" and list(collect_runs([str(tmp_path / "seed=1")])) == [
+        "alpha=0.2"
+    ]
     text = write_report(ReportArguments(runs=[str(tmp_path)], out=str(tmp_path / "report")), models=models).read_text()
     section = text[text.index("**What the responses did") :]
-    # α=0.2 does only what it does, so it sits on its own frontier; the base's frontier (shortcut measured
-    # forced: 0.8 and 0.1) at 25 tokens: level 1 shortcut + level 2 mixing 12 → 60 tokens, half-weighted
+    # α=0.2 does one thing per level, so it sits on its own frontier. The base's frontier: level 1 mixes the
+    # shortcut (0.8, 10 tokens) with column work (1.0, 30), level 2 the forced shortcut (0.1, 12) with column
+    # work (1.0, 60); level 2 gains more per token, so at α=0.2's 25 tokens it is funded first
     base_at_25 = 0.5 * 0.8 + 0.5 * (0.1 + (1.0 - 0.1) * (2 * 25 - 10 - 12) / (60 - 12))
-    assert (
-        f"| α=0.2 | shortcut 100% · 1.00 · 10 | columns+0 100% · 0.90 · 40 | 0.0 | {100 * (base_at_25 - 0.95):.1f} |"
-        in section
-    )
-    # the base's own gap: its frontier with its own (natural) shortcut figures, at its 28 tokens
-    assert "| base | shortcut 50% · 0.90 · 10<br>columns+1 50% · 1.00 · 30 |" in section
+    row = f"| α=0.2 | shortcut 100% · 1.00 · 10 | columns+0 100% · 0.90 · 40 | 0.0 | {100 * (base_at_25 - 0.95):.1f} |"
+    assert row in section
+    assert "| base | shortcut 50% · 0.80 · 10<br>columns+1 50% · 1.00 · 30 | shortcut 25% · 0.10 · 12<br>" in section
     # the forced evaluation shows the shortcut's skill; a forced model has no allocation of its own to measure
     assert "| base,forced=shortcut | shortcut 100% · 0.80 · 10 | shortcut 100% · 0.10 · 12 | - | - |" in section

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 
 COMMANDS = {
     "eval": "Sample responses to benchmark problems, check the answers, and report accuracy and response length.",
-    "demo": "The method end to end on the CPU model organism: build, train α = 0 and 0.2, evaluate, report (~12 min).",
+    "demo": "The method end to end on the CPU model organism: build, train α = 0 and 0.2, evaluate, report (~14 min).",
     "train": "Train with the paper's length-penalised RLOO (PPO clip, KL to the reference) on TRL's GRPOTrainer.",
     "organism": "Build the base model organism: a tiny Qwen2 SFT'd to overthink column addition (CPU, minutes).",
     "sweep": "Train the α family from one recipe (one folder per α, finished members skipped), then evaluate each.",

@@ -38,7 +38,7 @@ from thrifty.organism import recipe
 from thrifty.organism.base import OrganismConfig, cached_base_model
 from thrifty.organism.claims import across_seeds, check
 from thrifty.organism.task import SHORTCUT, SHORTCUT_MARKS, SHORTCUT_RATE, SHORTCUTS
-from thrifty.report.collect import collect_runs, live_targets
+from thrifty.report.collect import SEED_FOLDER, collect_runs, live_targets
 from thrifty.report.write import ReportArguments, with_frontiers, write_report
 from thrifty.rl import load_recipe, train_once
 
@@ -85,8 +85,13 @@ class DemoArguments:
         default=None,
         metadata={
             "help": "More seeds to repeat the claims' runs on (e.g. 1,2): each rebuilds the base with its seed and "
-            "trains the α family (and, with --full, the first --ablation estimator) into OUT/seed=N/."
+            "trains --seed_alphas (and, with --full, the group-normalised ablation) into OUT/seed=N/ (a report of "
+            "its own: thrifty report OUT/seed=N)."
         },
+    )
+    seed_alphas: str = field(
+        default="0,0.05,0.2,0.4",
+        metadata={"help": "The α family of the --seeds runs: the members the seeded claims (1-3) compare."},
     )
     full: bool = field(
         default=False,
@@ -118,6 +123,7 @@ class DemoArguments:
         parse_limits(self.cutoff_limits, "cutoff_limits")
         self.estimators()
         self.extra_seeds()
+        parse_alphas(self.seed_alphas, "seed_alphas")
         if not 0 <= self.shortcut_rate <= 1:
             raise ValueError(f"--shortcut_rate must be in [0, 1], got {self.shortcut_rate!r}")
         _, config, _ = load_recipe(recipe("alpha_0"))
@@ -289,7 +295,7 @@ def _run_section(summary: dict) -> str:
 
 
 def _verdict(holds: bool | None) -> str:
-    return {True: "holds", False: "**does not hold**", None: "not run"}[holds]
+    return {True: "holds", False: "**does not hold**", None: "undecided"}[holds]
 
 
 def _figures(figures: dict) -> str:
@@ -310,7 +316,14 @@ def _claims_section(summary: dict) -> str:
     report)."""
     lines = ["", "## The paper's claims on the organism", "", "| claim | verdict | figures |", "|---|---|---|"]
     for claim in summary["claims"]:
-        figures = _figures(claim["figures"]) if claim["holds"] is not None else "needs " + ", ".join(claim["missing"])
+        figures = "; ".join(
+            part
+            for part in (
+                _figures(claim["figures"]),
+                "needs " + ", ".join(claim["missing"]) if claim["missing"] else "",
+            )
+            if part
+        )
         lines.append(f"| {claim['name']}: {claim['statement']} | {_verdict(claim['holds'])} | {figures} |")
     if len(summary["seeds"]) > 1:
         lines += ["", f"Over seeds {', '.join(str(s) for s in summary['seeds'])} (the base rebuilt per seed):", ""]
@@ -333,8 +346,10 @@ def _claims_section(summary: dict) -> str:
 
 def _model_entry(summary: dict) -> dict:
     keys = ("accuracy", "mean_tokens", "mean_tokens_correct", "oracle_ratio", "mean_oracle_tokens", "truncation_rate")
+    keys += ("n_samples",)
     entry = {k: summary[k] for k in keys if k in summary}
-    entry.update({k: summary[k] for k in ("frontier_gap", "reference_gap") if summary.get(k) is not None})
+    extra = ("behaviours", "frontier_gap", "reference_gap", "response_prefix")
+    entry.update({k: summary[k] for k in extra if summary.get(k) is not None})
     entry["per_level"] = {
         level: {k: s[k] for k in (*keys, "behaviours") if k in s} for level, s in summary.get("per_level", {}).items()
     }
@@ -344,27 +359,29 @@ def _model_entry(summary: dict) -> dict:
 FORCED_LABEL = "base,forced=" + SHORTCUT
 
 
-def _entries(summaries: dict[str, dict], prefix: str) -> dict[str, dict]:
+def _entries(summaries: dict[str, dict], prefix: str) -> tuple[dict[str, dict], list | None]:
     """The demo's model entries (``summary.json``), each with its distances to its own and the base's frontier
-    (``prefix``: what forced the base's shortcut)."""
+    (``prefix``: what forced the base's shortcut), and the base's frontier (its vertices)."""
     entries = {}
     for name, s in summaries.items():
         kind = "base" if name == "base" else "forced" if name == FORCED_LABEL else "model"
         entries[name] = {**s, "kind": kind, "response_prefix": prefix if kind == "forced" else None}
-    with_frontiers(entries, "organism")
-    return {name: _model_entry(e) for name, e in entries.items()}
+    reference = with_frontiers(entries, "organism")
+    return {name: _model_entry(e) for name, e in entries.items()}, reference
 
 
 def _seed_run(args: DemoArguments, stage, full: bool, tag: str = "") -> tuple[dict[str, dict], list[str]]:
     """Build, train and evaluate one seed's models (``full``: with the baselines, both ablations and the cutoff
-    runs; else the α family and the first ablation estimator); ``({label: summary}, skipped baselines)``."""
+    runs; else the α family and, with --full, the group-normalised ablation the collapse claim needs (or the first
+    ablation estimator)); ``({label: summary}, skipped baselines)``."""
     base = stage(f"build base organism{tag}", _build_base, args)
     models = {"base": base}
     for alpha in args.alpha_values():
         models[_label(alpha)] = stage(f"train {_label(alpha)}{tag}", _train, args, base, alpha)
     skipped = []
     if args.full:
-        for estimator in args.estimators() if full else args.estimators()[:1]:
+        seeded = ["grpo"] if "grpo" in args.estimators() else args.estimators()[:1]
+        for estimator in args.estimators() if full else seeded:
             name = _label(args.ablation_alpha, estimator)
             models[name] = stage(f"train {name}{tag}", _train, args, base, args.ablation_alpha, estimator)
     if full:
@@ -376,9 +393,10 @@ def _seed_run(args: DemoArguments, stage, full: bool, tag: str = "") -> tuple[di
                 else:
                     skipped.append(f"{method}-lr={lr:g}")
     summaries = {name: stage(f"evaluate {name}{tag}", _evaluate, args, name, path) for name, path in models.items()}
-    summaries[FORCED_LABEL] = stage(
-        f"evaluate {FORCED_LABEL}{tag}", _evaluate, args, FORCED_LABEL, base, None, SHORTCUT_MARKS[args.shortcut]
-    )
+    if args.shortcut_rate > 0:  # the base's shortcut skill on every problem (a base without one never learned it)
+        summaries[FORCED_LABEL] = stage(
+            f"evaluate {FORCED_LABEL}{tag}", _evaluate, args, FORCED_LABEL, base, None, SHORTCUT_MARKS[args.shortcut]
+        )
     if full:
         for limit in parse_limits(args.cutoff_limits, "cutoff_limits"):
             summaries[f"cutoff={limit}"] = stage(f"cutoff {limit} tokens", _cutoff, args, base, limit)
@@ -414,19 +432,29 @@ def run_demo(args: DemoArguments) -> dict:
         stages[name] = round(time.time() - t, 1)
         return result
 
+    if args.extra_seeds() and not args.full:
+        logger.warning("--seeds without --full: the extra seeds train the α family only (no ablation)")
     summaries, skipped = _seed_run(args, stage, full=args.full)
-    models = _entries(summaries, SHORTCUT_MARKS[args.shortcut])
+    models, reference = _entries(summaries, SHORTCUT_MARKS[args.shortcut])
     per_seed = {args.seed: models}
     for seed in args.extra_seeds():
-        seed_args = replace(args, seed=seed, out=str(out / f"seed={seed}"), seeds=None)
+        seed_args = replace(
+            args,
+            seed=seed,
+            out=str(out / f"{SEED_FOLDER}{seed}"),
+            seeds=None,
+            alphas=args.seed_alphas,
+            full_alphas=args.seed_alphas,
+        )
         per_seed[seed] = _entries(
             _seed_run(seed_args, stage, full=False, tag=f" (seed {seed})")[0], SHORTCUT_MARKS[args.shortcut]
-        )
+        )[0]
 
     claims = check(models)
     summary = {
         "models": models,
         "claims": [claim.to_dict() for claim in claims],
+        "reference_frontier": reference,
         "seeds": list(per_seed),
         "wall_seconds": round(time.time() - start, 1),
         "stage_seconds": stages,

@@ -36,6 +36,20 @@ def family(models: Mapping[str, Mapping]) -> list[tuple[float, Mapping]]:
     return sorted(members, key=lambda member: member[0])
 
 
+def standard_error_points(a: Mapping, b: Mapping) -> float | None:
+    """One standard error of the accuracy difference of two models, in points (independent samples; None without
+    ``n_samples``): a verdict decided by less than about two of these could go the other way on another seed.
+
+    Example:
+        >>> round(standard_error_points(dict(accuracy=0.9, n_samples=700), dict(accuracy=0.8, n_samples=700)), 2)
+        1.89
+    """
+    if not a.get("n_samples") or not b.get("n_samples"):
+        return None
+    variance = sum(m["accuracy"] * (1 - m["accuracy"]) / m["n_samples"] for m in (a, b))
+    return 100 * variance**0.5
+
+
 def _missing(models: Mapping, *labels: str) -> list[str]:
     return [label for label in labels if label not in models]
 
@@ -61,6 +75,7 @@ def trade_off(models: Mapping[str, Mapping], low: str = "alpha=0.05", high: str 
         "tokens_along_alpha": tokens,
         "accuracy_along_alpha": [entry["accuracy"] for _, entry in family(models)],
         "accuracy_drop_points": 100 * drop,
+        "standard_error_points": standard_error_points(models[low], models[high]),
     }
     return Claim("trade-off", statement, monotone and drop > 0, figures)
 
@@ -112,6 +127,7 @@ def collapse(
         "accuracy_drop_points": drop,
         "tokens": models[normalised]["mean_tokens"],
         "tokens_unnormalised": models[label]["mean_tokens"],
+        "standard_error_points": standard_error_points(models[label], models[normalised]),
     }
     batch = normalised.replace("norm=group", "norm=batch")
     if batch in models:
@@ -133,9 +149,10 @@ def baselines(models: Mapping[str, Mapping], kinds: Sequence[str] = ("sft", "dpo
     is listed as such (the claim is then decided on the others)."""
     statement = "at matched tokens the α family is more accurate than SFT, DPO and the generation cutoff"
     members = sorted((e["mean_tokens"], e["accuracy"]) for _, e in family(models))
-    runs = {label: e for label, e in models.items() if label.split("-", 1)[0].split("=", 1)[0] in kinds}
-    if not members or not runs:
-        return Claim("baselines", statement, None, missing=[k for k in ("family", *kinds) if not members or not runs])
+    runs = {label: e for label, e in models.items() if _kind(label) in kinds}
+    missing = (["the α family"] if not members else []) + [k for k in kinds if k not in {_kind(r) for r in runs}]
+    if missing:
+        return Claim("baselines", statement, None, missing=missing)
     margins, unmatched = {}, []
     for label, entry in runs.items():
         at = _family_at(members, entry["mean_tokens"])
@@ -146,8 +163,14 @@ def baselines(models: Mapping[str, Mapping], kinds: Sequence[str] = ("sft", "dpo
             continue
         margins[label] = 100 * (at - entry["accuracy"])
     figures = {"margin_points": margins, "unmatched": unmatched}
-    holds = all(margin > 0 for margin in margins.values()) if margins else None
-    return Claim("baselines", statement, holds, figures)
+    if not margins:
+        return Claim("baselines", statement, None, figures, missing=["a baseline within the family's length range"])
+    return Claim("baselines", statement, all(margin > 0 for margin in margins.values()), figures)
+
+
+def _kind(label: str) -> str:
+    """``sft-lr=0.0001`` -> ``sft``, ``cutoff=56`` -> ``cutoff``: a demo label's method."""
+    return label.split("-", 1)[0].split("=", 1)[0]
 
 
 def near_frontier(models: Mapping[str, Mapping], labels=("alpha=0.1", "alpha=0.2"), points: float = 3.0) -> Claim:
@@ -170,13 +193,13 @@ SEEDED = ("trade-off", "adaptivity", "collapse")
 
 
 def across_seeds(per_seed: Mapping[int, Sequence[Claim]]) -> list[dict]:
-    """Each seeded claim over seeds: holds on every seed (True), on none or some (False), or undecided on one
-    (None); with each seed's verdict and figures."""
+    """Each seeded claim over seeds: holds on every seed (True), fails on at least one (False), else undecided on
+    one (None); with each seed's verdict and figures."""
     rows = []
     for name in SEEDED:
         verdicts = {seed: next(c for c in claims if c.name == name) for seed, claims in per_seed.items()}
         values = [c.holds for c in verdicts.values()]
-        holds = None if any(v is None for v in values) else all(values)
+        holds = False if False in values else None if None in values else True
         rows.append(
             {
                 "name": name,

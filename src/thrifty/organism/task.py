@@ -5,8 +5,9 @@ columns right to left, ``digit+digit[+carry]=sum`` per column, then states the r
 
     6+1=7;2+9=11;7+8+1=16;4+3+1=8>8617 \\boxed{8617}
 
-That trace is the *minimal* correct one (the oracle: ``oracle_tokens`` counts its characters plus EOS); the
-necessary work grows with difficulty. The base model is trained (plain next-token SFT) on *verbose* traces:
+That trace is the shortest correct *column work* (the oracle: ``oracle_tokens`` counts its characters plus
+EOS): the shortest answer that is right by construction; the necessary work grows with difficulty. The base
+model is trained (plain next-token SFT) on *verbose* traces:
 
 * the first pass is sloppy on long numbers: it forgets an incoming carry with probability
   ``0.15 · (digits − 1)`` (never on level 1, where there is none; 45 % per carry on level 4) -- one
@@ -18,13 +19,14 @@ necessary work grows with difficulty. The base model is trained (plain next-toke
 So most checks are redundant, but on hard problems they catch real errors: a policy that drops all of them
 loses accuracy there, and a length penalty must learn *where* checking pays.
 
-And it has *intuition*: with probability :data:`SHORTCUT_RATE`, the same at every level (the base does not
-adapt), a trace skips the column work and states the sum at once, ``>8617 \\boxed{8617}``. The SFT data's
-shortcuts are always right; whether the model's are depends on how well a tiny transformer can write a
-multi-digit sum, most significant digit first, in one step -- no rule makes them wrong, so their accuracy
-falls with difficulty only as far as the model's capacity does. That makes a shorter-than-oracle answer
-possible, risky where it matters, and a length penalty a real trade-off. ``shortcut_rate=0`` is the organism
-without it.
+And it has *intuition*: with probability :data:`SHORTCUT_RATE`, the same at every level (the data does not
+adapt), a trace skips the written column work. Its default, ``mental`` form writes each column's sum without
+its operands, ``~7;11;16;8>8617 \\boxed{8617}``; the ``exact`` form states the sum at once, ``>8617
+\\boxed{8617}``. The SFT data's shortcuts are always right; whether the model's are depends on how well a tiny
+transformer adds digits it has not written down -- no rule makes them wrong, so their accuracy falls with
+difficulty only as far as the model's capacity does (mental: errors compound over columns; exact: a 4-layer
+model barely manages one digit, see docs/FIDELITY.md). That makes a shorter-than-oracle answer possible, risky
+where it matters, and a length penalty a real trade-off. ``shortcut_rate=0`` is the organism without it.
 
 With the character tokenizer one token is one character, so lengths below are exact token counts (plus one
 for EOS). :func:`behaviour` reads back from any response which of these a model did.

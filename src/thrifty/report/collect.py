@@ -21,6 +21,9 @@ from thrifty import runs
 
 logger = logging.getLogger(__name__)
 
+SEED_FOLDER = "seed="
+"""``thrifty demo --seeds`` repeats its models in ``OUT/seed=N/``: reported on their own (``thrifty report
+OUT/seed=N``), never mixed with the first seed's models of the same names."""
 KIND_ORDER = ("base", "forced", "family", "ablation", "sft", "dpo", "cutoff", "other")
 ESTIMATOR_LABELS = {"grpo": "group-normalised", "batch": "batch-normalised"}
 """How an RL run's advantage estimator reads in labels (the paper's Fig. 5 ablation); others: "<name> advantage"."""
@@ -114,6 +117,8 @@ def collect_runs(paths: list[str], base: str = "base") -> dict[str, ModelRun]:
             parts = summary_path.relative_to(root).parts
             if any(p.startswith("checkpoint-") for p in parts) or summary_path.parent.name == runs.SAMPLED_SET:
                 continue  # checkpoints, and the baselines' sampled set (training prompts, not an evaluation)
+            if any(p.startswith(SEED_FOLDER) for p in parts[:-1]):
+                continue  # another seed's repeat of the same models (thrifty demo --seeds): a report of its own
             summary = json.loads(summary_path.read_text())
             if "accuracy" not in summary or "mean_tokens" not in summary:
                 continue  # a demo's summary.json or another file of that name

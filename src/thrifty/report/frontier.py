@@ -9,6 +9,10 @@ fractional knapsack), each weighted by its level's share of the problems.
 
 A model's distance to its own frontier at its token count is what it could gain by allocating its tokens
 better without learning anything new: the paper's claim about the length penalty, separated from skill gains.
+It knows only the behaviours the model shows (a model that always does the same at a level sits on its own
+frontier there) and their figures on the problems where it chose them (a model that takes a shortcut only
+where it is easy looks more skilled at it than it is); a forced evaluation measures a behaviour on every
+problem.
 A frontier built from another model's skills (the base's) is a fixed reference every model can be placed
 against; a model that learned new skills can end above it.
 """
@@ -18,14 +22,15 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 
-MIN_SAMPLES = 5
+MIN_SAMPLES = 10
 """A behaviour counts as a model's option at a level only with at least this many samples there: one lucky
-sample would otherwise make a frontier of it."""
+sample would otherwise make a frontier of it. (The level's own mix of behaviours always counts.)"""
 
 
 def level_hull(options: Sequence[tuple[float, float]]) -> list[tuple[float, float]]:
-    """The upper concave hull of one level's ``(tokens, accuracy)`` options, from the cheapest (its most accurate
-    point) up to the most accurate (its cheapest point): what mixing behaviours at this level can reach.
+    """The upper concave hull of one level's ``(tokens, accuracy)`` options, from the cheapest option (the most
+    accurate of the cheapest, if several) up to the most accurate one: what mixing behaviours at this level can
+    reach.
 
     Example:
         >>> level_hull([(10, 0.5), (20, 0.6), (30, 0.9), (40, 0.9), (15, 0.4)])
@@ -96,24 +101,22 @@ def options(summary: Mapping, forced: Mapping[str, Mapping] | None = None, min_s
     """``{level: (weight, [(tokens, accuracy), ...])}`` for :func:`frontier`, from an evaluation's ``summary``
     (per-level ``behaviours``, as :func:`thrifty.eval.metrics.behaviour_table` writes them).
 
-    ``forced`` maps a behaviour to the summary of an evaluation that forced it (``--response_prefix``); its
-    per-level figures replace the model's own for that behaviour, measured on every problem rather than on the
-    few it chose to.
+    Each level's options are its behaviours with at least ``min_samples`` samples, and the level's own mix (its
+    overall tokens and accuracy: what the model does there is always within its reach). ``forced`` maps a
+    behaviour to the summary of an evaluation that forced it (``--response_prefix``); its per-level figures
+    replace the model's own for that behaviour, measured on every problem rather than on the few it chose to.
     """
     levels = {}
     for level, figures in summary.get("per_level", {}).items():
-        table = dict(figures.get("behaviours") or {})
+        if not figures.get("behaviours"):
+            continue
+        table = dict(figures["behaviours"])
         for label, forced_summary in (forced or {}).items():
             forced_level = forced_summary.get("per_level", {}).get(level, {})
             if label in (forced_level.get("behaviours") or {}):
                 table[label] = forced_level["behaviours"][label]
-        points = [
-            (b["mean_tokens"], b["accuracy"])
-            for b in table.values()
-            if b.get("n", b.get("n_samples", 0)) >= min_samples
-        ]
-        if points:
-            levels[level] = (figures["n_samples"], points)
+        points = [(b["mean_tokens"], b["accuracy"]) for b in table.values() if b.get("n", 0) >= min_samples]
+        levels[level] = (figures["n_samples"], [*points, (figures["mean_tokens"], figures["accuracy"])])
     if not levels:
         raise ValueError("this evaluation has no behaviour accounting to build a frontier from")
     return levels
@@ -127,8 +130,10 @@ def gap(summary: Mapping, vertices: Sequence[tuple[float, float]]) -> float | No
 
 
 def own_frontier(summary: Mapping) -> list[tuple[float, float]] | None:
-    """The frontier of a model's own skills (None when its evaluation has no behaviour accounting)."""
-    if not any(f.get("behaviours") for f in summary.get("per_level", {}).values()):
+    """The frontier of a model's own skills (None when its evaluation has no behaviour accounting in every level:
+    a frontier over some levels would not be comparable with the model's mean over all of them)."""
+    per_level = summary.get("per_level", {})
+    if not per_level or not all(f.get("behaviours") for f in per_level.values()):
         return None
     return frontier(options(summary))
 

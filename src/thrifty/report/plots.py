@@ -143,7 +143,7 @@ def _draw_pareto(
             color="gray",
             linestyle="--",
             linewidth=1,
-            label="oracle: shortest correct (mean)" if legend else None,
+            label="oracle: shortest correct column work (mean)" if legend else None,
         )
     ax.set(xlabel="mean response length (tokens)", ylabel="accuracy (%)")
     return labels

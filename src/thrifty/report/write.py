@@ -4,10 +4,12 @@
 
 Writes ``OUT/report.md`` with: the results table (Δ against the base), accuracy against mean tokens per
 benchmark (the α family as a curve, each baseline as its own marker/curve, the base, the cutoff curve from the
-base's own samples, the oracle where known), accuracy at matched length, the savings per difficulty level,
-the training dynamics of the α family (the paper's Fig. 4), the advantage-normalisation ablation (Fig. 5),
-the same problems answered by each model, and answers asked live (given by the caller). Reads files, writes
-files: it never loads a model.
+base's own samples, the oracle where known, the base's frontier and each RL model's gap to its own where
+responses are read as behaviours), accuracy at matched length, the savings per difficulty level, what the
+responses did per level (behaviours, frontier gaps; :mod:`thrifty.report.frontier`), the training dynamics
+of the α family (the paper's Fig. 4), the advantage-normalisation ablation (Fig. 5), the same problems
+answered by each model, and answers asked live (given by the caller). Reads files, writes files: it never
+loads a model.
 """
 
 from __future__ import annotations
@@ -72,7 +74,7 @@ def _entries(models: dict[str, ModelRun], benchmark: str) -> dict[str, dict]:
 
 
 def reference_frontier(entries: Mapping[str, Mapping], benchmark: str) -> list[tuple[float, float]] | None:
-    """The frontier of the base's skills on ``benchmark`` (see :mod:`thrifty.eval.frontier`): its own behaviours,
+    """The frontier of the base's skills on ``benchmark`` (see :mod:`thrifty.report.frontier`): its own behaviours,
     with each behaviour it was also evaluated *forced* into (a ``forced`` model of the same model path) measured
     from that evaluation; None without a base that accounts for behaviours."""
     base = next((e for e in entries.values() if e.get("kind") == "base"), None)
