@@ -23,11 +23,11 @@ demo: install
 	$(PYTHON) -m thrifty.cli demo --out runs/demo
 
 # The paper's whole comparison on the organism: α family, SFT/DPO/cutoff baselines, normalisation ablation,
-# every claim checked. FULL_MINUTES minutes from scratch on 2 CPU cores; after `make demo` it reuses what that trained.
+# every claim checked. About 40 minutes from scratch on 2 CPU cores; after `make demo` it reuses what that trained.
 demo-full: install
 	$(PYTHON) -m thrifty.cli demo --full --out runs/demo
 
-# The same, with the claims' runs repeated on two more seeds (a base rebuilt per seed): SEEDS_MINUTES minutes.
+# The same, with the claims' runs repeated on two more seeds (a base rebuilt per seed): about 45 minutes more.
 demo-seeds: install
 	$(PYTHON) -m thrifty.cli demo --full --seeds 0,1,2 --out runs/demo
 

@@ -132,7 +132,9 @@ def test_a_model_is_never_above_its_own_frontier_even_with_rare_behaviours(seed)
 def test_no_behaviours_no_frontier():
     plain = summarize([dict(id="a", tokens=3, correct=True, finished=True, level=1)])
     assert own_frontier(plain) is None and distances(plain) == {}
-    partly = summarize(_samples(1, "shortcut", 10, 10, 12) + [dict(id="b", tokens=3, correct=True, level=2)])
+    partly = summarize(
+        _samples(1, "shortcut", 10, 10, 12) + [dict(id="b", tokens=3, correct=True, finished=True, level=2)]
+    )
     assert own_frontier(partly) is None  # a frontier over some levels is not comparable with the mean over all
     with pytest.raises(ValueError, match="no behaviour accounting"):
         options(plain)
