@@ -27,7 +27,7 @@ demo: install
 demo-full: install
 	$(PYTHON) -m thrifty.cli demo --full --out runs/demo
 
-# The same, with the claims' runs repeated on two more seeds (a base rebuilt per seed): about 45 minutes more.
+# The same, with the claims' runs repeated on two more seeds (a base rebuilt per seed): about 50 minutes more.
 demo-seeds: install
 	$(PYTHON) -m thrifty.cli demo --full --seeds 0,1,2 --out runs/demo
 
