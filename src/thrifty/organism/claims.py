@@ -12,6 +12,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 
+from thrifty.report.tables import interpolate
+
 
 @dataclass
 class Claim:
@@ -135,14 +137,6 @@ def collapse(
     return Claim("collapse", statement, drop >= points, figures)
 
 
-def _family_at(members: Sequence[tuple[float, float]], tokens: float) -> float | None:
-    """The family's accuracy at ``tokens`` (linear between neighbouring α, by length); None outside its range."""
-    for (t0, a0), (t1, a1) in zip(members, members[1:], strict=False):
-        if t0 <= tokens <= t1:
-            return a0 if t1 == t0 else a0 + (a1 - a0) * (tokens - t0) / (t1 - t0)
-    return None
-
-
 def baselines(models: Mapping[str, Mapping], kinds: Sequence[str] = ("sft", "dpo", "cutoff")) -> Claim:
     """At matched tokens the α family is more accurate than every SFT, DPO and cutoff run. A baseline longer than
     every α counts as beaten when a shorter α is more accurate; one shorter than every α cannot be matched and
@@ -155,7 +149,7 @@ def baselines(models: Mapping[str, Mapping], kinds: Sequence[str] = ("sft", "dpo
         return Claim("baselines", statement, None, missing=missing)
     margins, unmatched = {}, []
     for label, entry in runs.items():
-        at = _family_at(members, entry["mean_tokens"])
+        at = interpolate(members, entry["mean_tokens"])
         if at is None and entry["mean_tokens"] > members[-1][0]:
             at = max(accuracy for tokens, accuracy in members if tokens <= entry["mean_tokens"])
         if at is None:

@@ -108,7 +108,7 @@ def results_table(by_benchmark: Mapping[str, Mapping[str, Mapping]], base: str |
     return "\n".join(lines)
 
 
-def _interpolate(points: Sequence[tuple[float, float]], x: float) -> float | None:
+def interpolate(points: Sequence[tuple[float, float]], x: float) -> float | None:
     """Linear interpolation of y at ``x`` on points sorted by x; None outside their range."""
     for (x0, y0), (x1, y1) in zip(points, points[1:], strict=False):
         if x0 <= x <= x1:
@@ -167,7 +167,7 @@ def matched_length_table(entries: Mapping[str, Mapping]) -> str:
         "|---|---|---|---|---|",
     ]
     for name, tokens, accuracy in points:
-        at = _interpolate(family, tokens)
+        at = interpolate(family, tokens)
         if at is not None:
             lines.append(f"| {name} | {tokens:.1f} | {accuracy:.3f} | {at:.3f} | {100 * (at - accuracy):+.1f} |")
             continue
