@@ -111,3 +111,19 @@ def load_with_many_eos(model_dir):
     tokenizer = AutoTokenizer.from_pretrained(model_dir)
     model.generation_config.eos_token_id = [tokenizer.eos_token_id, *MANY_EOS]
     return model, tokenizer
+
+
+_HOLD = """
+import sys, time
+from thrifty import runs
+with runs.folder_lock(sys.argv[1]):
+    print("held", flush=True)
+    time.sleep(600)
+"""
+
+
+def hold_lock(folder: Path) -> subprocess.Popen:
+    """Another process that holds ``folder``'s run lock (:func:`thrifty.runs.folder_lock`) until it is killed."""
+    process = subprocess.Popen([sys.executable, "-c", _HOLD, str(folder)], stdout=subprocess.PIPE, text=True)
+    assert process.stdout.readline().strip() == "held"
+    return process

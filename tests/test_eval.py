@@ -19,7 +19,18 @@ from thrifty.eval import EvalArguments, evaluate
 from thrifty.runs import read_jsonl
 
 
-SAMPLE_FIELDS = {"id", "sample", "level", "response", "tokens", "finished", "extracted", "correct", "verifier"}
+SAMPLE_FIELDS = {
+    "id",
+    "sample",
+    "level",
+    "response",
+    "tokens",
+    "finished",
+    "extracted",
+    "correct",
+    "verifier",
+    "settings",
+}
 
 
 def _env():

@@ -417,7 +417,12 @@ def _spread(per_seed: dict[int, dict[str, dict]]) -> dict[str, dict]:
 
 
 def run_demo(args: DemoArguments) -> dict:
-    """Run the demo; returns the contents of ``summary.json``."""
+    """Run the demo; returns the contents of ``summary.json``. The folder is held while the demo runs."""
+    with runs.folder_lock(Path(args.out)):
+        return _run_demo(args)
+
+
+def _run_demo(args: DemoArguments) -> dict:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     start, stages = time.time(), {}

@@ -19,17 +19,28 @@ Three ways a folder is reused, one per kind of owner:
   wiped) with others;
 * :func:`reset_unless_same` -- a folder thrifty owns outright (the demo's): kept with the same record, else wiped.
 
-Imports nothing of thrifty; writes are atomic or append-only, and readers survive a record torn by a kill.
+One process at a time: every run folder is held with :func:`folder_lock` while it is written; a second process
+is refused with the holder named, and a lock left by a killed process is recovered automatically. Every sample
+record carries the :func:`fingerprint` of the settings that made it (:data:`SETTINGS_KEY`), so samples of other
+settings are never adopted, even with :data:`EVAL_SETTINGS` gone.
+
+Imports nothing of thrifty; writes are atomic or append-only, and readers survive a record torn by a kill or a
+line of junk (skipped with a warning naming the file).
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
 import os
 import shutil
-from collections.abc import Callable, Iterable
+import socket
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 
@@ -47,6 +58,9 @@ REWARD_STATE = "reward_state.json"
 BASELINE = "baseline.json"
 SAMPLED_SET = "train-prompts"
 ORGANISM_BUILD = "organism.json"
+LOCK = ".thrifty.lock"
+SETTINGS_KEY = "settings"
+"""Key of a sample record that holds the fingerprint of the settings that made it."""
 
 
 # --------------------------------------------------------------------------------------------- records
@@ -72,14 +86,35 @@ def cache_root(cache_dir: str | os.PathLike | None = None) -> Path:
 
 # --------------------------------------------------------------------------------------------- files
 def write_atomic(path: Path, text: str) -> None:
-    """Write ``text`` through a flushed temporary file and a rename: a kill leaves the old file or the new one."""
+    """Write ``text`` through a flushed temporary file of its own and a rename: a kill leaves the old file or the
+    new one, and two writers never share a temporary file."""
     path = Path(path)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    with open(tmp, "w", encoding="utf-8") as handle:
-        handle.write(text)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with open(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    _fsync_folder(path.parent)
+
+
+def _fsync_folder(folder: Path) -> None:
+    """Make a rename in ``folder`` durable (a no-op where folders cannot be opened, e.g. Windows)."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
 
 
 def write_json(path: Path, data) -> None:
@@ -96,11 +131,13 @@ def append_jsonl(path: Path, records: Iterable[dict]) -> None:
         os.fsync(handle.fileno())
 
 
-def read_jsonl(path: Path, repair: bool = False) -> list[dict]:
+def read_jsonl(path: Path, repair: bool = False, required: Iterable[str] = ()) -> list[dict]:
     """Records of a JSONL file (none if it does not exist).
 
     A torn last line (a kill mid-write) is left out, and with ``repair`` cut off the file so that appending can
-    go on; an unreadable line elsewhere is skipped with a warning and left in place.
+    go on. Any other line that is not a JSON object holding the ``required`` keys -- invalid JSON, undecodable
+    bytes (a crash can leave a run of NULs), ``[1, 2]``, ``{"foo": 1}`` -- is skipped with one warning naming the
+    file and the lines, and left in place.
     """
     path = Path(path)
     if not path.exists():
@@ -108,16 +145,22 @@ def read_jsonl(path: Path, repair: bool = False) -> list[dict]:
     data = path.read_bytes()
     lines = data.split(b"\n")
     tail = lines.pop()  # after the last newline: empty, or a torn record
+    required = tuple(required)
     records, bad = [], []
     for number, line in enumerate(lines, start=1):
         if not line.strip():
             continue
         try:
-            records.append(json.loads(line))
-        except json.JSONDecodeError:
+            record = json.loads(line.decode("utf-8"))
+        except ValueError:  # JSONDecodeError and UnicodeDecodeError alike
+            record = None
+        if isinstance(record, dict) and all(key in record for key in required):
+            records.append(record)
+        else:
             bad.append(number)
     if bad:
-        logger.warning("skipping unreadable line(s) %s of %s", bad[:10], path)
+        shown = ", ".join(map(str, bad[:10])) + (f" and {len(bad) - 10} more" if len(bad) > 10 else "")
+        logger.warning("%s: skipping %d unreadable line(s): %s", path, len(bad), shown)
     if tail:
         logger.warning("discarding a partial record at the end of %s (interrupted run)", path)
         if repair:
@@ -126,51 +169,228 @@ def read_jsonl(path: Path, repair: bool = False) -> list[dict]:
     return records
 
 
+def read_json_object(path: Path) -> dict | None:
+    """The JSON object in ``path``: None if the file is missing; a ``ValueError`` naming the file if it is not a
+    JSON object (torn, junk, or ``[1, 2]``)."""
+    path = Path(path)
+    if not path.is_file():
+        return None
+    try:
+        data = json.loads(path.read_bytes().decode("utf-8"))
+    except ValueError as error:
+        raise ValueError(f"{path} is not valid JSON ({error}); it is damaged") from None
+    if not isinstance(data, dict):
+        raise ValueError(f"{path} holds {type(data).__name__}, not a JSON object; it is damaged")
+    return data
+
+
+# --------------------------------------------------------------------------------------------- locks
+_held: dict[Path, tuple[int, int]] = {}  # lock file -> (file descriptor, depth): re-entrant within a process
+
+
+def _is_main_rank() -> bool:
+    """Under ``accelerate launch``/``torchrun`` only global rank 0 writes run folders, so only it locks them."""
+    return os.environ.get("RANK", "0") == "0"
+
+
+def _describe_holder(lock: Path) -> str:
+    try:
+        holder = json.loads(lock.read_text())
+        return f"pid {holder['pid']} on {holder['host']} since {holder['since']} ({holder['command']})"
+    except (OSError, ValueError, KeyError, TypeError):
+        return "another process"
+
+
+@contextlib.contextmanager
+def folder_lock(folder: Path) -> Iterator[None]:
+    """Hold ``folder`` for this process while the block runs: a second process is refused at once with a
+    ``RuntimeError`` naming the holder.
+
+    The lock is an ``flock`` on ``folder/.thrifty.lock``, which the kernel releases when its holder dies, so a
+    killed run leaves no stale lock behind. Re-entrant within a process (a training run inside a sweep, an
+    evaluation inside a demo). Only rank 0 of a distributed launch locks. Where ``flock`` does not exist
+    (Windows) or is not shared between machines (some network file systems), folders are not locked.
+    """
+    folder = Path(folder)
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - Windows
+        fcntl = None
+    if fcntl is None or not _is_main_rank():
+        yield
+        return
+    folder.mkdir(parents=True, exist_ok=True)
+    lock = (folder / LOCK).resolve()
+    if lock in _held:
+        fd, depth = _held[lock]
+        _held[lock] = (fd, depth + 1)
+        try:
+            yield
+        finally:
+            fd, depth = _held[lock]
+            _held[lock] = (fd, depth - 1)
+        return
+    fd = _acquire(lock, fcntl)
+    _held[lock] = (fd, 1)
+    try:
+        yield
+    finally:
+        del _held[lock]
+        with contextlib.suppress(OSError):
+            os.unlink(lock)  # before unlocking: a newcomer then makes a fresh file (see _acquire)
+        os.close(fd)
+
+
+def _acquire(lock: Path, fcntl) -> int:
+    """Open and ``flock`` ``lock``; retried if the file was replaced meanwhile (a holder unlinks it on release,
+    so a lock on an unlinked file means nothing)."""
+    while True:
+        fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            raise RuntimeError(
+                f"{lock.parent} is in use by {_describe_holder(lock)}; wait for it to finish, or use another "
+                "output folder"
+            ) from None
+        try:
+            same = os.fstat(fd).st_ino == os.stat(lock).st_ino
+        except FileNotFoundError:
+            same = False
+        if same:
+            break
+        os.close(fd)
+    try:
+        _sign(fd, lock)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+def _sign(fd: int, lock: Path) -> None:
+    """Write who holds the lock into it, for the message another process gets (best effort: a full disk must not
+    stop a run that could otherwise resume); say so if a gone process had held it."""
+    stale = os.read(fd, 4096)
+    if stale.strip():
+        gone = stale[:200].decode("utf-8", "replace").strip()
+        logger.info("%s: recovered a lock left by a process that is gone (%s)", lock.parent, gone)
+    holder = {
+        "pid": os.getpid(),
+        "host": socket.gethostname(),
+        "since": time.strftime("%Y-%m-%d %H:%M:%S"),
+        "command": " ".join(["thrifty", *sys.argv[1:]])[:300],
+    }
+    try:
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, json.dumps(holder).encode(), 0)
+    except OSError as error:
+        logger.debug("could not write the holder into %s: %s", lock, error)
+
+
+def _refuse_if_held_inside(folder: Path) -> None:
+    """Refuse to delete ``folder`` while another process holds a lock in it (or below it)."""
+    for lock in Path(folder).rglob(LOCK):
+        if lock.resolve() in _held:
+            continue
+        with folder_lock(lock.parent):
+            pass
+
+
+def clear_folder(folder: Path) -> None:
+    """Delete everything in ``folder`` but its lock (a held lock file must outlive the reset: see :func:`_acquire`),
+    refusing while another process works anywhere inside it."""
+    folder = Path(folder)
+    if not folder.exists():
+        return
+    _refuse_if_held_inside(folder)
+    for child in folder.iterdir():
+        if child.name == LOCK:
+            continue
+        if child.is_dir() and not child.is_symlink():
+            shutil.rmtree(child)
+        else:
+            child.unlink()
+
+
 # --------------------------------------------------------------------------------------------- reuse
-def changed_settings(folder: Path, settings: dict) -> dict:
-    """``{key: (recorded, given)}`` for each of ``settings`` that differs from what ``folder`` recorded in
-    :data:`EVAL_SETTINGS` (every key, when nothing is recorded)."""
-    path = Path(folder) / EVAL_SETTINGS
-    recorded = json.loads(path.read_text()) if path.is_file() else {}
-    return {k: (recorded.get(k), v) for k, v in settings.items() if recorded.get(k) != v}
+SAMPLE_FIELDS = {"id": str, "sample": int, "response": str, "tokens": int, "finished": bool}
+"""What every record of :data:`SAMPLES` holds, and of which type (scoring adds ``correct``, ``extracted``...)."""
 
 
-def settings_guard(folder: Path, settings: dict) -> None:
-    """Let an evaluation resume in ``folder`` only with the settings its samples were made with.
+def is_sample_record(record) -> bool:
+    """A well-formed sample record: junk that happens to be a JSON object is not one."""
+    return (
+        isinstance(record, dict)
+        and all(type(record.get(key)) is kind for key, kind in SAMPLE_FIELDS.items())
+        and record["sample"] >= 0
+    )
 
-    A folder without samples takes ``settings`` (written to :data:`EVAL_SETTINGS`); one whose samples came from
-    other settings is refused with the differences named -- never wiped: the folder is the user's.
+
+def changed_settings(recorded: dict, settings: dict) -> dict:
+    """``{key: (recorded, given)}`` for each of ``settings`` that differs from ``recorded``. A key ``recorded``
+    lacks is not a difference: folders written before thrifty recorded it stay resumable."""
+    return {k: (recorded.get(k), v) for k, v in settings.items() if k in recorded and recorded[k] != v}
+
+
+def settings_guard(folder: Path, settings: dict) -> str:
+    """Let an evaluation resume in ``folder`` only with the settings its samples were made with; returns their
+    :func:`fingerprint`, which every new sample record carries under :data:`SETTINGS_KEY`.
+
+    A folder without samples takes ``settings`` (written to :data:`EVAL_SETTINGS`). One whose samples came from
+    other settings is refused with the differences named -- never wiped: the folder is the user's. The samples'
+    own fingerprints decide even when :data:`EVAL_SETTINGS` is missing or damaged (then it is rewritten);
+    samples that carry none (written by an older thrifty) are trusted only beside a readable, matching file.
     """
     folder = Path(folder)
     path, samples = folder / EVAL_SETTINGS, folder / SAMPLES
-    if path.exists() and samples.exists() and samples.stat().st_size > 0:
-        changed = changed_settings(folder, settings)
-        if changed:
+    mine = fingerprint(settings)
+    try:
+        recorded = read_json_object(path)
+    except ValueError as error:
+        logger.warning("%s; the samples' own fingerprints decide", error)
+        recorded = None
+    prints = [record.get(SETTINGS_KEY) for record in read_jsonl(samples) if is_sample_record(record)]
+    if prints:
+        foreign = sum(1 for p in prints if p is not None and p != mine)
+        unmarked = sum(1 for p in prints if p is None)
+        changed = changed_settings(recorded, settings) if recorded is not None else {}
+        if foreign or changed or (unmarked and recorded is None):
             details = "; ".join(f"{k}: {old!r} -> {new!r}" for k, (old, new) in changed.items())
+            why = (
+                details
+                or (f"{foreign} of {len(prints)} samples carry another settings fingerprint" if foreign else "")
+                or f"{path.name} is missing, so nothing says what made its {unmarked} samples"
+            )
             raise ValueError(
-                f"{folder} holds samples from different settings ({details}). "
+                f"{folder} holds samples from different settings ({why}). "
                 "Use another --out, or delete that folder to start over."
             )
-    else:
-        folder.mkdir(parents=True, exist_ok=True)
-        write_atomic(path, json.dumps(settings, indent=2))
+        if recorded == settings:
+            return mine
+        if recorded is None:
+            logger.warning("%s: rewriting %s from the samples' settings fingerprint", folder, path.name)
+    folder.mkdir(parents=True, exist_ok=True)
+    write_json(path, settings)
+    return mine
 
 
 def reset_unless_same(folder: Path, record) -> None:
-    """Keep ``folder`` if it was started with ``record`` (:data:`RUN_STARTED`), else delete it; then start it with
+    """Keep ``folder`` if it was started with ``record`` (:data:`RUN_STARTED`), else empty it; then start it with
     ``record``. For folders thrifty owns outright: whatever another record left there is stale."""
     folder, text = Path(folder), record_text(record)
     started = folder / RUN_STARTED
-    if folder.exists() and not (started.is_file() and started.read_text() == text):
-        shutil.rmtree(folder)
+    if folder.exists() and not (started.is_file() and started.read_text(errors="replace") == text):
+        clear_folder(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    started.write_text(text)
+    write_atomic(started, text)
 
 
 def is_finished(folder: Path, record) -> bool:
     """Whether ``folder`` holds a run that finished with exactly ``record`` (:data:`RUN_DONE`)."""
     done = Path(folder) / RUN_DONE
-    return done.is_file() and done.read_text() == record_text(record)
+    return done.is_file() and done.read_text(errors="replace") == record_text(record)
 
 
 def run_once(folder: Path, record, run: Callable[[], object]) -> bool:
@@ -184,38 +404,48 @@ def run_once(folder: Path, record, run: Callable[[], object]) -> bool:
     from accelerate import PartialState
 
     state = PartialState()
-    if state.is_main_process and not is_finished(folder, record):
-        reset_unless_same(folder, record)
-    state.wait_for_everyone()
-    reuse = is_finished(folder, record)
-    state.wait_for_everyone()  # every rank has read the verdict before the main one can touch the folder again
-    if reuse:
-        logger.info("%s: already made with these settings, reusing it", folder)
-        return False
-    run()
-    state.wait_for_everyone()
-    if state.is_main_process:
-        (Path(folder) / RUN_DONE).write_text(record_text(record))
+    with folder_lock(folder) if state.is_main_process else contextlib.nullcontext():
+        if state.is_main_process and not is_finished(folder, record):
+            reset_unless_same(folder, record)
+        state.wait_for_everyone()
+        reuse = is_finished(folder, record)
+        state.wait_for_everyone()  # every rank has read the verdict before the main one can touch the folder again
+        if reuse:
+            logger.info("%s: already made with these settings, reusing it", folder)
+            return False
+        run()
+        state.wait_for_everyone()
+        if state.is_main_process:
+            write_atomic(Path(folder) / RUN_DONE, record_text(record))
     return True
 
 
 # --------------------------------------------------------------------------------------------- resume
-def last_complete_checkpoint(output_dir: str | os.PathLike) -> str | None:
-    """The newest ``checkpoint-N`` in ``output_dir`` that holds its :data:`TRAINER_STATE`, or None.
+def checkpoint_step(checkpoint: str | os.PathLike) -> int | None:
+    """The ``global_step`` in a checkpoint's :data:`TRAINER_STATE`, or None if that file is missing or damaged."""
+    try:
+        state = read_json_object(Path(checkpoint) / TRAINER_STATE)
+    except ValueError:
+        return None
+    step = state.get("global_step") if state else None
+    return step if isinstance(step, int) and not isinstance(step, bool) else None
 
-    The Trainer writes that file last, so a run killed while saving leaves a newer folder without it; resuming
-    from that one (as transformers' ``get_last_checkpoint`` would) fails, so it is skipped.
+
+def last_complete_checkpoint(output_dir: str | os.PathLike) -> str | None:
+    """The newest ``checkpoint-N`` in ``output_dir`` whose :data:`TRAINER_STATE` reads, or None.
+
+    The Trainer writes that file last, and not atomically, so a run killed while saving leaves a newer folder
+    without it or with a torn one; resuming from that one (as transformers' ``get_last_checkpoint`` would) fails,
+    so it is skipped, and named.
     """
     paths = Path(output_dir).glob("checkpoint-*")
     steps = {path: path.name.removeprefix("checkpoint-") for path in paths if path.is_dir()}
     found = {int(step): path for path, step in steps.items() if step.isdigit()}
-    complete = [step for step, path in found.items() if (path / TRAINER_STATE).is_file()]
-    if not complete:
-        return None
-    last = max(complete)
-    if skipped := sorted(step for step in found if step > last):
-        logger.warning("skipping incomplete checkpoints (no %s) at steps %s", TRAINER_STATE, skipped)
-    return str(found[last])
+    complete = [step for step, path in found.items() if checkpoint_step(path) is not None]
+    last = max(complete, default=None)
+    if skipped := sorted(str(found[step]) for step in found if last is None or step > last):
+        logger.warning("skipping incomplete checkpoint(s) (%s missing or damaged): %s", TRAINER_STATE, skipped)
+    return None if last is None else str(found[last])
 
 
 def resume_path(value, output_dir: str | os.PathLike) -> str | None:
@@ -232,6 +462,11 @@ def resume_path(value, output_dir: str | os.PathLike) -> str | None:
         return last
     if not os.path.isdir(value):
         raise FileNotFoundError(f"--resume_from_checkpoint: no such checkpoint directory: {value}")
+    if checkpoint_step(value) is None:
+        raise ValueError(
+            f"--resume_from_checkpoint {value}: its {TRAINER_STATE} is missing or damaged (a save cut short); "
+            "name an earlier checkpoint, or pass true to take the newest complete one"
+        )
     return value
 
 
@@ -243,6 +478,7 @@ def trim_metrics(path: Path, resume: str | None) -> None:
     if resume is None:
         path.unlink()
         return
-    step = json.loads((Path(resume) / TRAINER_STATE).read_text())["global_step"]
-    kept = [record for record in read_jsonl(path) if record.get("step", 0) <= step]
-    path.write_text("".join(json.dumps(record) + "\n" for record in kept))
+    step = checkpoint_step(resume)
+    kept = [record for record in read_jsonl(path) if isinstance(record.get("step", 0), int)]
+    kept = [record for record in kept if record.get("step", 0) <= step]
+    write_atomic(path, "".join(json.dumps(record) + "\n" for record in kept))

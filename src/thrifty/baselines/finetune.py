@@ -29,7 +29,7 @@ from thrifty import runs
 from thrifty.args import PromptArguments, read_recipe
 from thrifty.baselines.selection import dpo_rows, sft_rows
 from thrifty.data import build_prompt
-from thrifty.eval import EvalArguments, evaluate_benchmark, sample_settings
+from thrifty.eval import EvalArguments, evaluate_benchmark, read_samples, sample_settings
 
 
 logger = logging.getLogger(__name__)
@@ -58,6 +58,7 @@ class BaselineArguments(PromptArguments):
     )
 
     def __post_init__(self):
+        super().__post_init__()
         if not self.model:
             raise ValueError("--model is required (a hub id or a local folder)")
         if self.samples < 2:
@@ -145,9 +146,10 @@ def sample_training_set(args: BaselineArguments, output_dir: str) -> tuple[dict[
         prompt_template=args.template(),
     )
     set_dir = folder / runs.SAMPLED_SET
+    expected = sample_settings(eval_args, runs.SAMPLED_SET, args.samples, unique)
     if int(os.environ.get("WORLD_SIZE", "1")) > 1:
-        expected = sample_settings(eval_args, runs.SAMPLED_SET, args.samples, unique)
-        if not (set_dir / runs.SUMMARY).is_file() or runs.changed_settings(set_dir, expected):
+        recorded = runs.read_json_object(set_dir / runs.EVAL_SETTINGS)
+        if not (set_dir / runs.SUMMARY).is_file() or recorded != expected:
             raise RuntimeError(
                 f"no finished sampled set with these settings in {set_dir}; draw it first with one process "
                 "(`thrifty baseline sample` with the same options), then launch the fine-tuning"
@@ -164,7 +166,7 @@ def sample_training_set(args: BaselineArguments, output_dir: str) -> tuple[dict[
         summary = evaluate_benchmark(eval_args, runs.SAMPLED_SET, problems=unique)
     tokenizer = AutoTokenizer.from_pretrained(args.model)
     prompts = {p.id: trl_prompt(build_prompt(p.question, tokenizer, args.template()), tokenizer) for p in unique}
-    latest = {(r["id"], r["sample"]): r for r in runs.read_jsonl(set_dir / runs.SAMPLES, repair=True)}
+    latest = {(r["id"], r["sample"]): r for r in read_samples(set_dir / runs.SAMPLES, runs.fingerprint(expected))}
     records = [r for (pid, j), r in latest.items() if pid in prompts and j < args.samples]
     return prompts, records, summary
 

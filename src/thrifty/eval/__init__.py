@@ -1,7 +1,14 @@
 """Evaluation: the harness (:mod:`~thrifty.eval.harness`: sample -> score -> summary, resumable; ``thrifty eval``)
 and its metrics (:mod:`~thrifty.eval.metrics`: pass@k, lengths, the cutoff curve, behaviours; pure)."""
 
-from thrifty.eval.harness import EvalArguments, LazyBackend, evaluate, evaluate_benchmark, sample_settings
+from thrifty.eval.harness import (
+    EvalArguments,
+    LazyBackend,
+    evaluate,
+    evaluate_benchmark,
+    read_samples,
+    sample_settings,
+)
 from thrifty.eval.metrics import cutoff_curve, default_cutoffs, pass_at_k, summarize
 
 
@@ -13,6 +20,7 @@ __all__ = [
     "evaluate",
     "evaluate_benchmark",
     "pass_at_k",
+    "read_samples",
     "sample_settings",
     "summarize",
 ]

@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from thrifty import runs
+from thrifty.args import check_device, check_positive, check_values, parse_limits
 from thrifty.data import Problem, benchmark_label, build_prompt, get_benchmark, load_benchmark, template_for
 from thrifty.data.public import BENCHMARKS
 from thrifty.eval.metrics import default_cutoffs, summarize
@@ -139,6 +140,7 @@ class EvalArguments:
     )
 
     def __post_init__(self):
+        check_values(self)
         if self.response_prefix and not self.response_prefix.strip():
             raise ValueError("--response_prefix is only whitespace; leave it out to let the model start")
         if self.samples is not None and self.samples < 1:
@@ -149,6 +151,18 @@ class EvalArguments:
             raise ValueError(f"--batch-size must be >= 1, got {self.batch_size}")
         if self.backend not in BACKENDS:
             raise ValueError(f"--backend must be one of {', '.join(BACKENDS)}, got {self.backend!r}")
+        if not self.out.strip():
+            raise ValueError("--out is empty; name a folder")
+        check_positive(self.verify_timeout, "--verify_timeout", allow_none=False)
+        if self.verify_workers is not None and self.verify_workers < 1:
+            raise ValueError(f"--verify_workers must be >= 1, got {self.verify_workers}")
+        if self.vllm_gpu_memory_utilization is not None and not 0 < self.vllm_gpu_memory_utilization <= 1:
+            raise ValueError(
+                f"--vllm_gpu_memory_utilization must be in (0, 1], got {self.vllm_gpu_memory_utilization}"
+            )
+        if self.cutoffs:
+            parse_limits(self.cutoffs, "cutoffs")
+        check_device(self.device)
         try:
             filled = (self.prompt_template or "{question}").format(question="\x00")
         except (IndexError, KeyError, ValueError) as error:
@@ -190,7 +204,7 @@ class EvalArguments:
 
     def cutoff_limits(self) -> list[int]:
         if self.cutoffs:
-            return sorted({int(x) for x in self.cutoffs.split(",") if x.strip()})
+            return parse_limits(self.cutoffs, "cutoffs")
         return default_cutoffs(self.max_new_tokens)
 
 
@@ -237,6 +251,7 @@ def sample_settings(args: EvalArguments, benchmark: str, samples: int, problems:
         "response_prefix": args.response_prefix or None,
         "backend": args.backend,
         "dtype": args.dtype,
+        "batch_size": args.chunk_size(),  # the chunking (and batch padding) shapes the samples
     }
 
 
@@ -248,6 +263,7 @@ def _generate_missing(
     path: Path,
     done: set[str],
     template: str,
+    mark: str,
 ) -> None:
     from tqdm.auto import tqdm
 
@@ -274,6 +290,7 @@ def _generate_missing(
                     "response": prefix + c.text,
                     "tokens": prefix_tokens + c.tokens,
                     "finished": c.finished,
+                    runs.SETTINGS_KEY: mark,
                 }
                 for p, completions in zip(chunk, outputs, strict=True)
                 for j, c in enumerate(completions)
@@ -282,10 +299,18 @@ def _generate_missing(
             bar.update(len(records))
 
 
+def _needs_scoring(record: dict, args: EvalArguments) -> bool:
+    """Not scored with ``args.verifier`` yet, or timed out under a smaller ``--verify_timeout`` than now."""
+    if record.get("verifier") != args.verifier or "correct" not in record:
+        return True
+    return bool(record.get("timed_out")) and record.get("verify_timeout", 0) < args.verify_timeout
+
+
 def _score(records: list[dict], gold: dict[str, str], args: EvalArguments, path: Path, everything: list[dict]) -> None:
     """Verify ``records`` not yet scored with ``args.verifier`` (in place); if any were, rewrite the file with
-    ``everything`` (which holds ``records`` among others)."""
-    todo = [r for r in records if r.get("verifier") != args.verifier or "correct" not in r]
+    ``everything`` (which holds ``records`` among others). A check that hits the time bound counts as incorrect
+    and is marked ``timed_out`` (with the bound), so a run with a larger ``--verify_timeout`` checks it again."""
+    todo = [r for r in records if _needs_scoring(r, args)]
     if todo:
         with VerifierPool(workers=args.verify_workers, timeout=args.verify_timeout) as pool:
             verdicts = pool.verify(
@@ -293,7 +318,36 @@ def _score(records: list[dict], gold: dict[str, str], args: EvalArguments, path:
             )
         for record, verdict in zip(todo, verdicts, strict=True):
             record.update(extracted=verdict.extracted, correct=verdict.correct, verifier=args.verifier)
-        runs.write_atomic(path, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in everything))
+            record.pop("timed_out", None)
+            record.pop("verify_timeout", None)
+            if verdict.timed_out:
+                record.update(timed_out=True, verify_timeout=args.verify_timeout)
+        runs.write_atomic(path, "".join(_line(r) for r in everything))
+    if timed_out := sum(1 for r in records if r.get("timed_out")):
+        logger.warning(
+            "%s: %d answer check(s) hit the --verify_timeout bound and count as incorrect; a re-run with a larger "
+            "--verify_timeout checks them again",
+            path.parent,
+            timed_out,
+        )
+
+
+def read_samples(path: Path, mark: str, repair: bool = False) -> list[dict]:
+    """The sample records of ``path`` made with the settings fingerprinted ``mark`` (or unmarked: written by an
+    older thrifty, vouched for by ``config.json``). A torn last record, any unreadable line and any malformed
+    record are skipped with a warning naming the file; with ``repair`` (for the folder's lock holder) the file is
+    rewritten without them, so that they are reported once."""
+    records = runs.read_jsonl(path, repair=repair)
+    good = [r for r in records if runs.is_sample_record(r) and r.get(runs.SETTINGS_KEY, mark) == mark]
+    if len(good) < len(records):
+        logger.warning("%s: skipping %d malformed or foreign sample record(s)", path, len(records) - len(good))
+    if repair and path.exists() and sum(1 for line in path.read_bytes().split(b"\n") if line.strip()) > len(good):
+        runs.write_atomic(path, "".join(_line(r) for r in good))
+    return good
+
+
+def _line(record: dict) -> str:
+    return json.dumps(record, ensure_ascii=False) + "\n"
 
 
 def evaluate_benchmark(
@@ -315,23 +369,45 @@ def evaluate_benchmark(
     samples = args.samples_for(benchmark)
     name = benchmark_label(benchmark)
     out_dir = Path(args.out) / name
-    runs.settings_guard(out_dir, sample_settings(args, benchmark, samples, given))
-    path = out_dir / runs.SAMPLES
+    with runs.folder_lock(out_dir):
+        mark = runs.settings_guard(out_dir, sample_settings(args, benchmark, samples, given))
+        records = _generate_and_score(args, problems, samples, backend, out_dir / runs.SAMPLES, benchmark, mark)
+        summary = _summarize(args, benchmark, name, problems, records)
+        runs.write_atomic(out_dir / runs.SUMMARY, json.dumps(summary, indent=2))
+    return summary
 
+
+def _generate_and_score(
+    args: EvalArguments,
+    problems: list[Problem],
+    samples: int,
+    backend: LazyBackend,
+    path: Path,
+    benchmark: str,
+    mark: str,
+) -> list[dict]:
+    """Generate the missing samples of ``problems`` into ``path``, score what is unscored; returns the records of
+    ``problems`` in problem order."""
     started = time.time()
     seen: dict[str, set[int]] = {}
-    for r in runs.read_jsonl(path, repair=True):
+    for r in read_samples(path, mark, repair=True):
         seen.setdefault(r["id"], set()).add(r["sample"])
     done = {pid for pid, indices in seen.items() if indices >= set(range(samples))}
-    _generate_missing(problems, samples, args, backend, path, done, args.template_for(benchmark))
+    _generate_missing(problems, samples, args, backend, path, done, args.template_for(benchmark), mark)
 
     # one record per (problem, sample), newest wins; records of problems outside --limit are kept in the file
-    latest = {(r["id"], r["sample"]): r for r in runs.read_jsonl(path, repair=True)}
+    latest = {(r["id"], r["sample"]): r for r in read_samples(path, mark)}
     order = {p.id: i for i, p in enumerate(problems)}
     records = [r for key, r in latest.items() if key[0] in order and key[1] < samples]
     records.sort(key=lambda r: (order[r["id"]], r["sample"]))
     _score(records, {p.id: p.gold for p in problems}, args, path, everything=list(latest.values()))
+    logger.info("%s done in %.1fs", path.parent.name, time.time() - started)
+    return records
 
+
+def _summarize(args: EvalArguments, benchmark: str, name: str, problems: list[Problem], records: list[dict]) -> dict:
+    """The summary of an evaluation's records: metrics, behaviours and lengths against the optimum where
+    known, the run's settings, and how many answer checks timed out."""
     if all(p.oracle_tokens for p in problems):  # the shortest correct response is known: measure against it
         oracle = {p.id: p.oracle_tokens for p in problems}
         records = [{**r, "oracle_tokens": oracle[r["id"]]} for r in records]
@@ -347,9 +423,8 @@ def evaluate_benchmark(
         temperature=args.temperature,
         top_p=args.top_p,
         max_new_tokens=args.max_new_tokens,
+        verify_timeouts=sum(1 for r in records if r.get("timed_out")),
     )
-    runs.write_atomic(out_dir / runs.SUMMARY, json.dumps(summary, indent=2))
-    logger.info("%s done in %.1fs", name, time.time() - started)
     return summary
 
 

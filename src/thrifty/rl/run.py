@@ -10,7 +10,6 @@ distribution and the clip acts, as in the paper (256 responses per rollout, 128 
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from dataclasses import asdict
@@ -19,6 +18,7 @@ from pathlib import Path
 from thrifty import runs
 from thrifty.args import read_recipe
 from thrifty.data import Problem
+from thrifty.generation.loading import check_model_source
 from thrifty.rewards import make_reward, reward_parameters
 from thrifty.rl.config import ThriftyArguments, TrainConfig
 from thrifty.rl.trainer import ThriftyTrainer
@@ -53,8 +53,7 @@ def metrics_callback(path: Path):
                 "wall_seconds": round(time.time() - self.start, 2),
             }
             record.update({k: v for k, v in logs.items() if isinstance(v, (int, float, str))})
-            with path.open("a") as f:
-                f.write(json.dumps(record) + "\n")
+            runs.append_jsonl(path, [record])  # flushed to disk: a crash leaves whole records
 
     return MetricsJsonl()
 
@@ -81,13 +80,19 @@ def build_reward(args: ThriftyArguments):
 
 
 def train(args: ThriftyArguments, config: TrainConfig, model_args) -> Path:
-    """Train one model of the family; returns the output directory with the final model and ``metrics.jsonl``."""
+    """Train one model of the family; returns the output directory with the final model and ``metrics.jsonl``.
+    The folder is held (:func:`thrifty.runs.folder_lock`) while the run writes it."""
+    check_model_source(model_args.model_name_or_path, "--model_name_or_path")
+    out = Path(config.output_dir)
+    with runs.folder_lock(out):
+        return _train(args, config, model_args, out)
+
+
+def _train(args: ThriftyArguments, config: TrainConfig, model_args, out: Path) -> Path:
     from accelerate import PartialState
     from transformers import AutoTokenizer
     from trl import get_peft_config
 
-    out = Path(config.output_dir)
-    out.mkdir(parents=True, exist_ok=True)
     resume = runs.resume_path(config.resume_from_checkpoint, config.output_dir)
     runs.trim_metrics(out / runs.METRICS, resume)
     updates_per_rollout = (
