@@ -226,3 +226,15 @@ def test_behaviours_and_frontiers_against_the_base_s_skills(tmp_path):
     assert "| base | shortcut 50% · 0.80 · 10<br>columns+1 50% · 1.00 · 30 | shortcut 25% · 0.10 · 12<br>" in section
     # the forced evaluation shows the shortcut's skill; a forced model has no allocation of its own to measure
     assert "| base,forced=shortcut | shortcut 100% · 0.80 · 10 | shortcut 100% · 0.10 · 12 | - | - |" in section
+
+
+@pytest.mark.parametrize("content", ["", "{}", "[1, 2]", '{"accuracy": 0.5, "mean_tok'])
+def test_an_evaluation_with_an_empty_or_damaged_summary_is_skipped_out_loud(tmp_path, caplog, content):
+    _model(tmp_path / "runs" / "good", _summary(0.5, 40.0))
+    broken = _model(tmp_path / "runs" / "broken", _summary(0.5, 40.0))
+    (broken / "eval" / "organism" / "summary.json").write_text(content)
+    (tmp_path / "runs" / "summary.json").write_text(json.dumps({"demo": True}))  # no evaluation's: not reported
+    assert list(collect_runs([str(tmp_path / "runs")])) == ["good"]
+    assert f"skipping {broken / 'eval' / 'organism' / 'summary.json'}" in caplog.text
+    assert "run the same thrifty eval again to rewrite it" in caplog.text
+    assert str(tmp_path / "runs" / "summary.json") not in caplog.text

@@ -6,6 +6,10 @@ what two or more share lives here, so that one flag means one thing everywhere.
 
 from __future__ import annotations
 
+import dataclasses
+import math
+import types
+import typing
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -65,7 +69,97 @@ def parse_names(text: str, flag: str, known: Callable[[str], bool] | tuple[str, 
     return names
 
 
+# --------------------------------------------------------------------------------------------- checks
+OUTPUT_FIELDS = ("out", "output_dir")
+"""Fields that name a folder a command writes into."""
+
+_SCALARS = (bool, int, float, str)
+
+
+def _scalar_kinds(hint) -> tuple[type, ...] | None:
+    """The scalar types a field's annotation allows (``float | None`` -> ``(float,)``), or None when it allows
+    anything else too (lists, dicts, enums...), which is then not checked here."""
+    args = typing.get_args(hint) if typing.get_origin(hint) in (typing.Union, types.UnionType) else (hint,)
+    kinds = tuple(a for a in args if a is not type(None))
+    return kinds if kinds and all(k in _SCALARS for k in kinds) else None
+
+
+def _fits(value, kinds: tuple[type, ...]) -> bool:
+    if isinstance(value, bool):
+        return bool in kinds
+    if isinstance(value, int):
+        return int in kinds or float in kinds
+    return isinstance(value, kinds)
+
+
+def check_values(arguments) -> None:
+    """Refuse, before any work, what the parser lets through: a value of the wrong kind (a YAML list or mapping
+    where a number belongs), a NaN or infinite number (``--temperature nan`` would silently decode greedily),
+    an empty output folder (``--out ""`` is the working directory) or one that is a file. The message names
+    the flag.
+    """
+    try:
+        hints = typing.get_type_hints(type(arguments))
+    except Exception:  # annotations that cannot be resolved: check values only
+        hints = {}
+    for spec in dataclasses.fields(arguments):
+        value, flag = getattr(arguments, spec.name), f"--{spec.name}"
+        kinds = _scalar_kinds(hints.get(spec.name))
+        if value is not None and kinds is not None and not _fits(value, kinds):
+            wanted = " or ".join(k.__name__ for k in kinds)
+            raise ValueError(f"{flag} must be {wanted}, got {value!r} ({type(value).__name__})")
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ValueError(f"{flag} must be a finite number, got {value}")
+        if spec.name in OUTPUT_FIELDS and value is not None:
+            if not str(value).strip():
+                raise ValueError(f"{flag} is empty; name a folder")
+            if Path(value).exists() and not Path(value).is_dir():
+                raise ValueError(f"{flag} {value} is a file, not a folder; name a folder")
+
+
+def check_positive(value: float | None, flag: str, allow_none: bool = True) -> None:
+    """A finite number > 0 (or None, where it means a default)."""
+    if value is None and allow_none:
+        return
+    if not (isinstance(value, (int, float)) and 0 < value < math.inf):
+        raise ValueError(f"{flag} must be a finite number > 0, got {value!r}")
+
+
+def check_device(device: str, flag: str = "--device") -> None:
+    """Refuse a CUDA device on a machine (or a torch build) without one, before a model is loaded."""
+    if device.startswith("cuda"):
+        import torch
+
+        if not torch.cuda.is_available():
+            raise ValueError(f"{flag} {device}: this machine's torch sees no CUDA device; use --device cpu or auto")
+
+
 # --------------------------------------------------------------------------------------------- recipes
+def parse_config(parser, argv: list[str], strict: bool = True) -> tuple:
+    """``parser.parse_args_and_config(argv)`` (a ``TrlParser``), with a YAML ``--config`` that is missing, not
+    YAML or not a mapping refused in one line naming the file, and every parsed dataclass :func:`check_values`'d."""
+    import yaml
+
+    config = argv[argv.index("--config") + 1] if "--config" in argv[:-1] else None
+    if config is not None:
+        if not Path(config).is_file():
+            raise FileNotFoundError(f"--config {config}: no such file")
+        try:
+            loaded = yaml.safe_load(Path(config).read_text(encoding="utf-8"))
+        except (yaml.YAMLError, UnicodeDecodeError) as error:
+            where = getattr(error, "problem_mark", None)
+            line = f" at line {where.line + 1}, column {where.column + 1}" if where is not None else ""
+            reason = getattr(error, "problem", None) or error
+            raise ValueError(f"--config {config}: not valid YAML{line} ({reason})") from None
+        if loaded is not None and not isinstance(loaded, dict):
+            raise ValueError(f"--config {config}: must be a mapping of option: value, got a {type(loaded).__name__}")
+    parsed = parser.parse_args_and_config(argv, fail_with_unknown_args=strict)
+    for arguments in parsed:
+        if dataclasses.is_dataclass(arguments):
+            check_values(arguments)
+    return tuple(parsed)
+
+
 def read_recipe(dataclass_types, path: str | Path, *overrides: str) -> tuple:
     """The dataclasses of a YAML recipe, with command-line style ``overrides`` (``"--alpha", "0.2"``, ...) on top:
     exactly what ``thrifty <command> --config PATH ...`` reads. Unknown keys are an error."""
@@ -73,7 +167,7 @@ def read_recipe(dataclass_types, path: str | Path, *overrides: str) -> tuple:
 
     if not Path(path).is_file():
         raise FileNotFoundError(f"no such recipe: {str(path)!r}")
-    return tuple(TrlParser(list(dataclass_types)).parse_args_and_config(["--config", str(path), *overrides]))
+    return parse_config(TrlParser(list(dataclass_types)), ["--config", str(path), *overrides])
 
 
 # --------------------------------------------------------------------------------------------- prompts
@@ -104,6 +198,14 @@ class PromptArguments:
         default=None, metadata={"help": "Verifier processes per rank (default min(4, CPUs))."}
     )
     verify_timeout: float = field(default=5.0, metadata={"help": "Hard time bound in seconds on one answer check."})
+
+    def __post_init__(self):
+        check_values(self)
+        check_positive(self.verify_timeout, "--verify_timeout", allow_none=False)
+        if self.verify_workers is not None and self.verify_workers < 1:
+            raise ValueError(f"--verify_workers must be >= 1, got {self.verify_workers}")
+        if self.max_prompts is not None and self.max_prompts < 1:
+            raise ValueError(f"--max_prompts must be >= 1, got {self.max_prompts}")
 
     def template(self) -> str:
         return self.prompt_template if self.prompt_template is not None else template_for(self.prompts)

@@ -67,6 +67,8 @@ def _parse(dataclass_types, command: str, argv: list[str], strict: bool = True):
     """Parse flags and an optional ``--config`` YAML; ``strict=False`` ignores YAML keys no dataclass knows."""
     from trl import TrlParser
 
+    from thrifty.args import parse_config
+
     many = isinstance(dataclass_types, (list, tuple))
     parser = TrlParser(
         list(dataclass_types) if many else [dataclass_types],
@@ -74,7 +76,7 @@ def _parse(dataclass_types, command: str, argv: list[str], strict: bool = True):
         description=COMMANDS[command] + " Options can also come from a YAML file: --config FILE (flags override it).",
     )
     try:
-        parsed = parser.parse_args_and_config(argv, fail_with_unknown_args=strict)
+        parsed = parse_config(parser, argv, strict)
     except ValueError as error:
         hints = [f"--{old} is now {new}" for old, new in RENAMED.items() if f"--{old}" in str(error)]
         raise ValueError("; ".join([str(error), *hints])) from error
@@ -239,8 +241,33 @@ def _end_process_group() -> None:
         distributed.destroy_process_group()
 
 
+DEBUG_FLAG = "--debug"
+"""Anywhere on a command line (or ``THRIFTY_DEBUG=1``): errors show their traceback instead of one line."""
+
+
+def error_line(error: BaseException) -> str:
+    """One line saying what failed, naming the file where there is one, and what to do next."""
+    text = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+    errno = getattr(error, "errno", None)
+    where = getattr(error, "filename", None)
+    resume = "free some space and run the same command again; it resumes where it stopped"
+    if errno == 28 or "No space left" in text:  # ENOSPC
+        return f"the disk is full{f' (writing {where})' if where else ''}: {resume}"
+    if "inline_container.cc" in text:  # torch's zip writer (checkpoints) failing mid-write: in practice, a full disk
+        return f"writing a checkpoint failed, most likely on a full disk (torch: {text}): {resume}"
+    if isinstance(error, (PermissionError, NotADirectoryError, IsADirectoryError, FileExistsError)) or errno == 30:
+        return f"cannot write {where or 'the output folder'}: {error.strerror or text}; choose another output folder"
+    if isinstance(error, (ValueError, FileNotFoundError, RuntimeError, OSError)):
+        return text
+    return f"{type(error).__name__}: {text} (unexpected: please report it with the traceback that {DEBUG_FLAG} shows)"
+
+
 def main(argv: list[str] | None = None) -> int:
+    import os
+
     argv = list(sys.argv[1:] if argv is None else argv)
+    debug = DEBUG_FLAG in argv or os.environ.get("THRIFTY_DEBUG") == "1"
+    argv = [a for a in argv if a != DEBUG_FLAG]
     if not argv or argv[0] in ("-h", "--help"):
         print(_usage())
         return 0
@@ -263,8 +290,13 @@ def main(argv: list[str] | None = None) -> int:
             "sweep": _sweep,
             "tiny-model": _tiny_model,
         }[command](rest)
-    except (ValueError, FileNotFoundError, RuntimeError) as error:
-        print(f"thrifty {command}: error: {error}", file=sys.stderr)
+    except KeyboardInterrupt:
+        print(f"thrifty {command}: interrupted; run the same command again to resume", file=sys.stderr)
+        return 130
+    except Exception as error:
+        if debug:
+            raise
+        print(f"thrifty {command}: error: {error_line(error)} ({DEBUG_FLAG} shows the traceback)", file=sys.stderr)
         return 2
     finally:
         _end_process_group()

@@ -20,7 +20,7 @@ from thrifty.generation.backend import (
     encode_prompts,
     eos_token_ids,
 )
-from thrifty.generation.loading import pick_device, pick_dtype, resolve_model_path
+from thrifty.generation.loading import check_model_source, pick_device, pick_dtype, resolve_model_path
 
 
 logger = logging.getLogger(__name__)
@@ -97,6 +97,7 @@ class HFBackend:
     def __init__(self, model: str, gguf_file: str | None = None, device: str = "auto", dtype: str = "auto"):
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
+        check_model_source(model)
         path, gguf = resolve_model_path(model, gguf_file)
         self.device = pick_device(device)
         kwargs = {"gguf_file": gguf} if gguf else {}
@@ -122,6 +123,7 @@ class HFBackend:
         from transformers import GenerationConfig
 
         ids = encode_prompts(self.tokenizer, prompts)
+        self._check_context(max(map(len, ids), default=0), params.max_new_tokens)
         rows = [{"input_ids": row} for row in ids for _ in range(n)]
         batch = self.tokenizer.pad(rows, return_tensors="pt").to(self.device)
         cache = self._shared_prefill(ids, n) if n > 1 and ids and min(map(len, ids)) > 1 else None
@@ -152,6 +154,17 @@ class HFBackend:
         # no EOS in a row means it ran to max_new_tokens (generation only stops early once every row has ended)
         completions = [completion_from_ids(row, self.eos_ids, self.tokenizer) for row in generated]
         return [completions[i * n : (i + 1) * n] for i in range(len(prompts))]
+
+    def _check_context(self, longest_prompt: int, max_new_tokens: int) -> None:
+        """Refuse, before generating, a prompt + response longer than the model's context: past its
+        ``max_position_embeddings`` a model runs on positions it never learned (transformers only warns)."""
+        limit = getattr(self.model.config, "max_position_embeddings", None)
+        if isinstance(limit, int) and longest_prompt + max_new_tokens > limit:
+            raise ValueError(
+                f"a {longest_prompt}-token prompt plus --max_new_tokens {max_new_tokens} exceeds the model's context "
+                f"of {limit} tokens (max_position_embeddings); lower --max_new_tokens to at most "
+                f"{max(limit - longest_prompt, 0)}"
+            )
 
     def _shared_prefill(self, ids: list[list[int]], n: int):
         """A KV cache of every prompt but its last token, computed once per prompt and copied to its ``n`` rows.

@@ -26,6 +26,32 @@ def resolve_model_path(model: str, gguf_file: str | None = None) -> tuple[str, s
     return model, gguf_file
 
 
+def check_model_source(model: str, flag: str = "--model") -> None:
+    """Refuse, before anything loads, a model that cannot load: a local path that does not exist (rather than
+    asking the Hub for it), a folder without ``config.json``, or a ``.safetensors`` file that is truncated or
+    damaged (its header is read, not its weights). A name that is not a local path is left to the Hub."""
+    path = Path(model).expanduser()
+    if not path.exists():
+        if model.startswith((".", "/", "~")) or model.count("/") > 1 or "\\" in model or model.endswith(".gguf"):
+            raise FileNotFoundError(f"{flag} {model}: no such file or folder")
+        return  # a hub id (``org/name``): a missing one is the Hub's error to report
+    if path.is_file():
+        return  # a .gguf file: resolve_model_path checks it
+    if not (path / "config.json").is_file():
+        raise FileNotFoundError(f"{flag} {model}: the folder holds no model (no config.json)")
+    from safetensors import SafetensorError, safe_open
+
+    for weights in sorted(path.glob("*.safetensors")):
+        try:
+            with safe_open(str(weights), "pt"):
+                pass
+        except (SafetensorError, OSError) as error:
+            raise ValueError(
+                f"{flag} {model}: {weights.name} cannot be read ({error}); the file is truncated or damaged: "
+                "download, copy or build the model again"
+            ) from None
+
+
 def dequantized_gguf(folder: str, gguf_file: str, cache_dir: str | None = None) -> str:
     """A folder holding the GGUF model ``folder/gguf_file`` dequantised (as transformers loads it), tokenizer
     included, for engines that take a model folder. Written once under ``cache_dir`` (default

@@ -23,7 +23,13 @@ from thrifty.generation.backend import (
     encode_prompts,
     eos_token_ids,
 )
-from thrifty.generation.loading import dequantized_gguf, pick_device, pick_dtype, resolve_model_path
+from thrifty.generation.loading import (
+    check_model_source,
+    dequantized_gguf,
+    pick_device,
+    pick_dtype,
+    resolve_model_path,
+)
 
 
 logger = logging.getLogger(__name__)
@@ -81,6 +87,7 @@ class VLLMBackend:
             raise ValueError(
                 f"--device {device!r}: the vllm backend picks its device itself; use CUDA_VISIBLE_DEVICES"
             )
+        check_model_source(model)
         path, gguf = resolve_model_path(model, gguf_file)
         if gguf:
             path = dequantized_gguf(path, gguf)

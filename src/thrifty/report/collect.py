@@ -11,7 +11,6 @@ for the model (``--response_prefix``, a forced behaviour) is ``forced``. Reads f
 
 from __future__ import annotations
 
-import json
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -83,11 +82,11 @@ def _estimator(args: dict) -> str:
 def _classify(run: ModelRun, base: str) -> None:
     args_file, baseline_file = run.folder / runs.RUN_ARGS, run.folder / runs.BASELINE
     if args_file.is_file():
-        args = json.loads(args_file.read_text())
+        args = runs.read_json_object(args_file)
         run.alpha, run.estimator = float(args["alpha"]), _estimator(args)
         run.kind = "family" if run.estimator == "rloo" else "ablation"
     elif baseline_file.is_file():
-        run.info = json.loads(baseline_file.read_text())
+        run.info = runs.read_json_object(baseline_file)
         run.kind = run.info.get("method", "other")
     elif run.name == base:
         run.kind = "base"
@@ -102,6 +101,25 @@ def _split_spec(spec: str) -> tuple[str, str]:
         if char == "=" and Path(spec[i + 1 :]).is_dir():
             return spec[:i], spec[i + 1 :]
     return "", spec
+
+
+def _read_summary(path: Path) -> dict | None:
+    """An evaluation's summary, or None: for a file of that name that is no evaluation's (a demo's), silently; for
+    one beside an evaluation's samples that is empty or damaged (an evaluation cut short), with a warning."""
+    evaluation = (path.parent / runs.SAMPLES).exists()
+    try:
+        summary = runs.read_json_object(path)
+    except ValueError as error:
+        summary = {}
+        if not evaluation:
+            logger.warning("skipping %s", error)
+    if "accuracy" in summary and "mean_tokens" in summary:
+        return summary
+    if evaluation:
+        logger.warning(
+            "skipping %s: not a finished evaluation's summary; run the same thrifty eval again to rewrite it", path
+        )
+    return None
 
 
 def collect_runs(paths: list[str], base: str = "base") -> dict[str, ModelRun]:
@@ -119,9 +137,9 @@ def collect_runs(paths: list[str], base: str = "base") -> dict[str, ModelRun]:
                 continue  # checkpoints, and the baselines' sampled set (training prompts, not an evaluation)
             if any(p.startswith(SEED_FOLDER) for p in parts[:-1]):
                 continue  # another seed's repeat of the same models (thrifty demo --seeds): a report of its own
-            summary = json.loads(summary_path.read_text())
-            if "accuracy" not in summary or "mean_tokens" not in summary:
-                continue  # a demo's summary.json or another file of that name
+            summary = _read_summary(summary_path)
+            if summary is None:
+                continue
             holder = summary_path.parent.parent
             folder = holder.parent if holder.name == "eval" else holder
             name = label or folder.resolve().name
@@ -138,7 +156,7 @@ def collect_runs(paths: list[str], base: str = "base") -> dict[str, ModelRun]:
             run.samples[benchmark] = summary_path.parent / runs.SAMPLES
             settings = summary_path.parent / runs.EVAL_SETTINGS
             if run.kind in ("other", "base") and settings.is_file():
-                prefix = json.loads(settings.read_text()).get("response_prefix")
+                prefix = (runs.read_json_object(settings) or {}).get("response_prefix")
                 if prefix:
                     run.kind, run.info = "forced", {"response_prefix": prefix, "model": summary.get("model")}
             found += 1
@@ -165,5 +183,5 @@ def live_targets(models: dict[str, ModelRun]) -> dict[str, dict]:
             continue
         settings = next(iter(run.samples.values())).parent / runs.EVAL_SETTINGS
         if settings.is_file():
-            targets[run.label()] = json.loads(settings.read_text())
+            targets[run.label()] = runs.read_json_object(settings)
     return targets

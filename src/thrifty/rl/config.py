@@ -39,6 +39,7 @@ class ThriftyArguments(PromptArguments):
     )
 
     def __post_init__(self):
+        super().__post_init__()
         if not 0 <= self.alpha < 1:
             raise ValueError(f"--alpha must be in [0, 1), got {self.alpha}")
         for flag, check in (("reward", reward_parameters), ("advantage_estimator", get_advantage)):
