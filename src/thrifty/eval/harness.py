@@ -11,10 +11,12 @@ For each benchmark it writes, under ``OUT/<benchmark>/``:
 Resuming: problems are generated in fixed chunks (``--batch_size // samples`` problems), each seeded from its
 problem ids, generated whole and appended to ``samples.jsonl`` in one fsynced write. A run killed at any point
 (even SIGKILL) and re-run with the same settings generates only the incomplete chunks and ends with the same
-samples and summary as an uninterrupted run. A partial last line left by a kill is discarded. (Another
-``--limit`` or ``--batch_size`` changes the chunking, so new chunks differ from what a straight run would have
-drawn; the settings in ``config.json`` that change samples are enforced.) Scoring is a separate pass, so a
-finished run can be re-scored with another verifier without generating anything. Where each problem's shortest
+samples and summary as an uninterrupted run. A partial last line left by a kill, or a line of junk, is
+discarded. The settings that change samples (``config.json``, the batch size included) are enforced, and every
+record carries their fingerprint, so samples are never adopted by other settings; another ``--limit`` changes
+the chunking of the problems beyond the old limit. One process at a time works in a folder
+(:func:`thrifty.runs.folder_lock`). Scoring is a separate pass, so a finished run can be re-scored with another
+verifier without generating anything; a check that timed out is re-run under a larger ``--verify_timeout``. Where each problem's shortest
 correct response is known (``Problem.oracle_tokens``), lengths are also reported against it.
 """
 
