@@ -1,16 +1,17 @@
 """Problems in, prompts out: benchmarks, training prompt sets and prompt templates.
 
 Owns reading rows (local JSONL/parquet files or Hugging Face Hub datasets) and turning them into :class:`Problem`
-records with a string gold answer, and knowing which benchmarks exist. Does not generate, verify or score
-anything, except that :func:`load_training_prompts` asks :mod:`thrifty.verify` whether an answer is checkable.
+records with a string gold answer and an id unique within their set, and knowing which benchmarks exist. Does not
+generate, verify or score anything, except that :func:`load_training_prompts` asks :mod:`thrifty.verify` whether
+an answer is checkable.
 
-Modules: :mod:`~thrifty.data.problems` (the types), :mod:`~thrifty.data.files` (row sources),
-:mod:`~thrifty.data.public` (GSM8K, MATH500, AIME24, AMC23 and users' own files), :mod:`~thrifty.data.registry`
-(which benchmarks exist; packages register theirs), :mod:`~thrifty.data.prompts` (templates),
-:mod:`~thrifty.data.training` (training prompt sets).
+Modules: :mod:`~thrifty.data.problems` (the types, and what a row's values must be), :mod:`~thrifty.data.files`
+(row sources, bad rows, unique ids), :mod:`~thrifty.data.public` (GSM8K, MATH500, AIME24, AMC23 and users' own
+files), :mod:`~thrifty.data.registry` (which benchmarks exist; packages register theirs),
+:mod:`~thrifty.data.prompts` (templates), :mod:`~thrifty.data.training` (training prompt sets).
 """
 
-from thrifty.data.problems import BadRow, Benchmark, Problem
+from thrifty.data.problems import MAX_QUESTION_CHARS, BadRow, Benchmark, Problem
 from thrifty.data.prompts import PAPER_PROMPT_TEMPLATE, build_prompt, template_for
 from thrifty.data.public import gsm8k_gold
 from thrifty.data.registry import (
@@ -24,6 +25,7 @@ from thrifty.data.training import DropReport, load_training_prompts, training_pr
 
 
 __all__ = [
+    "MAX_QUESTION_CHARS",
     "PAPER_PROMPT_TEMPLATE",
     "BadRow",
     "Benchmark",

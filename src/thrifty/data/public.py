@@ -1,8 +1,9 @@
 """The public benchmarks (GSM8K, MATH500, AIME24, AMC23) and users' own problem files: rows -> :class:`Problem`.
 
 Each benchmark is found in a local folder (``--data_dir``: the file names tried are in :data:`FILES`) or, without
-one, on the Hugging Face Hub. Bad rows (invalid JSON, missing fields, empty answers) are skipped and reported in
-one warning with their line numbers.
+one, on the Hugging Face Hub. Bad rows (invalid JSON or UTF-8, missing fields, a question that is not a string, an
+answer that is not a string or number, empty or overlong values: see :mod:`thrifty.data.problems`) are skipped and
+reported in one warning with their line numbers; repeated ids are made unique (:func:`thrifty.data.files.unique_ids`).
 """
 
 from __future__ import annotations
@@ -13,63 +14,72 @@ from pathlib import Path
 from typing import Any
 
 from thrifty.data.files import file_rows, hub_rows, parse_rows
-from thrifty.data.problems import BadRow, Benchmark, Problem
+from thrifty.data.problems import (
+    BadRow,
+    Benchmark,
+    Problem,
+    gold_text,
+    question_text,
+    require_string,
+    row_field,
+    row_id,
+)
 from thrifty.verify import all_boxed_answers
 
 
 # --------------------------------------------------------------------------------------------- row parsers
-def _field(row: dict, *names: str) -> Any:
-    for name in names:
-        if name in row and row[name] is not None:
-            return row[name]
-    raise BadRow(f"missing field {' / '.join(repr(n) for n in names)}")
-
-
-def _text(value: Any, what: str) -> str:
-    text = str(value).strip() if value is not None else ""
-    if not text:
-        raise BadRow(f"empty {what}")
-    return text
-
-
-def _integer_string(value: Any) -> str:
-    """``"025"`` -> ``"25"``, ``27.0`` -> ``"27"``; anything else is returned stripped."""
-    text = str(value).strip()
+def _integer_string(value: str) -> str:
+    """``"025"`` -> ``"25"``, ``"27.0"`` -> ``"27"``; anything else is returned as it is."""
     try:
-        number = float(text)
+        number = float(value)
     except ValueError:
-        return text
+        return value
     if number.is_integer():
         return str(int(number))
-    return text
+    return value
 
 
 def gsm8k_gold(answer: str) -> str:
     """The number after ``####`` in a GSM8K answer, commas removed: ``"... #### 1,234"`` -> ``"1234"``."""
+    require_string(answer, "GSM8K answer", "it")
     if "####" not in answer:
         raise BadRow("GSM8K answer has no '####' final answer")
-    return _text(answer.rsplit("####", 1)[1].replace(",", ""), "answer after ####")
+    return gold_text(answer.rsplit("####", 1)[1].replace(",", ""), "the text after '####'")
 
 
 def _level(value: Any) -> int | None:
     """MATH levels come as ``3`` or ``"Level 3"``; anything unparseable is None."""
-    if value is None:
-        return None
     text = str(value).strip().lower().removeprefix("level").strip()
-    return int(text) if text.isdigit() else None
+    if value is None or not (text.isascii() and text.isdigit()):
+        return None
+    try:
+        return int(text)
+    except ValueError:  # more digits than Python converts
+        return None
+
+
+def _oracle(value: Any) -> int | None:
+    """A row's ``oracle_tokens`` (tokens of its shortest correct response, where known), else None."""
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        return None
+    try:
+        tokens = int(value)
+    except (ValueError, OverflowError):
+        return None
+    return tokens if tokens > 0 else None
 
 
 def _gsm8k(row: dict, index: int) -> Problem:
     return Problem(
-        str(row.get("id", index)), _text(_field(row, "question"), "question"), gsm8k_gold(_field(row, "answer"))
+        row_id(row, index, "id"), question_text(*row_field(row, "question")), gsm8k_gold(row_field(row, "answer")[0])
     )
 
 
 def _math500(row: dict, index: int) -> Problem:
     return Problem(
-        str(row.get("unique_id", index)),
-        _text(_field(row, "problem"), "problem"),
-        _text(_field(row, "answer"), "answer"),
+        row_id(row, index, "unique_id"),
+        question_text(*row_field(row, "problem")),
+        gold_text(*row_field(row, "answer")),
         _level(row.get("level")),
     )
 
@@ -77,33 +87,38 @@ def _math500(row: dict, index: int) -> Problem:
 def _competition(row: dict, index: int) -> Problem:
     """AIME/AMC rows: integer answers lose zero-padding and trailing ``.0``."""
     return Problem(
-        str(row.get("id", index)),
-        _text(_field(row, "problem", "question", "Problem"), "problem"),
-        _integer_string(_text(_field(row, "answer", "Answer"), "answer")),
+        row_id(row, index, "id"),
+        question_text(*row_field(row, "problem", "question", "Problem")),
+        _integer_string(gold_text(*row_field(row, "answer", "Answer"))),
     )
+
+
+def _generic_gold(row: dict) -> str:
+    """The gold of a user's row: its ``answer`` / ``gold`` / ``final_answer``, else the last boxed answer of its
+    ``solution``."""
+    try:
+        answer, where = row_field(row, "answer", "gold", "final_answer", "solution")
+    except BadRow:
+        raise BadRow(
+            "missing field 'answer' / 'gold' / 'final_answer' (or a \\boxed{} answer in 'solution')"
+        ) from None
+    if where == "field 'solution'":
+        boxed = all_boxed_answers(require_string(answer, "solution", where))
+        if not boxed:
+            raise BadRow("no boxed answer (no 'answer' field, and no \\boxed{} in field 'solution')")
+        answer, where = boxed[-1], "the last \\boxed{} of field 'solution'"
+    return gold_text(answer, where)
 
 
 def _generic(row: dict, index: int) -> Problem:
     """A user's own rows: question in problem/question/prompt; gold in answer/gold, else last boxed of solution."""
-    question = _text(_field(row, "problem", "question", "prompt"), "question")
-    gold = next((row[k] for k in ("answer", "gold", "final_answer") if row.get(k) not in (None, "")), None)
-    if gold is None and row.get("solution"):
-        boxed = all_boxed_answers(str(row["solution"]))
-        gold = boxed[-1] if boxed else None
-    if gold is None:
-        raise BadRow("missing field 'answer' / 'gold' (or a \\boxed{} answer in 'solution')")
-    row_id = next((row[k] for k in ("id", "unique_id", "idx") if row.get(k) is not None), index)
     return Problem(
-        str(row_id), question, _text(gold, "answer"), _level(row.get("level")), _oracle(row.get("oracle_tokens"))
+        row_id(row, index, "id", "unique_id", "idx"),
+        question_text(*row_field(row, "problem", "question", "prompt")),
+        _generic_gold(row),
+        _level(row.get("level")),
+        _oracle(row.get("oracle_tokens")),
     )
-
-
-def _oracle(value: Any) -> int | None:
-    """A row's ``oracle_tokens`` (tokens of its shortest correct response, where known), else None."""
-    try:
-        return int(value) if value is not None and int(value) > 0 else None
-    except (TypeError, ValueError):
-        return None
 
 
 # --------------------------------------------------------------------------------------------- benchmarks
@@ -138,9 +153,11 @@ def _load(name: str, data_dir: str | os.PathLike | None) -> list[Problem]:
 
 
 def load_file(path: str | os.PathLike) -> list[Problem]:
-    """A user's own problems from a ``.jsonl`` / ``.json`` / ``.parquet`` file: question in ``problem`` /
-    ``question`` / ``prompt``; gold in ``answer`` / ``gold`` / ``final_answer``, else the last boxed answer of
-    ``solution``; optional ``id``, ``level`` and ``oracle_tokens``."""
+    """A user's own problems from a ``.jsonl`` / ``.json`` / ``.parquet`` file (UTF-8): question (a string) in
+    ``problem`` / ``question`` / ``prompt``; gold (a string or a number) in ``answer`` / ``gold`` /
+    ``final_answer``, else the last boxed answer of ``solution``; optional ``id`` (also ``unique_id`` / ``idx``;
+    a row without one gets its 0-based index, and repeated ids are renamed ``id#2``, ...), ``level`` and
+    ``oracle_tokens``. Bad rows are skipped with one warning naming their lines."""
     path, bad = Path(path), []
     if not path.is_file():
         raise FileNotFoundError(f"benchmark file not found: {path}")

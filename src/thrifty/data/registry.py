@@ -13,11 +13,12 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 from importlib.metadata import entry_points
 from pathlib import Path
 
 from thrifty.data.files import DATA_SUFFIXES
-from thrifty.data.problems import Benchmark, Problem
+from thrifty.data.problems import Benchmark, Problem, one_problem_per_id
 from thrifty.data.public import BENCHMARKS, load_file
 
 
@@ -81,7 +82,10 @@ def load_benchmark(name: str, data_dir: str | os.PathLike | None = None) -> list
             Hugging Face Hub with :func:`datasets.load_dataset`.
 
     Returns:
-        `list[Problem]`, in file order. Bad rows are skipped with one warning that names their lines.
+        `list[Problem]`, in file order, one problem per id. Bad rows are skipped with one warning that names
+        their lines; ids that rows of a file or dataset repeat are renamed (``same``, ``same#2``) with one warning
+        (:func:`thrifty.data.files.unique_ids`); a benchmark whose code gives one id to two problems is refused
+        (:func:`thrifty.data.problems.one_problem_per_id`).
 
     Example:
         >>> problems = load_benchmark("math500", "../shared/benchmarks")  # doctest: +SKIP
@@ -90,12 +94,36 @@ def load_benchmark(name: str, data_dir: str | os.PathLike | None = None) -> list
     """
     benchmark = get_benchmark(name)
     if benchmark is not None:
-        return benchmark.load(None if data_dir is None else str(data_dir))
+        problems = benchmark.load(None if data_dir is None else str(data_dir))
+        return one_problem_per_id(problems, f"benchmark {name!r}")
     if Path(name).suffix in DATA_SUFFIXES:
         return load_file(name)
     raise ValueError(f"unknown benchmark {name!r}; known: {', '.join(benchmark_names())} {NOT_FOUND_HINT}")
 
 
+_UNSAFE = re.compile(r"[/\\\x00-\x1f\x7f]")
+"""Characters a folder name must not hold: path separators (``\\`` too, for Windows) and control characters."""
+
+
 def benchmark_label(name: str) -> str:
-    """The folder name of a benchmark's results: its name, or a data file's stem (``my/set.jsonl`` -> ``set``)."""
-    return name if get_benchmark(name) is not None else Path(name).stem
+    """The folder name of a benchmark's results under ``--out``: its name, or a data file's stem (``my/set.jsonl``
+    -> ``set``), made one safe path component.
+
+    Path separators and control characters become ``_``, and leading dots and spaces are dropped, so a label can
+    neither leave ``--out`` (the stem of ``...jsonl`` is ``..``) nor hide there; normal names are unchanged.
+
+    Raises:
+        ValueError: when nothing usable is left (the file's name is all dots and spaces).
+
+    Example:
+        >>> benchmark_label("gsm8k"), benchmark_label("my/set.jsonl"), benchmark_label(".hidden.jsonl")
+        ('gsm8k', 'set', 'hidden')
+    """
+    stem = name if get_benchmark(name) is not None else Path(name).stem
+    label = _UNSAFE.sub("_", stem).lstrip(". ")
+    if not label:
+        raise ValueError(
+            f"benchmark {name!r} gives no usable results folder name ({stem!r} would leave or hide in --out); "
+            "rename the file to start with a letter or digit, e.g. my_set.jsonl"
+        )
+    return label

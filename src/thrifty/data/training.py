@@ -13,10 +13,19 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from thrifty.data.files import DATA_SUFFIXES, file_rows, hub_rows
-from thrifty.data.problems import Problem
+from thrifty.data.files import DATA_SUFFIXES, file_rows, hub_rows, unique_ids
+from thrifty.data.problems import (
+    BadRow,
+    Problem,
+    gold_text,
+    one_problem_per_id,
+    question_text,
+    require_string,
+    row_field,
+    row_id,
+)
 from thrifty.data.registry import NOT_FOUND_HINT, benchmark_names, get_benchmark
-from thrifty.verify import MAX_ANSWER_CHARS, VerifierPool, all_boxed_answers
+from thrifty.verify import VerifierPool, all_boxed_answers
 
 
 logger = logging.getLogger(__name__)
@@ -31,6 +40,9 @@ class DropReport:
     examples: dict[str, list[int]] = field(default_factory=dict)
 
     def add(self, reason: str, line_number: int) -> None:
+        """Count a dropped row under ``reason`` (a :class:`~thrifty.data.problems.BadRow` message's category: its
+        text before `` (``)."""
+        reason = reason.split(" (")[0]
         self.counts[reason] += 1
         self.examples.setdefault(reason, [])
         if len(self.examples[reason]) < 10:
@@ -51,6 +63,22 @@ _PROSE = re.compile(r"\\(?:text|textbf|mbox)\{[^}]*[A-Za-z]+\s+[A-Za-z]+[^}]*\}"
 """A ``\\text{...}`` of several words ("Proof is complete", "No solution"): not a single checkable value."""
 
 
+def _numina_problem(row: dict, index: int) -> Problem:
+    """A NuminaMath-style row (``problem`` or ``question``, ``solution``) with one boxed final answer as its gold;
+    a :class:`BadRow` whose category is the reason it is dropped otherwise."""
+    question = question_text(*row_field(row, "problem", "question"))
+    solution, where = row_field(row, "solution")
+    boxed = all_boxed_answers(require_string(solution, "solution", where))
+    if not boxed or not boxed[-1]:
+        raise BadRow("no boxed answer")
+    if len(set(boxed)) > 1:
+        raise BadRow("several different boxed answers")
+    gold = gold_text(boxed[-1], "the boxed answer of field 'solution'")
+    if _PROSE.search(gold):
+        raise BadRow("answer is prose")
+    return Problem(row_id(row, index, "id"), question, gold)
+
+
 def load_training_prompts(
     source: str | os.PathLike,
     split: str = "train",
@@ -59,11 +87,13 @@ def load_training_prompts(
 ) -> tuple[list[Problem], DropReport]:
     """Load a NuminaMath-style set (``problem``, ``solution``) and keep rows with one checkable final answer.
 
-    A row is kept when its solution has a ``\\boxed{}`` answer (all boxes agreeing) that math-verify parses to
-    a value within the verifier's time bound. Dropped rows are counted by reason: ``missing field``,
+    A row is kept when its question is a string of at most
+    :data:`~thrifty.data.problems.MAX_QUESTION_CHARS` characters and its solution has a ``\\boxed{}`` answer (all
+    boxes agreeing) that math-verify parses to a value within the verifier's time bound. Dropped rows are
+    counted by reason, e.g. ``missing field 'solution'``, ``question is not a string``, ``question too long``,
     ``no boxed answer``, ``several different boxed answers``, ``answer too long``, ``answer is prose`` (a
-    ``\\text{}`` of
-    several words), ``answer not parseable``.
+    ``\\text{}`` of several words), ``answer not parseable``, ``invalid JSON``, ``not valid UTF-8``. Repeated
+    ids are made unique (:func:`thrifty.data.files.unique_ids`).
 
     Args:
         source (`str`): a local ``.jsonl``/``.parquet`` file or a hub dataset id (e.g. ``AI-MO/NuminaMath-CoT``).
@@ -85,24 +115,12 @@ def load_training_prompts(
     report = DropReport()
     candidates: list[tuple[int, Problem]] = []
     for line_number, row in rows:
-        question, solution = row.get("problem") or row.get("question"), row.get("solution")
-        if not question or not solution:
-            report.add("missing field", line_number)
-            continue
-        boxed = all_boxed_answers(str(solution))
-        if not boxed or not boxed[-1]:
-            report.add("no boxed answer", line_number)
-        elif len(set(boxed)) > 1:
-            report.add("several different boxed answers", line_number)
-        elif len(boxed[-1]) > MAX_ANSWER_CHARS:
-            report.add("answer too long", line_number)
-        elif _PROSE.search(boxed[-1]):
-            report.add("answer is prose", line_number)
-        else:
-            row_id = row.get("id", line_number - 1)
-            candidates.append((line_number, Problem(str(row_id), str(question).strip(), boxed[-1])))
+        try:
+            candidates.append((line_number, _numina_problem(row, line_number - 1)))
+        except BadRow as error:
+            report.add(str(error), line_number)
     for line_number, why in bad:
-        report.add(why.split(" (")[0], line_number)
+        report.add(why, line_number)
     owned = pool is None
     pool = pool or VerifierPool()
     try:
@@ -110,12 +128,13 @@ def load_training_prompts(
     finally:
         if owned:
             pool.close()
-    problems = []
+    checkable = []
     for (line_number, problem), ok in zip(candidates, parse_ok, strict=True):
-        if not ok:
+        if ok:
+            checkable.append((line_number, problem))
+        else:
             report.add("answer not parseable", line_number)
-        elif limit is None or len(problems) < limit:
-            problems.append(problem)
+    problems = unique_ids(checkable, str(source))[:limit]
     report.kept = len(problems)
     logger.log(logging.WARNING if report.dropped else logging.INFO, "training prompts from %s: %s", source, report)
     return problems, report
@@ -129,7 +148,7 @@ def training_problems(
     :func:`load_training_prompts`; at most ``limit``."""
     benchmark = get_benchmark(source)
     if benchmark is not None and benchmark.train is not None:
-        problems = benchmark.train(per_level)
+        problems = one_problem_per_id(benchmark.train(per_level), f"the training split of {source!r}")
     elif benchmark is not None:
         raise ValueError(f"benchmark {source!r} has no training split; train on a data file or a hub dataset instead")
     elif "/" not in source and Path(source).suffix not in DATA_SUFFIXES:  # not a hub id (org/name), not a file
