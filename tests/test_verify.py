@@ -4,10 +4,17 @@ from __future__ import annotations
 
 import faulthandler
 import json
+import signal
+import time
+import tracemalloc
+from decimal import Decimal
+from fractions import Fraction
 
 import pytest
 
 from thrifty.verify import (
+    DEFAULT_TIMEOUT,
+    Verdict,
     VerifierPool,
     all_boxed_answers,
     extract_answer,
@@ -15,6 +22,7 @@ from thrifty.verify import (
     is_correct,
     verify_batch,
 )
+from thrifty.verify.rules import judge, parses_to_value
 
 
 # ------------------------------------------------------------------ extraction
@@ -153,17 +161,13 @@ def test_a_hung_worker_is_killed_and_replaced(hang_guard):
     """A verification that outlives the hard bound is killed (``timed_out``), answered False, and the pool keeps
     working."""
     with VerifierPool(workers=1, timeout=1.0) as pool:
-        pool._inner_timeout = 60  # disable math-verify's own alarm so only the hard kill can end it
-        for worker in pool._workers:
-            worker.kill()
-        pool._workers = []
         verdict = pool.verify([r"\boxed{9^{9^{9^{9^9}}}}"], ["2"])[0]
-        assert verdict.correct is False and verdict.timed_out is True
+        assert verdict == Verdict(r"9^{9^{9^{9^9}}}", False, True)  # the answer is known though the check is not
         assert pool.verify([r"\boxed{2}"], ["2"])[0].correct is True
 
 
-def test_non_string_inputs_are_false(verifier_pool):
-    assert [v.correct for v in verifier_pool.verify([None, 5, r"\boxed{1}"], ["1", "5", None])] == [False] * 3
+def test_non_string_responses_are_false(verifier_pool):
+    assert verifier_pool.verify([None, 5], ["1", "5"]) == [Verdict(None, False, False)] * 2
 
 
 def test_verify_batch_in_order(verifier_pool):
@@ -183,7 +187,7 @@ def test_an_interrupted_call_leaves_no_stale_answer_for_the_next():
                 raise KeyboardInterrupt
 
     with VerifierPool(workers=2) as pool:
-        requests = [("judge", "2", "2", "math-verify"), ("judge", "3", "3", "math-verify")]
+        requests = [("judge", r"\boxed{2}", "2", "math-verify"), ("judge", r"\boxed{3}", "3", "math-verify")]
         with pytest.raises(KeyboardInterrupt):
             pool._run(requests, progress=Interrupt())
         assert all(w.task is None for w in pool._workers)
@@ -196,3 +200,146 @@ def test_extraction_of_deeply_nested_closed_boxes(hang_guard):
     text = r"\boxed{" * 20_000 + "1" + "}" * 20_000
     assert extract_boxed_answer(text) == "1"
     assert all_boxed_answers(r"\boxed{\boxed{2}+1}") == [r"\boxed{2}+1", "2"]
+
+
+# ------------------------------------------------------------------ issue 13: timing, exact numbers, golds, bounds
+SET_200 = r"\{" + ",".join(map(str, range(1, 201))) + r"\}"
+SET_200_REVERSED = r"\{" + ",".join(map(str, range(200, 0, -1))) + r"\}"
+
+
+def test_a_slow_right_answer_is_right_under_the_default_budget(hang_guard):
+    """The set {1..200} against itself reversed takes math-verify over a second. Its own 1 s alarm used to score it
+    False, not timed out, on most runs; the pool's budget is the only one now. A fresh pool: no cached parse helps."""
+    with VerifierPool(workers=1) as pool:
+        verdict = pool.verify([rf"\boxed{{{SET_200_REVERSED}}}"], [SET_200])[0]
+    assert verdict == Verdict(SET_200_REVERSED, True, False)
+
+
+def test_math_verify_never_arms_its_own_alarm(monkeypatch):
+    """Its SIGALRM expiry reads as a plain False; the equivalence must run with no budget but the pool's."""
+    armed = []
+    monkeypatch.setattr(signal, "alarm", lambda seconds: armed.append(seconds) or 0)
+    assert judge(r"\{3, 2, 1\}", r"\{1, 2, 3\}", "math-verify") is True
+    assert judge(r"\sqrt{8}", r"2\sqrt{2}", "paper-compat") is True
+    assert parses_to_value(r"\frac{1}{2}") is True
+    assert armed == []
+
+
+def test_a_check_that_does_not_finish_is_timed_out_never_a_plain_false(hang_guard):
+    """Too small a budget for the same right answer: not finished, so flagged, not a verdict of False."""
+    with VerifierPool(workers=1, timeout=0.3) as pool:
+        verdict = pool.verify([rf"\boxed{{{SET_200_REVERSED}}}"], [SET_200])[0]
+    assert verdict.correct or verdict.timed_out
+    assert verdict.extracted == SET_200_REVERSED
+
+
+def test_a_result_that_has_arrived_is_read_even_after_the_deadline():
+    """A check that finished is never called timed out because this process looked late (e.g. while it was
+    starting a replacement worker): what the worker sent is read before the deadline is looked at."""
+    with VerifierPool(workers=1, timeout=60) as pool:
+        pool._ensure_started()
+        worker = pool._workers[0]
+        worker.conn.send((0, "judge", r"\boxed{2}", "2", "math-verify"))
+        worker.task, worker.deadline = 0, time.monotonic() - 1
+        assert worker.conn.poll(30)
+        time.sleep(1.0)  # both messages (the answer, then the verdict) are in the pipe by now
+        results = [Verdict(None, False)]
+        assert pool._collect(worker, results) is True
+        assert results == [Verdict("2", True, False)]
+
+
+def test_paper_compat_never_calls_numbers_beyond_float_range_equal():
+    assert is_correct(r"\boxed{1e309}", "2e309", mode="paper-compat") is False
+    assert is_correct(r"\boxed{1e309}", "10e308", mode="paper-compat") is True
+
+
+@pytest.mark.parametrize(
+    "answer, gold, expected",
+    [
+        (str(10**30), str(10**30), True),
+        (str(10**30), str(10**30 + 1), False),  # floats: equal
+        (str(10**400 + 7), str(10**400 + 7), True),  # floats: inf, and "equal" to anything as large
+        (str(10**400 + 7), str(10**400 + 8), False),
+        ("100001", "100000", False),  # integers are exact (the official float rule has them within 1e-4)
+        ("18.00001", "18", True),  # non-integers keep the official relative tolerance, 1e-4
+        ("18.01", "18", False),
+        ("0.33333", r"\frac{1}{3}", True),
+        ("0.333", r"\frac{1}{3}", False),
+        (r"\frac{2}{6}", "1/3", True),
+        ("0.5", "50", True),  # a percentage: gold / 100
+        ("5000", "50", True),  # gold * 100
+        ("5001", "50", False),
+        ("0", "0.0", True),
+        ("-2.5e-3", "-0.0025", True),
+    ],
+)
+def test_paper_compat_numbers_are_exact(verifier_pool, answer, gold, expected):
+    assert verifier_pool.verify([rf"\boxed{{{answer}}}"], [gold], "paper-compat")[0].correct is expected
+
+
+@pytest.mark.parametrize(
+    "response, gold",
+    [
+        (r"\boxed{5}", 5),
+        (r"\boxed{5}", 5.0),
+        (r"\boxed{5}", Decimal("5")),
+        (r"\boxed{5}", Fraction(10, 2)),
+        (r"\boxed{\frac{1}{10}}", 0.1),
+        (r"\boxed{10^{20}}", 1e20),  # written out, not "1e+20" (which math-verify reads as 1 * e + 20)
+        (r"\boxed{-\frac{1}{2}}", Fraction(-1, 2)),
+        (r"\boxed{" + str(10**30) + "}", 10**30),
+    ],
+)
+def test_numeric_golds_from_json_are_their_numbers(verifier_pool, response, gold):
+    for mode in ("math-verify", "paper-compat"):
+        assert verifier_pool.verify([response], [gold], mode)[0].correct is True
+    assert verifier_pool.verify([r"\boxed{7}"], [gold])[0].correct is False
+
+
+def test_the_reported_int_gold():
+    assert is_correct(r"\boxed{5}", 5) is True
+
+
+@pytest.mark.parametrize("gold, name", [(False, "bool"), (True, "bool"), (None, "NoneType"), ([5], "list")])
+def test_a_gold_that_is_not_text_or_a_number_is_refused(verifier_pool, gold, name):
+    """A JSON ``false`` gold is a data bug, not the number 0; the error names the type, before any work."""
+    with pytest.raises(TypeError, match=f"got {name} "):
+        is_correct(r"\boxed{0}", gold)
+    with pytest.raises(TypeError, match=f"got {name} "):
+        verifier_pool.verify([r"\boxed{1}", r"\boxed{0}"], ["1", gold])
+
+
+@pytest.mark.parametrize("gold", [float("nan"), float("inf"), Decimal("-inf")])
+def test_a_gold_that_is_not_a_finite_number_is_refused(gold):
+    with pytest.raises(ValueError, match="must be finite"):
+        is_correct(r"\boxed{0}", gold)
+
+
+BRACES = 20_000_000
+
+
+def test_an_enormous_response_costs_the_caller_little_time_and_memory(verifier_pool, hang_guard):
+    """20 MB of "{" after a "\\boxed{": extraction once took 14 s and 3.9 GB per 100 MB in the calling process
+    (a stack entry per brace). Now it runs in a worker, under the time bound and the memory cap; the caller only
+    pickles the response."""
+    text = r"\boxed{" + "{" * BRACES
+    tracemalloc.start()
+    started = time.monotonic()
+    verdict = verifier_pool.verify([text], ["1"])[0]
+    elapsed = time.monotonic() - started
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert verdict == Verdict(None, False, False)
+    assert elapsed < DEFAULT_TIMEOUT
+    assert peak < 3 * len(text)  # the pickled copy; a stack of 20M brace positions is ~750 MB
+
+
+def test_extraction_memory_grows_with_the_boxes_not_the_braces():
+    """The pure functions are bounded too (callers outside the pool use them): the depth is an int."""
+    for text in (r"\boxed{" + "{" * BRACES, r"\boxed{1}" + "}" * BRACES, "{" * BRACES + r"\boxed{2}"):
+        tracemalloc.start()
+        answer = extract_boxed_answer(text)
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+        assert answer in (None, "1", "2")
+        assert peak < 1 << 20
