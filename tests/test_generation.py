@@ -57,8 +57,11 @@ def test_gguf_paths(tmp_path):
 @pytest.mark.parametrize(
     "kwargs, message",
     [
-        ({"temperature": -1}, "temperature must be >= 0"),
+        ({"temperature": -1}, "temperature must be a finite number >= 0"),
+        ({"temperature": float("nan")}, "temperature must be a finite number >= 0"),  # not silently greedy
+        ({"temperature": float("inf")}, "temperature must be a finite number >= 0"),
         ({"top_p": 0}, "top_p must be in"),
+        ({"top_p": float("nan")}, "top_p must be in"),
         ({"max_new_tokens": 0}, "max_new_tokens"),
     ],
 )

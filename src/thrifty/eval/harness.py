@@ -16,8 +16,9 @@ discarded. The settings that change samples (``config.json``, the batch size inc
 record carries their fingerprint, so samples are never adopted by other settings; another ``--limit`` changes
 the chunking of the problems beyond the old limit. One process at a time works in a folder
 (:func:`thrifty.runs.folder_lock`). Scoring is a separate pass, so a finished run can be re-scored with another
-verifier without generating anything; a check that timed out is re-run under a larger ``--verify_timeout``. Where each problem's shortest
-correct response is known (``Problem.oracle_tokens``), lengths are also reported against it.
+verifier without generating anything; a check that timed out is re-run under a larger ``--verify_timeout``.
+Where each problem's shortest correct response is known (``Problem.oracle_tokens``), lengths are also reported
+against it.
 """
 
 from __future__ import annotations
@@ -231,9 +232,9 @@ class LazyBackend:
 
 
 def sample_settings(args: EvalArguments, benchmark: str, samples: int, problems: list[Problem] | None = None) -> dict:
-    """Settings that determine the samples (written to ``config.json``); a resumed run must match them. Problems
-    passed in by the caller (not loaded by name) are fingerprinted too, so another prompt set under the same name
-    is refused."""
+    """Settings that determine the samples (written to ``config.json``); a resumed run must match them. The
+    problems (before ``--limit``) are fingerprinted too, so an edited file or another prompt set under the same
+    name is refused."""
     extra = {}
     if problems is not None:
         extra["problems_sha256"] = hashlib.sha256(
@@ -361,9 +362,9 @@ def evaluate_benchmark(
     sampling on the training prompts) instead of loading the benchmark by name. ``backend`` shares one loaded
     model between benchmarks (default: loaded only if something needs generating)."""
     backend = backend or LazyBackend(args)
-    given = problems
     if problems is None:
         problems = load_benchmark(benchmark, args.data_dir)
+    everything = problems
     if args.limit is not None:
         problems = problems[: args.limit]
     if not problems:
@@ -372,7 +373,7 @@ def evaluate_benchmark(
     name = benchmark_label(benchmark)
     out_dir = Path(args.out) / name
     with runs.folder_lock(out_dir):
-        mark = runs.settings_guard(out_dir, sample_settings(args, benchmark, samples, given))
+        mark = runs.settings_guard(out_dir, sample_settings(args, benchmark, samples, everything))
         records = _generate_and_score(args, problems, samples, backend, out_dir / runs.SAMPLES, benchmark, mark)
         summary = _summarize(args, benchmark, name, problems, records)
         runs.write_atomic(out_dir / runs.SUMMARY, json.dumps(summary, indent=2))
