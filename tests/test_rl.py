@@ -256,7 +256,7 @@ def _train(tmp_path, tiny_model_dir, *extra):
     return main(["train", *flags(**options, max_completion_length=16, learning_rate=1e-4, save_steps=1), *extra])
 
 
-def test_train_cli_logs_metrics_saves_and_resumes(tiny_model_dir, tmp_path):
+def test_train_cli_logs_metrics_saves_and_resumes(tiny_model_dir, tmp_path, caplog):
     assert _train(tmp_path, tiny_model_dir, "--max_steps", "2") == 0
     run = tmp_path / "run"
     assert (run / "model.safetensors").is_file() and (run / "checkpoint-2").is_dir()
@@ -279,6 +279,18 @@ def test_train_cli_logs_metrics_saves_and_resumes(tiny_model_dir, tmp_path):
     )
     losses = [r["step"] for r in runs.read_jsonl(run / runs.METRICS) if "loss" in r]
     assert losses == sorted(set(losses)) == [1, 2, 3]
+
+    # a kill while transformers writes trainer_state.json (in place) tears it, and a crash can leave junk at the
+    # end of metrics.jsonl: the resume takes the previous complete checkpoint, says which one it skipped, and goes on
+    state = run / "checkpoint-3" / runs.TRAINER_STATE
+    state.write_text(state.read_text()[:100])
+    with open(run / runs.METRICS, "ab") as handle:
+        handle.write(b"\x00" * 64 + b"\n" + b'{"step": 4, "lo')
+    with caplog.at_level("WARNING"):
+        assert _train(tmp_path, tiny_model_dir, "--max_steps", "4", "--resume_from_checkpoint", "true") == 0
+    assert "skipping incomplete checkpoint(s)" in caplog.text and str(run / "checkpoint-3") in caplog.text
+    losses = [r["step"] for r in runs.read_jsonl(run / runs.METRICS) if "loss" in r]
+    assert losses == [1, 2, 3, 4] and json.loads(state.read_text())["global_step"] == 3  # redone from step 2
 
 
 @dataclass

@@ -479,6 +479,6 @@ def _run_demo(args: DemoArguments) -> dict:
     )
     path = stage("report", _report, report)
     summary["wall_seconds"] = round(time.time() - start, 1)
-    path.write_text(path.read_text() + _claims_section(summary) + _run_section(summary))
+    runs.write_atomic(path, path.read_text() + _claims_section(summary) + _run_section(summary))
     runs.write_json(out / runs.SUMMARY, summary)  # the demo's own summary (not an evaluation's)
     return summary

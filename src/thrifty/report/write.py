@@ -248,7 +248,7 @@ def write_report(
     if args.questions and live:
         parts += ["## Asked live", "", live_section(live, args.questions, args.max_example_chars), ""]
     path = out / "report.md"
-    path.write_text("\n".join(parts))
+    runs.write_atomic(path, "\n".join(parts))
     return path
 
 
