@@ -30,6 +30,7 @@ SAMPLE_FIELDS = {
     "correct",
     "verifier",
     "settings",
+    "verifier_version",
 }
 
 

@@ -134,7 +134,8 @@ def test_outputs_that_cannot_be_written_are_one_line(tiny_model_dir, tmp_path, c
     assert f"--output_dir {a_file} is a file, not a folder" in line
     if Path("/sys").is_dir():  # a read-only file system, even for root
         line = _error(capsys, _eval(tmp_path, tiny_model_dir, out=Path("/sys/thrifty-out")))
-        assert "cannot write /sys/thrifty-out" in line and "choose another output folder" in line
+        assert "cannot use /sys/thrifty-out: Operation not permitted" in line
+        assert line.endswith("check it, or choose another output folder (--debug shows the traceback)")
 
 
 def test_models_that_cannot_load_are_one_line(tiny_model_dir, tmp_path, capsys):
@@ -205,3 +206,51 @@ def test_torch_running_out_of_disk_is_one_line(small_disk):
     with pytest.raises(RuntimeError) as raised:
         torch.save(torch.zeros(2_000_000), small_disk / "big.pt")
     assert error_line(raised.value).startswith("writing a checkpoint failed, most likely on a full disk")
+
+
+def test_a_yaml_int_and_a_flag_float_are_the_same_setting(tmp_path):
+    """``temperature: 1`` in YAML is an int, ``--temperature 1`` a float: one fingerprint, so a resume is not
+    refused as "other settings"."""
+    from thrifty.cli import _parse
+    from thrifty.eval import EvalArguments, sample_settings
+
+    recipe = tmp_path / "eval.yaml"
+    recipe.write_text("model: m\ntemperature: 1\ntop_p: 1\nrun: 1\n".replace("run: 1\n", ""))
+    from_yaml = _parse(EvalArguments, "eval", ["--config", str(recipe)])
+    from_flags = _parse(EvalArguments, "eval", ["--model", "m", "--temperature", "1", "--top_p", "1"])
+    assert type(from_yaml.temperature) is float and from_yaml.temperature == 1.0
+    settings = [sample_settings(a, "organism", 1) for a in (from_yaml, from_flags)]
+    assert runs.fingerprint(settings[0]) == runs.fingerprint(settings[1])
+
+
+def test_transformers_own_debug_option_is_left_to_it(tmp_path, capsys):
+    """``thrifty train --debug underflow_overflow`` is TrainingArguments' option, not a request for tracebacks."""
+    missing = tmp_path / "no-model"
+    argv = ["train", "--model_name_or_path", str(missing), "--output_dir", str(tmp_path / "t")]
+    line = _error(capsys, [*argv, "--debug", "underflow_overflow"])
+    assert f"--model_name_or_path {missing}: no such file or folder" in line  # parsed: the option was accepted
+
+
+def test_stored_verdicts_of_an_older_verifier_are_checked_again(tiny_model_dir, tmp_path):
+    assert main(_eval(tmp_path, tiny_model_dir)) == 0
+    path = tmp_path / "out" / "organism" / runs.SAMPLES
+    records = runs.read_jsonl(path)
+    stale = [{**{k: v for k, v in r.items() if k != "verifier_version"}, "correct": True} for r in records]
+    runs.write_atomic(path, "".join(json.dumps(r) + "\n" for r in stale))
+    assert main(_eval(tmp_path, tiny_model_dir)) == 0
+    assert runs.read_jsonl(path) == records  # re-scored: the stale verdicts are gone
+
+
+def test_model_folders_without_config_json_that_do_load(tmp_path):
+    """A GGUF folder named with --gguf_file, and a PEFT adapter folder, are models too."""
+    from thrifty.generation.loading import check_model_source
+
+    (tmp_path / "gguf").mkdir()
+    (tmp_path / "gguf" / "model.Q4.gguf").write_bytes(b"GGUF")
+    assert check_model_source(str(tmp_path / "gguf"), gguf_file="model.Q4.gguf") == str(tmp_path / "gguf")
+    with pytest.raises(FileNotFoundError, match="--gguf_file other.gguf: no such file"):
+        check_model_source(str(tmp_path / "gguf"), gguf_file="other.gguf")
+    (tmp_path / "adapter").mkdir()
+    (tmp_path / "adapter" / "adapter_config.json").write_text("{}")
+    assert check_model_source(str(tmp_path / "adapter")) == str(tmp_path / "adapter")
+    assert check_model_source("org/name") == "org/name"  # a hub id: the Hub's to find

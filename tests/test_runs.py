@@ -94,7 +94,7 @@ def test_samples_are_never_adopted_by_other_settings_even_without_config_json(tm
     runs.append_jsonl(legacy / runs.SAMPLES, [_sample(None)])
     runs.settings_guard(legacy, {**old, "batch_size": 16})  # a setting recorded since: not a difference
     (legacy / runs.EVAL_SETTINGS).unlink()
-    with pytest.raises(ValueError, match="config.json is missing, so nothing says what made its 1 samples"):
+    with pytest.raises(ValueError, match="config.json is missing or damaged, so nothing says what made its 1 samples"):
         runs.settings_guard(legacy, old)
 
 
@@ -221,3 +221,86 @@ def test_two_writers_of_one_file_never_share_a_temporary_file(tmp_path):
     writers = [subprocess.Popen([sys.executable, "-c", code, str(path), str(w)]) for w in range(2)]
     assert [w.wait(timeout=120) for w in writers] == [0, 0]
     assert json.loads(path.read_text())["i"] == 199 and os.listdir(tmp_path) == ["summary.json"]
+
+
+def test_atomic_writes_keep_the_permissions_any_file_would_have(tmp_path):
+    """mkstemp makes 0600 files: results must stay readable by the colleagues who could read any other file."""
+    umask = os.umask(0o022)
+    try:
+        runs.write_json(tmp_path / "new.json", {"a": 1})
+        assert (tmp_path / "new.json").stat().st_mode & 0o777 == 0o644
+        (tmp_path / "new.json").chmod(0o640)
+        runs.write_json(tmp_path / "new.json", {"a": 2})  # a rewrite keeps the file's own mode
+        assert (tmp_path / "new.json").stat().st_mode & 0o777 == 0o640
+    finally:
+        os.umask(umask)
+
+
+def test_a_lock_holder_removes_temporary_files_a_killed_writer_left(tmp_path):
+    (tmp_path / "run").mkdir()
+    stale = tmp_path / "run" / ".samples.jsonl.abc123.tmp"
+    stale.write_text("half")
+    with runs.folder_lock(tmp_path / "run"):
+        assert not stale.exists()
+
+
+def test_a_file_system_without_flock_runs_unlocked_with_a_warning(tmp_path, monkeypatch, caplog):
+    import errno
+    import fcntl
+
+    def refuse(fd, operation):
+        raise OSError(errno.ENOLCK, "No locks available")
+
+    monkeypatch.setattr(fcntl, "flock", refuse)
+    with runs.folder_lock(tmp_path / "run"):
+        pass
+    assert "the file system cannot lock" in caplog.text
+
+
+@pytest.mark.parametrize("variable", runs.RANK_VARIABLES)
+def test_only_rank_zero_locks(tmp_path, monkeypatch, variable):
+    monkeypatch.setenv(variable, "1")
+    holder = hold_lock(tmp_path / "run")
+    try:
+        with runs.folder_lock(tmp_path / "run"):  # another rank of the holder's launch: not refused
+            pass
+    finally:
+        holder.send_signal(signal.SIGKILL)
+        holder.wait()
+
+
+def test_waiting_for_a_shared_folder_instead_of_refusing(tmp_path, caplog):
+    """A cache entry two runs need at once: the second waits for the first, then goes on."""
+    import threading
+
+    holder = hold_lock(tmp_path / "cache")
+    threading.Timer(1.0, holder.send_signal, (signal.SIGKILL,)).start()
+    with caplog.at_level("INFO"), runs.folder_lock(tmp_path / "cache", wait=True):
+        assert holder.wait(timeout=30) is not None
+    assert f"in use by pid {holder.pid}" in caplog.text and "waiting for it" in caplog.text
+
+
+FORK_AND_DIE = """
+import os, sys, time
+from thrifty import runs
+with runs.folder_lock(sys.argv[1]):
+    if os.fork() == 0:  # a child (e.g. an engine's worker) outlives its parent
+        print(os.getpid(), flush=True)
+        time.sleep(60)
+        os._exit(0)
+    print("held", flush=True)
+    time.sleep(600)
+"""
+
+
+def test_a_forked_child_does_not_keep_its_dead_parents_lock(tmp_path):
+    parent = subprocess.Popen([sys.executable, "-c", FORK_AND_DIE, str(tmp_path / "run")], stdout=subprocess.PIPE)
+    lines = {parent.stdout.readline().strip() for _ in range(2)}  # both past the fork
+    child = int(next(line for line in lines if line != b"held"))
+    parent.send_signal(signal.SIGKILL)
+    parent.wait()
+    try:
+        with runs.folder_lock(tmp_path / "run"):  # the child still runs, but does not hold the folder
+            pass
+    finally:
+        os.kill(child, signal.SIGKILL)

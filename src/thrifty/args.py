@@ -84,6 +84,21 @@ def _scalar_kinds(hint) -> tuple[type, ...] | None:
     return kinds if kinds and all(k in _SCALARS for k in kinds) else None
 
 
+def _coerce(value, kinds: tuple[type, ...]):
+    """``value`` as the field's one kind where YAML's reading differs harmlessly from the flag's (``temperature: 1``
+    is an int, ``--temperature 1`` a float: both must fingerprint alike; ``run_name: 2024`` is an int; ``bf16: 1``),
+    else ``value`` unchanged."""
+    if isinstance(value, bool) or kinds not in ((float,), (str,), (bool,)):
+        return value
+    if kinds == (float,) and isinstance(value, int):
+        return float(value)
+    if kinds == (str,) and isinstance(value, int | float):
+        return str(value)
+    if kinds == (bool,) and isinstance(value, int) and value in (0, 1):
+        return bool(value)
+    return value
+
+
 def _fits(value, kinds: tuple[type, ...]) -> bool:
     if isinstance(value, bool):
         return bool in kinds
@@ -94,9 +109,9 @@ def _fits(value, kinds: tuple[type, ...]) -> bool:
 
 def check_values(arguments) -> None:
     """Refuse, before any work, what the parser lets through: a value of the wrong kind (a YAML list or mapping
-    where a number belongs), a NaN or infinite number (``--temperature nan`` would silently decode greedily),
-    an empty output folder (``--out ""`` is the working directory) or one that is a file. The message names
-    the flag.
+    where a number belongs; an int where a float or string belongs is converted), a NaN or infinite number
+    (``--temperature nan`` would silently decode greedily), an empty output folder (``--out ""`` is the working
+    directory) or one that is a file. The message names the flag.
     """
     try:
         hints = typing.get_type_hints(type(arguments))
@@ -105,6 +120,9 @@ def check_values(arguments) -> None:
     for spec in dataclasses.fields(arguments):
         value, flag = getattr(arguments, spec.name), f"--{spec.name}"
         kinds = _scalar_kinds(hints.get(spec.name))
+        if value is not None and kinds is not None and (coerced := _coerce(value, kinds)) is not value:
+            setattr(arguments, spec.name, coerced)
+            value = coerced
         if value is not None and kinds is not None and not _fits(value, kinds):
             wanted = " or ".join(k.__name__ for k in kinds)
             raise ValueError(f"{flag} must be {wanted}, got {value!r} ({type(value).__name__})")

@@ -242,7 +242,8 @@ def _end_process_group() -> None:
 
 
 DEBUG_FLAG = "--debug"
-"""Anywhere on a command line (or ``THRIFTY_DEBUG=1``): errors show their traceback instead of one line."""
+"""Anywhere on a command line without a value (or ``THRIFTY_DEBUG=1``): errors show their traceback instead of one
+line. ``--debug VALUE`` is transformers' own option of ``thrifty train``."""
 
 
 def error_line(error: BaseException) -> str:
@@ -256,7 +257,10 @@ def error_line(error: BaseException) -> str:
     if "inline_container.cc" in text:  # torch's zip writer (checkpoints) failing mid-write: in practice, a full disk
         return f"writing a checkpoint failed, most likely on a full disk (torch: {text}): {resume}"
     if isinstance(error, (PermissionError, NotADirectoryError, IsADirectoryError, FileExistsError)) or errno == 30:
-        return f"cannot write {where or 'the output folder'}: {error.strerror or text}; choose another output folder"
+        return (
+            f"cannot use {where or 'a file or folder'}: {error.strerror or text}; check it, or choose another "
+            "output folder"
+        )
     if isinstance(error, (ValueError, FileNotFoundError, RuntimeError, OSError)):
         return text
     return f"{type(error).__name__}: {text} (unexpected: please report it with the traceback that {DEBUG_FLAG} shows)"
@@ -266,8 +270,10 @@ def main(argv: list[str] | None = None) -> int:
     import os
 
     argv = list(sys.argv[1:] if argv is None else argv)
-    debug = DEBUG_FLAG in argv or os.environ.get("THRIFTY_DEBUG") == "1"
-    argv = [a for a in argv if a != DEBUG_FLAG]
+    # a --debug that takes a value is transformers' (TrainingArguments.debug, e.g. underflow_overflow): left alone
+    ours = [i for i, a in enumerate(argv) if a == DEBUG_FLAG and (i + 1 == len(argv) or argv[i + 1].startswith("-"))]
+    debug = bool(ours) or os.environ.get("THRIFTY_DEBUG") == "1"
+    argv = [a for i, a in enumerate(argv) if i not in ours]
     if not argv or argv[0] in ("-h", "--help"):
         print(_usage())
         return 0

@@ -59,6 +59,8 @@ BASELINE = "baseline.json"
 SAMPLED_SET = "train-prompts"
 ORGANISM_BUILD = "organism.json"
 LOCK = ".thrifty.lock"
+TMP_SUFFIX = ".tmp"
+"""Suffix of :func:`write_atomic`'s temporary files (``.<name>.<random>.tmp``); a lock holder removes stale ones."""
 SETTINGS_KEY = "settings"
 """Key of a sample record that holds the fingerprint of the settings that made it."""
 
@@ -89,8 +91,9 @@ def write_atomic(path: Path, text: str) -> None:
     """Write ``text`` through a flushed temporary file of its own and a rename: a kill leaves the old file or the
     new one, and two writers never share a temporary file."""
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=TMP_SUFFIX)
     try:
+        os.fchmod(fd, _mode_for(path))  # mkstemp makes 0600 files: keep results as readable as any other file
         with open(fd, "w", encoding="utf-8") as handle:
             handle.write(text)
             handle.flush()
@@ -101,6 +104,16 @@ def write_atomic(path: Path, text: str) -> None:
             os.unlink(tmp)
         raise
     _fsync_folder(path.parent)
+
+
+def _mode_for(path: Path) -> int:
+    """The permissions a rewrite of ``path`` keeps: the file's own, else what ``open`` would give a new file."""
+    try:
+        return path.stat().st_mode & 0o777
+    except OSError:
+        umask = os.umask(0)
+        os.umask(umask)
+        return 0o666 & ~umask
 
 
 def _fsync_folder(folder: Path) -> None:
@@ -188,9 +201,13 @@ def read_json_object(path: Path) -> dict | None:
 _held: dict[Path, tuple[int, int]] = {}  # lock file -> (file descriptor, depth): re-entrant within a process
 
 
+RANK_VARIABLES = ("RANK", "OMPI_COMM_WORLD_RANK", "PMI_RANK", "MV2_COMM_WORLD_RANK")
+"""Where launchers put a process's global rank: torchrun/accelerate, then the MPI flavours accelerate reads."""
+
+
 def _is_main_rank() -> bool:
-    """Under ``accelerate launch``/``torchrun`` only global rank 0 writes run folders, so only it locks them."""
-    return os.environ.get("RANK", "0") == "0"
+    """Under ``accelerate launch``/``torchrun``/``mpirun`` only global rank 0 writes run folders, so only it locks."""
+    return all(os.environ.get(name, "0") == "0" for name in RANK_VARIABLES)
 
 
 def _describe_holder(lock: Path) -> str:
@@ -202,14 +219,16 @@ def _describe_holder(lock: Path) -> str:
 
 
 @contextlib.contextmanager
-def folder_lock(folder: Path) -> Iterator[None]:
+def folder_lock(folder: Path, wait: bool = False) -> Iterator[None]:
     """Hold ``folder`` for this process while the block runs: a second process is refused at once with a
-    ``RuntimeError`` naming the holder.
+    ``RuntimeError`` naming the holder, or with ``wait`` (folders several runs share, such as a cache entry)
+    waits for it.
 
     The lock is an ``flock`` on ``folder/.thrifty.lock``, which the kernel releases when its holder dies, so a
     killed run leaves no stale lock behind. Re-entrant within a process (a training run inside a sweep, an
-    evaluation inside a demo). Only rank 0 of a distributed launch locks. Where ``flock`` does not exist
-    (Windows) or is not shared between machines (some network file systems), folders are not locked.
+    evaluation inside a demo); a forked child does not keep it. Only rank 0 of a distributed launch locks. Where
+    ``flock`` does not exist (Windows) or the file system refuses it (some network and FUSE file systems; it may
+    also not be shared between machines there), folders are not locked, with a warning.
     """
     folder = Path(folder)
     try:
@@ -230,8 +249,12 @@ def folder_lock(folder: Path) -> Iterator[None]:
             fd, depth = _held[lock]
             _held[lock] = (fd, depth - 1)
         return
-    fd = _acquire(lock, fcntl)
+    fd = _acquire(lock, fcntl, wait)
+    if fd is None:  # the file system cannot lock
+        yield
+        return
     _held[lock] = (fd, 1)
+    _remove_stale_temporaries(folder)
     try:
         yield
     finally:
@@ -241,19 +264,38 @@ def folder_lock(folder: Path) -> Iterator[None]:
         os.close(fd)
 
 
-def _acquire(lock: Path, fcntl) -> int:
-    """Open and ``flock`` ``lock``; retried if the file was replaced meanwhile (a holder unlinks it on release,
-    so a lock on an unlinked file means nothing)."""
+def _forget_locks_in_child() -> None:
+    """A forked child shares its parent's lock; it must not hold the folder after the parent is gone."""
+    for fd, _ in _held.values():
+        with contextlib.suppress(OSError):
+            os.close(fd)
+    _held.clear()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_locks_in_child)
+
+
+def _acquire(lock: Path, fcntl, wait: bool) -> int | None:
+    """Open and ``flock`` ``lock`` (None if the file system cannot lock); retried if the file was replaced
+    meanwhile (a holder unlinks it on release, so a lock on an unlinked file means nothing)."""
     while True:
         fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
+            if not wait:
+                os.close(fd)
+                raise RuntimeError(
+                    f"{lock.parent} is in use by {_describe_holder(lock)}; wait for it to finish, or use another "
+                    "output folder"
+                ) from None
+            logger.info("%s is in use by %s; waiting for it", lock.parent, _describe_holder(lock))
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        except OSError as error:  # ENOLCK, EOPNOTSUPP, ENOSYS: a file system without flock
             os.close(fd)
-            raise RuntimeError(
-                f"{lock.parent} is in use by {_describe_holder(lock)}; wait for it to finish, or use another "
-                "output folder"
-            ) from None
+            logger.warning("%s: the file system cannot lock (%s); running without a lock", lock.parent, error)
+            return None
         try:
             same = os.fstat(fd).st_ino == os.stat(lock).st_ino
         except FileNotFoundError:
@@ -267,6 +309,14 @@ def _acquire(lock: Path, fcntl) -> int:
         os.close(fd)
         raise
     return fd
+
+
+def _remove_stale_temporaries(folder: Path) -> None:
+    """:func:`write_atomic`'s temporary files left in ``folder`` by a killed writer (only a lock holder writes
+    there, so any that exist are stale)."""
+    for stale in folder.glob(f".*{TMP_SUFFIX}"):
+        with contextlib.suppress(OSError):
+            stale.unlink()
 
 
 def _sign(fd: int, lock: Path) -> None:
@@ -334,6 +384,10 @@ def changed_settings(recorded: dict, settings: dict) -> dict:
     return {k: (recorded.get(k), v) for k, v in settings.items() if k in recorded and recorded[k] != v}
 
 
+CHANGE_NAMES = {"problems_sha256": "the problems changed: an edited file, or another revision of the dataset"}
+"""How a change of a setting that is a digest reads in a refusal."""
+
+
 def settings_guard(folder: Path, settings: dict) -> str:
     """Let an evaluation resume in ``folder`` only with the settings its samples were made with; returns their
     :func:`fingerprint`, which every new sample record carries under :data:`SETTINGS_KEY`.
@@ -357,11 +411,11 @@ def settings_guard(folder: Path, settings: dict) -> str:
         unmarked = sum(1 for p in prints if p is None)
         changed = changed_settings(recorded, settings) if recorded is not None else {}
         if foreign or changed or (unmarked and recorded is None):
-            details = "; ".join(f"{k}: {old!r} -> {new!r}" for k, (old, new) in changed.items())
+            details = "; ".join(CHANGE_NAMES.get(k) or f"{k}: {old!r} -> {new!r}" for k, (old, new) in changed.items())
             why = (
                 details
                 or (f"{foreign} of {len(prints)} samples carry another settings fingerprint" if foreign else "")
-                or f"{path.name} is missing, so nothing says what made its {unmarked} samples"
+                or f"{path.name} is missing or damaged, so nothing says what made its {unmarked} samples"
             )
             raise ValueError(
                 f"{folder} holds samples from different settings ({why}). "
@@ -393,18 +447,20 @@ def is_finished(folder: Path, record) -> bool:
     return done.is_file() and done.read_text(errors="replace") == record_text(record)
 
 
-def run_once(folder: Path, record, run: Callable[[], object]) -> bool:
+def run_once(folder: Path, record, run: Callable[[], object], wait: bool = False) -> bool:
     """Call ``run()`` to make ``folder`` unless a finished run with the same ``record`` is there (then return False).
 
     A folder left by a run with another record is deleted first, so no stale checkpoint, metric or evaluation
     survives; one interrupted with the same record is kept, for ``run`` to resume (a trainer: from its last
     checkpoint). ``record`` is any JSON describing what determines the result. Under ``accelerate launch`` only the
-    main process touches the folder, and every process waits for it, so all of them take the same decision.
+    main process touches the folder, and every process waits for it, so all of them take the same decision. The
+    folder is locked while it is decided and made; ``wait`` waits for another process holding it (a shared cache
+    entry: the second run then reuses what the first made) instead of refusing.
     """
     from accelerate import PartialState
 
     state = PartialState()
-    with folder_lock(folder) if state.is_main_process else contextlib.nullcontext():
+    with folder_lock(folder, wait) if state.is_main_process else contextlib.nullcontext():
         if state.is_main_process and not is_finished(folder, record):
             reset_unless_same(folder, record)
         state.wait_for_everyone()
@@ -476,7 +532,7 @@ def trim_metrics(path: Path, resume: str | None) -> None:
     if not path.exists():
         return
     if resume is None:
-        path.unlink()
+        path.unlink(missing_ok=True)
         return
     step = checkpoint_step(resume)
     kept = [record for record in read_jsonl(path) if isinstance(record.get("step", 0), int)]

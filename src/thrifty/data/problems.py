@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from thrifty.verify import MAX_ANSWER_CHARS
+from thrifty.verify.extract import gold_text as number_text
 
 
 MAX_QUESTION_CHARS = 100_000
@@ -167,7 +168,9 @@ def gold_text(value: Any, where: str) -> str:
         raise BadRow(f"answer is not a string or number ({where} is {_kind(value)})")
     if isinstance(value, float) and not math.isfinite(value):
         raise BadRow(f"answer is not a finite number ({where} is {value})")
-    return _bounded(str(value), "answer", where, MAX_ANSWER_CHARS)
+    # a number in the verifier's exact plain form: str() would write 0.00001 as 1e-05, whose "e" math-verify reads
+    # as Euler's number
+    return _bounded(value if isinstance(value, str) else number_text(value), "answer", where, MAX_ANSWER_CHARS)
 
 
 def row_id(row: dict, index: int, *names: str) -> str:

@@ -36,7 +36,7 @@ from thrifty.data import Problem, benchmark_label, build_prompt, get_benchmark, 
 from thrifty.data.public import BENCHMARKS
 from thrifty.eval.metrics import default_cutoffs, summarize
 from thrifty.generation import BACKENDS, Backend, SamplingParams, load_backend
-from thrifty.verify import MODES, VerifierPool
+from thrifty.verify import MODES, VERIFIER_VERSION, VerifierPool
 
 
 logger = logging.getLogger(__name__)
@@ -303,8 +303,11 @@ def _generate_missing(
 
 
 def _needs_scoring(record: dict, args: EvalArguments) -> bool:
-    """Not scored with ``args.verifier`` yet, or timed out under a smaller ``--verify_timeout`` than now."""
+    """Not scored with ``args.verifier`` (in its current version) yet, or timed out under a smaller
+    ``--verify_timeout`` than now."""
     if record.get("verifier") != args.verifier or "correct" not in record:
+        return True
+    if record.get("verifier_version") != VERIFIER_VERSION:
         return True
     return bool(record.get("timed_out")) and record.get("verify_timeout", 0) < args.verify_timeout
 
@@ -320,7 +323,12 @@ def _score(records: list[dict], gold: dict[str, str], args: EvalArguments, path:
                 [r["response"] for r in todo], [gold[r["id"]] for r in todo], args.verifier, progress=True
             )
         for record, verdict in zip(todo, verdicts, strict=True):
-            record.update(extracted=verdict.extracted, correct=verdict.correct, verifier=args.verifier)
+            record.update(
+                extracted=verdict.extracted,
+                correct=verdict.correct,
+                verifier=args.verifier,
+                verifier_version=VERIFIER_VERSION,
+            )
             record.pop("timed_out", None)
             record.pop("verify_timeout", None)
             if verdict.timed_out:
@@ -341,7 +349,7 @@ def read_samples(path: Path, mark: str, repair: bool = False) -> list[dict]:
     record are skipped with a warning naming the file; with ``repair`` (for the folder's lock holder) the file is
     rewritten without them, so that they are reported once."""
     records = runs.read_jsonl(path, repair=repair)
-    good = [r for r in records if runs.is_sample_record(r) and r.get(runs.SETTINGS_KEY, mark) == mark]
+    good = [r for r in records if runs.is_sample_record(r) and r.get(runs.SETTINGS_KEY) in (None, mark)]
     if len(good) < len(records):
         logger.warning("%s: skipping %d malformed or foreign sample record(s)", path, len(records) - len(good))
     if repair and path.exists() and sum(1 for line in path.read_bytes().split(b"\n") if line.strip()) > len(good):

@@ -97,8 +97,7 @@ class HFBackend:
     def __init__(self, model: str, gguf_file: str | None = None, device: str = "auto", dtype: str = "auto"):
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
-        check_model_source(model)
-        path, gguf = resolve_model_path(model, gguf_file)
+        path, gguf = resolve_model_path(check_model_source(model, gguf_file=gguf_file), gguf_file)
         self.device = pick_device(device)
         kwargs = {"gguf_file": gguf} if gguf else {}
         try:
@@ -157,8 +156,13 @@ class HFBackend:
 
     def _check_context(self, longest_prompt: int, max_new_tokens: int) -> None:
         """Refuse, before generating, a prompt + response longer than the model's context: past its
-        ``max_position_embeddings`` a model runs on positions it never learned (transformers only warns)."""
-        limit = getattr(self.model.config, "max_position_embeddings", None)
+        ``max_position_embeddings`` a model runs on positions it never learned (transformers only warns). A model
+        whose RoPE is scaled (YaRN, linear, dynamic...) reaches beyond that number, so it is not checked."""
+        config = self.model.config
+        limit = getattr(config, "max_position_embeddings", None)
+        scaling = getattr(config, "rope_scaling", None) or {}
+        if isinstance(scaling, dict) and scaling.get("rope_type", scaling.get("type", "default")) != "default":
+            return
         if isinstance(limit, int) and longest_prompt + max_new_tokens > limit:
             raise ValueError(
                 f"a {longest_prompt}-token prompt plus --max_new_tokens {max_new_tokens} exceeds the model's context "

@@ -26,18 +26,23 @@ def resolve_model_path(model: str, gguf_file: str | None = None) -> tuple[str, s
     return model, gguf_file
 
 
-def check_model_source(model: str, flag: str = "--model") -> None:
-    """Refuse, before anything loads, a model that cannot load: a local path that does not exist (rather than
-    asking the Hub for it), a folder without ``config.json``, or a ``.safetensors`` file that is truncated or
-    damaged (its header is read, not its weights). A name that is not a local path is left to the Hub."""
+def check_model_source(model: str, flag: str = "--model", gguf_file: str | None = None) -> str:
+    """``model`` with ``~`` expanded, after refusing before anything loads what cannot load: a local path that does
+    not exist (rather than asking the Hub for it), a folder with neither a ``config.json`` nor a PEFT adapter nor
+    the ``gguf_file``, or a ``.safetensors`` file that is truncated or damaged (its header is read, not its
+    weights). A name that is not a local path is left to the Hub."""
     path = Path(model).expanduser()
     if not path.exists():
         if model.startswith((".", "/", "~")) or model.count("/") > 1 or "\\" in model or model.endswith(".gguf"):
             raise FileNotFoundError(f"{flag} {model}: no such file or folder")
-        return  # a hub id (``org/name``): a missing one is the Hub's error to report
+        return model  # a hub id (``org/name``): a missing one is the Hub's error to report
     if path.is_file():
-        return  # a .gguf file: resolve_model_path checks it
-    if not (path / "config.json").is_file():
+        return str(path)  # a .gguf file: resolve_model_path checks it
+    if gguf_file is not None:
+        if not (path / gguf_file).is_file():
+            raise FileNotFoundError(f"--gguf_file {gguf_file}: no such file in {model}")
+        return str(path)
+    if not any((path / name).is_file() for name in ("config.json", "adapter_config.json")):
         raise FileNotFoundError(f"{flag} {model}: the folder holds no model (no config.json)")
     from safetensors import SafetensorError, safe_open
 
@@ -50,6 +55,7 @@ def check_model_source(model: str, flag: str = "--model") -> None:
                 f"{flag} {model}: {weights.name} cannot be read ({error}); the file is truncated or damaged: "
                 "download, copy or build the model again"
             ) from None
+    return str(path)
 
 
 def dequantized_gguf(folder: str, gguf_file: str, cache_dir: str | None = None) -> str:

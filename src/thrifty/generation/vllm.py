@@ -87,8 +87,7 @@ class VLLMBackend:
             raise ValueError(
                 f"--device {device!r}: the vllm backend picks its device itself; use CUDA_VISIBLE_DEVICES"
             )
-        check_model_source(model)
-        path, gguf = resolve_model_path(model, gguf_file)
+        path, gguf = resolve_model_path(check_model_source(model, gguf_file=gguf_file), gguf_file)
         if gguf:
             path = dequantized_gguf(path, gguf)
         try:

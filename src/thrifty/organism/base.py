@@ -8,7 +8,6 @@ from __future__ import annotations
 import logging
 import math
 import random
-import shutil
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -172,6 +171,8 @@ def cached_base_model(
     record = {"organism_base": asdict(config)}
     path = runs.cache_root(cache_dir) / f"organism-base-{runs.fingerprint(record)}"
     if rebuild:
-        shutil.rmtree(path, ignore_errors=True)
-    runs.run_once(path, record, lambda: build_base_model(path, config))
+        with runs.folder_lock(path, wait=True):
+            runs.clear_folder(path)
+    # a cache entry several runs may need at once: a second one waits for the build, then reuses it
+    runs.run_once(path, record, lambda: build_base_model(path, config), wait=True)
     return path

@@ -82,7 +82,7 @@ def build_reward(args: ThriftyArguments):
 def train(args: ThriftyArguments, config: TrainConfig, model_args) -> Path:
     """Train one model of the family; returns the output directory with the final model and ``metrics.jsonl``.
     The folder is held (:func:`thrifty.runs.folder_lock`) while the run writes it."""
-    check_model_source(model_args.model_name_or_path, "--model_name_or_path")
+    model_args.model_name_or_path = check_model_source(model_args.model_name_or_path, "--model_name_or_path")
     out = Path(config.output_dir)
     with runs.folder_lock(out):
         return _train(args, config, model_args, out)
@@ -94,7 +94,8 @@ def _train(args: ThriftyArguments, config: TrainConfig, model_args, out: Path) -
     from trl import get_peft_config
 
     resume = runs.resume_path(config.resume_from_checkpoint, config.output_dir)
-    runs.trim_metrics(out / runs.METRICS, resume)
+    if PartialState().is_main_process:  # the one writer of metrics.jsonl
+        runs.trim_metrics(out / runs.METRICS, resume)
     updates_per_rollout = (
         config.steps_per_generation / config.gradient_accumulation_steps if config.steps_per_generation else 1
     )

@@ -36,7 +36,14 @@ from thrifty.verify.extract import (
     extract_answer,
     extract_boxed_answer,
 )
-from thrifty.verify.pool import DEFAULT_TIMEOUT, Verdict, VerifierPool, is_correct, verify_batch
+from thrifty.verify.pool import (
+    DEFAULT_TIMEOUT,
+    VERIFIER_VERSION,
+    Verdict,
+    VerifierPool,
+    is_correct,
+    verify_batch,
+)
 
 
 __all__ = [
@@ -44,6 +51,7 @@ __all__ = [
     "MAX_ANSWER_CHARS",
     "MODES",
     "Mode",
+    "VERIFIER_VERSION",
     "Verdict",
     "VerifierPool",
     "all_boxed_answers",

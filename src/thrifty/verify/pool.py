@@ -32,6 +32,10 @@ from thrifty.verify.extract import MAX_ANSWER_CHARS, MODES, Mode, clean, extract
 from thrifty.verify.rules import judge, parses_to_value
 
 
+VERIFIER_VERSION = 2
+"""Bumped whenever a verdict can change for the same answer and gold (2: one time budget, exact paper-compat
+numbers), so that stored verdicts are checked again (:mod:`thrifty.eval.harness` records it beside each one)."""
+
 DEFAULT_TIMEOUT = 5.0
 """Hard bound, in seconds, on one verification (extract, parse gold, parse answer, compare): the only time budget."""
 
