@@ -135,12 +135,12 @@ def check_values(arguments) -> None:
                 raise ValueError(f"{flag} {value} is a file, not a folder; name a folder")
 
 
-def check_positive(value: float | None, flag: str, allow_none: bool = True) -> None:
-    """A finite number > 0 (or None, where it means a default)."""
-    if value is None and allow_none:
-        return
-    if not (isinstance(value, (int, float)) and 0 < value < math.inf):
-        raise ValueError(f"{flag} must be a finite number > 0, got {value!r}")
+def check_verifier_options(timeout: float, workers: int | None) -> None:
+    """``--verify_timeout`` a finite number of seconds > 0, ``--verify_workers`` (None: the default) at least 1."""
+    if not (isinstance(timeout, int | float) and 0 < timeout < math.inf):
+        raise ValueError(f"--verify_timeout must be a finite number > 0, got {timeout!r}")
+    if workers is not None and workers < 1:
+        raise ValueError(f"--verify_workers must be >= 1, got {workers}")
 
 
 def check_device(device: str, flag: str = "--device") -> None:
@@ -219,9 +219,7 @@ class PromptArguments:
 
     def __post_init__(self):
         check_values(self)
-        check_positive(self.verify_timeout, "--verify_timeout", allow_none=False)
-        if self.verify_workers is not None and self.verify_workers < 1:
-            raise ValueError(f"--verify_workers must be >= 1, got {self.verify_workers}")
+        check_verifier_options(self.verify_timeout, self.verify_workers)
         if self.max_prompts is not None and self.max_prompts < 1:
             raise ValueError(f"--max_prompts must be >= 1, got {self.max_prompts}")
 

@@ -135,9 +135,14 @@ def write_json(path: Path, data) -> None:
     write_atomic(path, json.dumps(data, indent=2) + "\n")
 
 
+def jsonl_text(records: Iterable[dict]) -> str:
+    """Records as JSON lines, the way every JSONL file of thrifty's is written."""
+    return "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records)
+
+
 def append_jsonl(path: Path, records: Iterable[dict]) -> None:
     """Append records in one write, flushed to disk, so a kill leaves whole chunks or a torn last line."""
-    data = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records).encode("utf-8")
+    data = jsonl_text(records).encode("utf-8")
     with open(path, "ab") as handle:
         handle.write(data)
         handle.flush()
@@ -147,10 +152,11 @@ def append_jsonl(path: Path, records: Iterable[dict]) -> None:
 def read_jsonl(path: Path, repair: bool = False, required: Iterable[str] = ()) -> list[dict]:
     """Records of a JSONL file (none if it does not exist).
 
-    A torn last line (a kill mid-write) is left out, and with ``repair`` cut off the file so that appending can
-    go on. Any other line that is not a JSON object holding the ``required`` keys -- invalid JSON, undecodable
-    bytes (a crash can leave a run of NULs), ``[1, 2]``, ``{"foo": 1}`` -- is skipped with one warning naming the
-    file and the lines, and left in place.
+    A torn last line (a kill mid-write) is left out. Any other line that is not a JSON object holding the
+    ``required`` keys -- invalid JSON, undecodable bytes (a crash can leave a run of NULs), ``[1, 2]``,
+    ``{"foo": 1}`` -- is skipped with one warning naming the file and the lines. With ``repair`` (for the file's
+    one writer) the file is then rewritten without them, so that appending can go on; otherwise it is left as it
+    is.
     """
     path = Path(path)
     if not path.exists():
@@ -176,9 +182,11 @@ def read_jsonl(path: Path, repair: bool = False, required: Iterable[str] = ()) -
         logger.warning("%s: skipping %d unreadable line(s): %s", path, len(bad), shown)
     if tail:
         logger.warning("discarding a partial record at the end of %s (interrupted run)", path)
-        if repair:
-            with open(path, "r+b") as handle:
-                handle.truncate(len(data) - len(tail))
+    if repair and bad:
+        write_atomic(path, jsonl_text(records))
+    elif repair and tail:
+        with open(path, "r+b") as handle:
+            handle.truncate(len(data) - len(tail))
     return records
 
 
@@ -537,4 +545,4 @@ def trim_metrics(path: Path, resume: str | None) -> None:
     step = checkpoint_step(resume)
     kept = [record for record in read_jsonl(path) if isinstance(record.get("step", 0), int)]
     kept = [record for record in kept if record.get("step", 0) <= step]
-    write_atomic(path, "".join(json.dumps(record) + "\n" for record in kept))
+    write_atomic(path, jsonl_text(kept))

@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from thrifty import runs
-from thrifty.args import check_device, check_positive, check_values, parse_limits
+from thrifty.args import check_device, check_values, check_verifier_options, parse_limits
 from thrifty.data import Problem, benchmark_label, build_prompt, get_benchmark, load_benchmark, template_for
 from thrifty.data.public import BENCHMARKS
 from thrifty.eval.metrics import default_cutoffs, summarize
@@ -156,9 +156,7 @@ class EvalArguments:
             raise ValueError(f"--backend must be one of {', '.join(BACKENDS)}, got {self.backend!r}")
         if not self.out.strip():
             raise ValueError("--out is empty; name a folder")
-        check_positive(self.verify_timeout, "--verify_timeout", allow_none=False)
-        if self.verify_workers is not None and self.verify_workers < 1:
-            raise ValueError(f"--verify_workers must be >= 1, got {self.verify_workers}")
+        check_verifier_options(self.verify_timeout, self.verify_workers)
         if self.vllm_gpu_memory_utilization is not None and not 0 < self.vllm_gpu_memory_utilization <= 1:
             raise ValueError(
                 f"--vllm_gpu_memory_utilization must be in (0, 1], got {self.vllm_gpu_memory_utilization}"
@@ -333,7 +331,7 @@ def _score(records: list[dict], gold: dict[str, str], args: EvalArguments, path:
             record.pop("verify_timeout", None)
             if verdict.timed_out:
                 record.update(timed_out=True, verify_timeout=args.verify_timeout)
-        runs.write_atomic(path, "".join(_line(r) for r in everything))
+        runs.write_atomic(path, runs.jsonl_text(everything))
     if timed_out := sum(1 for r in records if r.get("timed_out")):
         logger.warning(
             "%s: %d answer check(s) hit the --verify_timeout bound and count as incorrect; a re-run with a larger "
@@ -352,13 +350,9 @@ def read_samples(path: Path, mark: str, repair: bool = False) -> list[dict]:
     good = [r for r in records if runs.is_sample_record(r) and r.get(runs.SETTINGS_KEY) in (None, mark)]
     if len(good) < len(records):
         logger.warning("%s: skipping %d malformed or foreign sample record(s)", path, len(records) - len(good))
-    if repair and path.exists() and sum(1 for line in path.read_bytes().split(b"\n") if line.strip()) > len(good):
-        runs.write_atomic(path, "".join(_line(r) for r in good))
+        if repair:
+            runs.write_atomic(path, runs.jsonl_text(good))
     return good
-
-
-def _line(record: dict) -> str:
-    return json.dumps(record, ensure_ascii=False) + "\n"
 
 
 def evaluate_benchmark(
