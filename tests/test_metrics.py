@@ -83,3 +83,36 @@ def test_summarize_without_levels_or_correct_answers():
 def test_summarize_empty_is_an_error():
     with pytest.raises(ValueError, match="no samples"):
         summarize([])
+
+
+# --------------------------------------------------------------------------------------------- uncertainty
+def test_clustered_se_against_a_hand_computation():
+    from thrifty.eval.metrics import clustered_se
+
+    # three problems, three samples each: per-problem means 1/3, 1, 0; their sd (ddof 1) is 0.509175, / sqrt(3)
+    values = [1, 0, 0, 1, 1, 1, 0, 0, 0]
+    ids = ["a"] * 3 + ["b"] * 3 + ["c"] * 3
+    assert clustered_se(values, ids) == pytest.approx(0.293972, abs=1e-6)
+    # one sample per problem: the textbook s / sqrt(N) (s = 0.5 for 1, 0, 1, 1)
+    assert clustered_se([1, 0, 1, 1], ["a", "b", "c", "d"]) == pytest.approx(0.25)
+    # treating the nine correlated samples as independent would understate it: s / sqrt(9) = 0.1667
+    assert clustered_se(values, ids) > 0.5270 / 3
+    assert clustered_se([1, 0], ["a", "a"]) is None  # one problem: no spread between problems to estimate
+
+
+def test_summarize_reports_standard_errors_and_majority_vote():
+    samples = [
+        dict(id="a", sample=0, tokens=10, finished=True, correct=True, extracted="2", level=1),
+        dict(id="a", sample=1, tokens=30, finished=True, correct=False, extracted="3", level=1),
+        dict(id="a", sample=2, tokens=20, finished=True, correct=True, extracted="2", level=1),
+        dict(id="b", sample=0, tokens=40, finished=True, correct=False, extracted="5", level=2),
+        dict(id="b", sample=1, tokens=50, finished=True, correct=False, extracted="5", level=2),
+        dict(id="b", sample=2, tokens=60, finished=False, correct=False, extracted=None, level=2),
+    ]
+    s = summarize(samples)
+    # accuracy: problem means 2/3 and 0 -> sd 0.4714 / sqrt(2) = 1/3; tokens: means 20 and 50 -> sd 21.21 / sqrt(2)
+    assert s["accuracy_se"] == pytest.approx(1 / 3)
+    assert s["mean_tokens_se"] == pytest.approx(15.0)
+    assert s["maj_at_k"] == {"3": 0.5}  # a: the gold wins 2-1; b: "5" wins
+    assert s["per_level"]["1"]["accuracy_se"] is None  # one problem per level
+    assert "maj_at_k" not in summarize([dict(samples[0])])  # one sample per problem: no vote

@@ -4,14 +4,16 @@ A *sample* here is a mapping with at least ``id`` (problem), ``tokens`` (respons
 ``finished`` (ended with EOS rather than at the token limit), ``correct`` and optionally ``level``.
 
 The paper reports the *average pass rate* (mean correctness over all samples of all problems) and the mean
-response length over all samples; both are here, with unbiased pass@k and the generation-cutoff curve.
+response length over all samples; both are here with their standard errors (clustered by problem: a problem's
+samples are not independent of each other), with unbiased pass@k, majority-vote maj@k and the generation-cutoff
+curve.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
-from math import comb
+from math import comb, sqrt
 from statistics import fmean
 
 
@@ -33,6 +35,71 @@ def pass_at_k(n: int, c: int, k: int) -> float:
 
 def _mean(values: Sequence[float]) -> float | None:
     return fmean(values) if values else None
+
+
+def clustered_se(values: Sequence[float], clusters: Sequence[str]) -> float | None:
+    r"""Standard error of the mean of ``values`` when values sharing a cluster (a problem's samples) are
+    correlated: the cluster-robust (sandwich) estimate with the small-sample factor :math:`P/(P-1)`,
+
+    .. math:: \mathrm{SE}^2 = \frac{P}{P-1} \sum_p \Big(\sum_{i \in p} (y_i - \bar y)\Big)^2 \Big/ N^2
+
+    over ``P`` clusters and ``N`` values. With ``k`` samples per problem it is the standard deviation of the
+    per-problem means over :math:`\sqrt{P}`; with one sample per problem, the usual :math:`s/\sqrt{N}`. None
+    with fewer than two clusters (no spread to estimate).
+
+    Example:
+        >>> # problem a: 1, 0 (mean 0.5); problem b: 1, 1 (mean 1.0); sd of (0.5, 1.0) is 0.3536, / sqrt(2)
+        >>> round(clustered_se([1, 0, 1, 1], ["a", "a", "b", "b"]), 4)
+        0.25
+    """
+    if len(values) != len(clusters):
+        raise ValueError(f"need one cluster per value, got {len(values)} values and {len(clusters)} clusters")
+    sums: dict[str, float] = defaultdict(float)
+    mean = fmean(values) if values else 0.0
+    for value, cluster in zip(values, clusters, strict=True):
+        sums[cluster] += value - mean
+    p, n = len(sums), len(values)
+    if p < 2:
+        return None
+    return sqrt(p / (p - 1) * sum(e * e for e in sums.values())) / n
+
+
+def majority_at_k(samples: Sequence[Mapping], k: int) -> float:
+    """maj@k: the share of problems whose majority answer over their first ``k`` samples (by ``sample`` index,
+    else file order) is correct (Wang et al., 2022, self-consistency).
+
+    Votes are cast by answer: every correct sample votes for the gold (they are all equivalent to it, however
+    they were written), an incorrect one for its ``extracted`` answer (whitespace-normalised), and a sample with
+    no answer does not vote. A tie between the gold and other answers counts as 1/t of a correct majority (the
+    expected value of breaking the tie at random among t answers); a problem with no votes counts as wrong.
+
+    Example:
+        >>> s = [dict(id="a", correct=True, extracted="2"), dict(id="a", correct=False, extracted="3"),
+        ...      dict(id="a", correct=True, extracted="2.0"), dict(id="b", correct=False, extracted="5"),
+        ...      dict(id="b", correct=True, extracted="4"), dict(id="b", correct=False, extracted=None)]
+        >>> majority_at_k(s, 3)  # a: gold 2 votes vs 1; b: gold 1 vote vs "5" 1 vote -> 1/2
+        0.75
+    """
+    if k < 1:
+        raise ValueError(f"k must be >= 1, got {k}")
+    by_problem: dict[str, list[Mapping]] = defaultdict(list)
+    for s in samples:
+        by_problem[s["id"]].append(s)
+    scores = []
+    for group in by_problem.values():
+        group = sorted(group, key=lambda s: s.get("sample", 0))[:k]
+        votes = Counter(
+            True if s["correct"] else " ".join(str(s["extracted"]).split())
+            for s in group
+            if s["correct"] or s.get("extracted") not in (None, "")
+        )
+        if not votes:
+            scores.append(0.0)
+            continue
+        top = max(votes.values())
+        winners = [answer for answer, n in votes.items() if n == top]
+        scores.append(1 / len(winners) if True in winners else 0.0)
+    return fmean(scores)
 
 
 def cutoff_curve(samples: Sequence[Mapping], limits: Iterable[int]) -> list[dict]:
@@ -69,9 +136,12 @@ def default_cutoffs(max_new_tokens: int) -> list[int]:
 
 def _basic(samples: Sequence[Mapping]) -> dict:
     correct_tokens = [s["tokens"] for s in samples if s["correct"]]
+    problems = [s["id"] for s in samples]
     basic = {
         "accuracy": fmean(bool(s["correct"]) for s in samples),
+        "accuracy_se": clustered_se([float(bool(s["correct"])) for s in samples], problems),
         "mean_tokens": fmean(s["tokens"] for s in samples),
+        "mean_tokens_se": clustered_se([float(s["tokens"]) for s in samples], problems),
         "mean_tokens_correct": _mean(correct_tokens),
         "truncation_rate": fmean(not s["finished"] for s in samples),
         "n_problems": len({s["id"] for s in samples}),
@@ -113,8 +183,11 @@ def summarize(samples: Sequence[Mapping], cutoffs: Iterable[int] | None = None) 
 
     Returns:
         `dict` with ``accuracy`` (average pass rate over all samples), ``mean_tokens`` (over all samples),
-        ``mean_tokens_correct``, ``truncation_rate``, ``n_problems``, ``n_samples``, ``samples_per_problem``,
+        ``accuracy_se`` and ``mean_tokens_se`` (their standard errors, clustered by problem:
+        :func:`clustered_se`; None with one problem), ``mean_tokens_correct``, ``truncation_rate``,
+        ``n_problems``, ``n_samples``, ``samples_per_problem``,
         ``pass_at_k`` (``{"1": ..., ..., "K": ...}``, unbiased, K = fewest samples any problem has),
+        ``maj_at_k`` (``{"K": ...}``, :func:`majority_at_k`; when K > 1 and samples carry ``extracted``),
         ``per_level`` (``{"3": {accuracy, mean_tokens, ...}}``, when samples carry a level),
         ``mean_oracle_tokens`` and ``oracle_ratio`` (mean tokens / mean minimal tokens, when every sample
         carries ``oracle_tokens``, as the organism's do),
@@ -133,6 +206,8 @@ def summarize(samples: Sequence[Mapping], cutoffs: Iterable[int] | None = None) 
         str(k): fmean(pass_at_k(len(g), sum(bool(s["correct"]) for s in g), k) for g in by_problem.values())
         for k in range(1, k_max + 1)
     }
+    if k_max > 1 and all("extracted" in s for s in samples):
+        summary["maj_at_k"] = {str(k_max): majority_at_k(samples, k_max)}
     levels: dict[int, list[Mapping]] = defaultdict(list)
     for s in samples:
         if s.get("level") is not None:
