@@ -423,7 +423,7 @@ def test_training_prompts_keep_checkable_answers_and_count_drops(tmp_path, verif
     assert dict(report.counts) == {
         "no boxed answer": 1,
         "several different boxed answers": 1,
-        "missing field 'solution'": 1,
+        "missing field 'answer' / 'gold' / 'final_answer'": 1,
         "answer is prose": 1,
         "answer too long": 1,
         "answer not parseable": 1,

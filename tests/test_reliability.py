@@ -130,7 +130,10 @@ def test_outputs_that_cannot_be_written_are_one_line(tiny_model_dir, tmp_path, c
     a_file.write_text("x")
     line = _error(capsys, _eval(tmp_path, tiny_model_dir, out=a_file))
     assert f"{a_file}" in line and "folder" in line
-    line = _error(capsys, ["train", "--model_name_or_path", str(tiny_model_dir), "--output_dir", str(a_file)])
+    line = _error(
+        capsys,
+        ["train", "--prompts", "organism", "--model_name_or_path", str(tiny_model_dir), "--output_dir", str(a_file)],
+    )
     assert f"--output_dir {a_file} is a file, not a folder" in line
     if Path("/sys").is_dir():  # a read-only file system, even for root
         line = _error(capsys, _eval(tmp_path, tiny_model_dir, out=Path("/sys/thrifty-out")))
@@ -140,7 +143,10 @@ def test_outputs_that_cannot_be_written_are_one_line(tiny_model_dir, tmp_path, c
 
 def test_models_that_cannot_load_are_one_line(tiny_model_dir, tmp_path, capsys):
     missing = tmp_path / "runs" / "organism" / "base"
-    line = _error(capsys, ["train", "--model_name_or_path", str(missing), "--output_dir", str(tmp_path / "t")])
+    line = _error(
+        capsys,
+        ["train", "--prompts", "organism", "--model_name_or_path", str(missing), "--output_dir", str(tmp_path / "t")],
+    )
     assert f"--model_name_or_path {missing}: no such file or folder" in line
     assert f"--model {missing}: no such file or folder" in _error(capsys, _eval(tmp_path, missing))
     torn = shutil.copytree(tiny_model_dir, tmp_path / "torn")
@@ -226,7 +232,15 @@ def test_a_yaml_int_and_a_flag_float_are_the_same_setting(tmp_path):
 def test_transformers_own_debug_option_is_left_to_it(tmp_path, capsys):
     """``thrifty train --debug underflow_overflow`` is TrainingArguments' option, not a request for tracebacks."""
     missing = tmp_path / "no-model"
-    argv = ["train", "--model_name_or_path", str(missing), "--output_dir", str(tmp_path / "t")]
+    argv = [
+        "train",
+        "--prompts",
+        "organism",
+        "--model_name_or_path",
+        str(missing),
+        "--output_dir",
+        str(tmp_path / "t"),
+    ]
     line = _error(capsys, [*argv, "--debug", "underflow_overflow"])
     assert f"--model_name_or_path {missing}: no such file or folder" in line  # parsed: the option was accepted
 

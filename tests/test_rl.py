@@ -35,19 +35,19 @@ def test_paper_defaults_are_pinned():
     assert c.lr_scheduler_type == "constant_with_warmup" and c.learning_rate == 5e-6
     assert (c.epsilon_high, c.top_entropy_quantile, c.entropy_coef) == (None, 1.0, 0.0)
     assert c.vllm_importance_sampling_correction is False
-    a = ThriftyArguments()
+    a = ThriftyArguments(prompts="organism")
     assert (a.reward, a.alpha, a.advantage_estimator) == ("length_penalized", 0.2, "rloo")
 
 
 def test_method_arguments_are_validated():
     with pytest.raises(ValueError, match="got 1.0"):
-        ThriftyArguments(alpha=1.0)
+        ThriftyArguments(prompts="organism", alpha=1.0)
     with pytest.raises(ValueError, match="--reward: unknown reward 'kimi'; registered: length_penalized"):
-        ThriftyArguments(reward="kimi")
+        ThriftyArguments(prompts="organism", reward="kimi")
     with pytest.raises(
         ValueError, match="--advantage_estimator: unknown advantage estimator 'none'; registered: rloo"
     ):
-        ThriftyArguments(advantage_estimator="none")
+        ThriftyArguments(prompts="organism", advantage_estimator="none")
     with pytest.raises(ValueError, match="at least 2 generations"):
         TrainConfig(output_dir="unused", use_cpu=True, num_generations=1)
 
@@ -374,15 +374,15 @@ def test_reward_parameters_and_rewards_from_outside_thrifty(tmp_path, monkeypatc
         "    return lambda rollout: [value] * len(rollout)\n"
     )
     monkeypatch.syspath_prepend(str(tmp_path))
-    args = ThriftyArguments(reward="my_rewards:constant", reward_kwargs='{"value": 0.25}')
+    args = ThriftyArguments(prompts="organism", reward="my_rewards:constant", reward_kwargs='{"value": 0.25}')
     assert args.reward_kwargs == {"value": 0.25}
     assert build_reward(args)(Rollout([0, 0], [True, False], [3, 4], [True, True])) == [0.25, 0.25]
     with pytest.raises(ValueError, match="takes \\['alpha'\\], not \\['value'\\]"):
-        build_reward(ThriftyArguments(reward_kwargs={"value": 1}))
+        build_reward(ThriftyArguments(prompts="organism", reward_kwargs={"value": 1}))
     with pytest.raises(ValueError, match="--reward_kwargs must be a JSON object"):
-        ThriftyArguments(reward_kwargs="value=1")
+        ThriftyArguments(prompts="organism", reward_kwargs="value=1")
     with pytest.raises(ValueError, match="--reward: No module named 'nowhere'"):
-        ThriftyArguments(reward="nowhere:constant")
+        ThriftyArguments(prompts="organism", reward="nowhere:constant")
 
 
 def test_old_flags_are_named_with_their_new_names(tiny_model_dir, tmp_path, capsys):

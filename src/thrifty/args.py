@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from thrifty.data import Problem, template_for, training_problems
+from thrifty.data import Columns, Problem, template_for, training_problems
 
 
 # --------------------------------------------------------------------------------------------- comma-separated lists
@@ -193,14 +193,29 @@ def read_recipe(dataclass_types, path: str | Path, *overrides: str) -> tuple:
 class PromptArguments:
     """Where the training prompts come from and how answers are checked (shared by RL and the baselines)."""
 
-    prompts: str = field(
-        default="organism",
+    prompts: str | None = field(
+        default=None,
         metadata={
-            "help": "Training prompts: a benchmark with a training split (organism), a hub dataset id, or a local "
-            ".jsonl/.json/.parquet file."
+            "help": "Training prompts (required): a local .jsonl/.json/.parquet file or datasets.save_to_disk folder, "
+            "a Hub dataset id (owner/name), or a benchmark with a training split (organism). Rows: a question in "
+            "problem/question/prompt (a string or chat messages) and a gold answer in answer/gold/final_answer or "
+            "a \\boxed{} solution."
         },
     )
-    prompts_split: str = field(default="train", metadata={"help": "Split of a hub dataset."})
+    prompts_config: str | None = field(
+        default=None, metadata={"help": "Config of a Hub dataset (e.g. main for openai/gsm8k, its default)."}
+    )
+    prompts_split: str = field(default="train", metadata={"help": "Split of a Hub dataset or a saved DatasetDict."})
+    question_column: str | None = field(
+        default=None, metadata={"help": "Column of the question (default: problem, question or prompt)."}
+    )
+    answer_column: str | None = field(
+        default=None, metadata={"help": "Column of the gold answer (default: answer, gold or final_answer)."}
+    )
+    solution_column: str | None = field(
+        default=None,
+        metadata={"help": "Column of a worked solution whose last \\boxed{} is the gold (default: solution)."},
+    )
     max_prompts: int | None = field(default=None, metadata={"help": "Use only the first N usable prompts."})
     prompts_per_level: int = field(
         default=1000, metadata={"help": "Prompts per difficulty level of a generated training split (the organism's)."}
@@ -219,6 +234,11 @@ class PromptArguments:
 
     def __post_init__(self):
         check_values(self)
+        if self.prompts is None or not self.prompts.strip():
+            raise ValueError(
+                "--prompts is required: a data file, a save_to_disk folder, a hub dataset id, or organism "
+                "(e.g. --prompts data/train.jsonl, --prompts openai/gsm8k, --prompts organism)"
+            )
         check_verifier_options(self.verify_timeout, self.verify_workers)
         if self.max_prompts is not None and self.max_prompts < 1:
             raise ValueError(f"--max_prompts must be >= 1, got {self.max_prompts}")
@@ -226,6 +246,17 @@ class PromptArguments:
     def template(self) -> str:
         return self.prompt_template if self.prompt_template is not None else template_for(self.prompts)
 
+    def columns(self) -> Columns:
+        """The column mapping ``--question_column`` / ``--answer_column`` / ``--solution_column`` give."""
+        return Columns(self.question_column, self.answer_column, self.solution_column)
+
     def problems(self) -> list[Problem]:
         """The training prompts these arguments name."""
-        return training_problems(self.prompts, self.prompts_split, self.max_prompts, self.prompts_per_level)
+        return training_problems(
+            self.prompts,
+            self.prompts_split,
+            self.max_prompts,
+            self.prompts_per_level,
+            config=self.prompts_config,
+            columns=self.columns(),
+        )

@@ -1,4 +1,5 @@
-"""Rows from where datasets live: local ``.jsonl`` / ``.json`` / ``.parquet`` files or the Hugging Face Hub.
+"""Rows from where datasets live: local ``.jsonl`` / ``.json`` / ``.parquet`` files, ``datasets.save_to_disk``
+folders, folders of data files, or the Hugging Face Hub (by ``owner/name`` id, with a config and a split).
 
 Rows come numbered from 1 (a file's line or an array's position), so that every problem with a row can be
 reported by its line; :func:`parse_rows` turns them into problems, reports the bad ones in one warning and makes
@@ -12,11 +13,13 @@ import codecs
 import dataclasses
 import json
 import logging
+import os
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 
 from thrifty.data.problems import BadRow, Problem, first_ten
+from thrifty.data.rows import Columns, SeenColumns, missing_a_field
 
 
 logger = logging.getLogger(__name__)
@@ -121,19 +124,130 @@ def file_rows(path: Path, bad: list[tuple[int, str]]) -> Iterator[tuple[int, dic
     raise ValueError(f"unsupported file type {path.suffix!r} for {path}; use .jsonl, .json or .parquet")
 
 
-def hub_rows(hub_id: str, config: str | None, split: str) -> Iterator[tuple[int, dict]]:
-    """Rows of a Hugging Face Hub dataset (needs network or a warm ``HF_DATASETS_CACHE``)."""
-    from datasets import load_dataset
+BENCHMARK_OFFLINE_HINT = "Offline? Pass --data-dir with local JSONL copies instead."
+DATASET_OFFLINE_HINT = (
+    "Offline? With HF_DATASETS_OFFLINE=1 a copy in the datasets cache (HF_DATASETS_CACHE) is used if there is one; "
+    "otherwise use a local .jsonl/.parquet file or a datasets.save_to_disk folder (and check the id: no local "
+    "folder of that name exists either)."
+)
+_HUB_ID = re.compile(r"[A-Za-z0-9][\w.-]*/[A-Za-z0-9][\w.-]*")
+"""What a Hugging Face Hub dataset id looks like: ``owner/name``."""
 
-    try:
-        dataset = load_dataset(hub_id, config, split=split) if config else load_dataset(hub_id, split=split)
-    except Exception as error:  # re-raised with what was looked for
-        raise FileNotFoundError(
-            f"could not load dataset {hub_id!r} (split {split!r}) from the Hugging Face Hub: {error}. "
-            "Offline? Pass --data-dir with local JSONL copies instead."
-        ) from error
+
+def is_data_file(source: str | os.PathLike) -> bool:
+    """Whether ``source`` names a data file by its suffix (``.jsonl``, ``.json``, ``.parquet``)."""
+    return Path(source).suffix in DATA_SUFFIXES
+
+
+def is_hub_id(source: str) -> bool:
+    """Whether ``source`` reads as a Hub dataset id (``owner/name``) and is not a local path.
+
+    Example:
+        >>> is_hub_id("openai/gsm8k"), is_hub_id("gsm8k"), is_hub_id("data/set.jsonl")
+        (True, False, False)
+    """
+    return bool(_HUB_ID.fullmatch(source)) and not is_data_file(source) and not Path(source).exists()
+
+
+def is_saved_dataset(path: Path) -> bool:
+    """Whether ``path`` is a folder written by ``datasets``' ``save_to_disk`` (a Dataset or a DatasetDict)."""
+    return (path / "state.json").is_file() or (path / "dataset_dict.json").is_file()
+
+
+def pick_split(available: list[str], split: str | None, source: str, flag: str) -> str:
+    """The split to read: ``split`` if given (it must exist); else ``test`` if the dataset has it, else its only
+    split. A dataset of several splits, none of them ``test``, must be told which one (``flag``), rather than
+    silently evaluate on training data.
+
+    Example:
+        >>> pick_split(["train", "test"], None, "x", "--benchmark_split"), pick_split(["train"], None, "x", "")
+        ('test', 'train')
+    """
+    if split is not None:
+        if split not in available:
+            raise ValueError(
+                f"{source} has no split {split!r}; its splits: {', '.join(available)}. Choose one with {flag}"
+            )
+        return split
+    if "test" in available or len(available) == 1:
+        return "test" if "test" in available else available[0]
+    raise ValueError(f"{source} has the splits {', '.join(available)} and no 'test'; choose one with {flag}")
+
+
+def _numbered(dataset) -> Iterator[tuple[int, dict]]:
     for index, row in enumerate(dataset, start=1):
         yield index, dict(row)
+
+
+def _one_split(loaded, split: str | None, source: str, flag: str):
+    """``loaded`` itself (one split), or the split of a DatasetDict (any mapping of split -> rows) to read."""
+    if isinstance(loaded, Mapping):
+        return loaded[pick_split(list(loaded), split, source, flag)]
+    return loaded
+
+
+def hub_rows(
+    hub_id: str,
+    config: str | None,
+    split: str | None,
+    offline_hint: str = BENCHMARK_OFFLINE_HINT,
+    split_flag: str = "--benchmark_split",
+) -> Iterator[tuple[int, dict]]:
+    """Rows of a Hugging Face Hub dataset (needs network or a warm ``HF_DATASETS_CACHE``), or of a local folder of
+    data files (``load_dataset(folder)``); a ``split`` of None reads ``test``, else the only split
+    (:func:`pick_split`)."""
+    from datasets import load_dataset
+
+    where = "the folder" if Path(hub_id).is_dir() else "the Hugging Face Hub"
+    try:
+        if split is None:
+            loaded = load_dataset(hub_id, config) if config else load_dataset(hub_id)
+        else:
+            loaded = load_dataset(hub_id, config, split=split) if config else load_dataset(hub_id, split=split)
+    except Exception as error:  # re-raised with what was looked for
+        if "Unknown split" in str(error):
+            raise ValueError(f"{hub_id} has no split {split!r} ({error}); choose one with {split_flag}") from error
+        hint = "" if where == "the folder" else f" {offline_hint}"
+        given = [f"config {config!r}"] * bool(config) + [f"split {split!r}"] * bool(split)
+        details = f" ({', '.join(given)})" if given else ""
+        raise FileNotFoundError(f"could not load dataset {hub_id!r}{details} from {where}: {error}.{hint}") from error
+    return _numbered(_one_split(loaded, split, hub_id, split_flag))
+
+
+def disk_rows(path: Path, split: str | None, split_flag: str = "--benchmark_split") -> Iterator[tuple[int, dict]]:
+    """Rows of a ``save_to_disk`` folder: a Dataset (``split`` is then moot), or a DatasetDict's ``split``
+    (:func:`pick_split`)."""
+    from datasets import load_from_disk
+
+    try:
+        loaded = load_from_disk(str(path))
+    except Exception as error:
+        raise ValueError(f"could not read {path} as a datasets.save_to_disk folder ({error})") from error
+    return _numbered(_one_split(loaded, split, str(path), split_flag))
+
+
+def dataset_rows(
+    source: str,
+    config: str | None,
+    split: str | None,
+    offline_hint: str,
+    flag: str,
+) -> Iterator[tuple[int, dict]]:
+    """Rows of wherever ``source`` names: a data file, a ``save_to_disk`` folder, a folder of data files, or a Hub
+    dataset id (with ``config``, ``split``); ``flag`` (``--benchmark``, ``--prompts``) is the flag that named it,
+    for messages. A ValueError when it names none of them."""
+    path = Path(source)
+    if is_data_file(source):
+        raise ValueError(f"{source} is a data file: read it with file_rows")  # callers read files themselves
+    if path.is_dir():
+        if config:
+            raise ValueError(f"{flag}_config {config!r} applies to Hub datasets, not to the local folder {source}")
+        if is_saved_dataset(path):
+            return disk_rows(path, split, f"{flag}_split")
+        return hub_rows(str(path), None, split, offline_hint, f"{flag}_split")
+    if is_hub_id(source):
+        return hub_rows(source, config, split, offline_hint, f"{flag}_split")
+    raise FileNotFoundError(f"{flag} {source}: no such file or folder, and not a Hub dataset id (owner/name)")
 
 
 def parse_rows(
@@ -141,26 +255,35 @@ def parse_rows(
     parse_row: Callable[[dict, int], Problem],
     source: str,
     bad: list[tuple[int, str]],
+    columns: Columns | None = None,
 ) -> list[Problem]:
     """``parse_row(row, index)`` for every row; rows it refuses (:class:`BadRow`) are skipped and, with those
-    already in ``bad``, reported in one warning that names their lines. Ids are then made unique
-    (:func:`unique_ids`)."""
+    already in ``bad``, reported in one warning that names their lines (and, when rows miss a field, the accepted
+    schemas and the columns the rows have). Ids are then made unique (:func:`unique_ids`). ``columns``: the
+    user's column mapping, refused (ValueError) if a mapped column is in no row."""
     numbered = []
+    seen = SeenColumns()
     for line_number, row in rows:
+        seen.add(row)
         try:
             numbered.append((line_number, parse_row(row, line_number - 1)))
         except BadRow as error:
             bad.append((line_number, str(error)))
-    warn_bad_rows(bad, source)
+    if columns is not None:
+        seen.check(columns, source)
+    warn_bad_rows(bad, source, seen.hint() if missing_a_field(why for _, why in bad) else "")
     return unique_ids(numbered, source)
 
 
-def warn_bad_rows(bad: list[tuple[int, str]], source: str) -> None:
-    """One warning for the rows of ``source`` that were skipped: how many, and the first ten with line and why."""
+def warn_bad_rows(bad: list[tuple[int, str]], source: str, hint: str = "") -> None:
+    """One warning for the rows of ``source`` that were skipped: how many, and the first ten with line and why;
+    then ``hint`` (what a row must hold), if given."""
     if not bad:
         return
     shown = first_ten([f"line {n}: {why}" for n, why in sorted(bad)])
-    logger.warning("skipped %d bad row(s) in %s: %s", len(bad), source, shown)
+    logger.warning(
+        "skipped %d bad row(s) in %s: %s%s", len(bad), source, shown, f". {hint[0].upper()}{hint[1:]}" if hint else ""
+    )
 
 
 def unique_ids(numbered: list[tuple[int, Problem]], source: str) -> list[Problem]:

@@ -39,6 +39,11 @@ class Problem:
         level (`int` or `None`): difficulty level where the benchmark has one (MATH500: 1-5).
         oracle_tokens (`int` or `None`): tokens of the shortest correct response, where that is known exactly
             (the organism's problems); evaluations then report length against this optimum.
+        messages (`tuple[tuple[str, str], ...]` or `None`): a conversational row's prompt (TRL's conversational
+            format), as ``(role, content)`` pairs ending with the user's turn; the model is then given these
+            messages through its chat template, and ``question`` is the last user message (what reports show).
+            None for a plain question, which goes into a prompt template
+            (:func:`thrifty.data.prompts.render_prompt`).
     """
 
     id: str
@@ -46,6 +51,34 @@ class Problem:
     gold: str
     level: int | None = None
     oracle_tokens: int | None = None
+    messages: tuple[tuple[str, str], ...] | None = None
+
+    def chat(self) -> list[dict[str, str]] | None:
+        """The conversational prompt as chat messages (``[{"role": ..., "content": ...}]``), or None.
+
+        Example:
+            >>> Problem("0", "12+30", "42", messages=(("user", "12+30"),)).chat()
+            [{'role': 'user', 'content': '12+30'}]
+        """
+        if self.messages is None:
+            return None
+        return [{"role": role, "content": content} for role, content in self.messages]
+
+
+def problem_key(problem: Problem) -> list:
+    """What identifies a problem's prompt, for fingerprints of a set of problems: ``[id, question]``, and its
+    messages when it has them (a conversational row whose system message changed is another prompt).
+
+    Example:
+        >>> problem_key(Problem("0", "12+30", "42"))
+        ['0', '12+30']
+        >>> problem_key(Problem("0", "12+30", "42", messages=(("system", "Be brief."), ("user", "12+30"))))
+        ['0', '12+30', [['system', 'Be brief.'], ['user', '12+30']]]
+    """
+    key = [problem.id, problem.question]
+    if problem.messages is not None:
+        key.append([list(message) for message in problem.messages])
+    return key
 
 
 class BadRow(ValueError):

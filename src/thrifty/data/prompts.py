@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import logging
+
+from thrifty.data.problems import Problem
 from thrifty.data.registry import get_benchmark
+
+
+logger = logging.getLogger(__name__)
 
 
 PAPER_PROMPT_TEMPLATE = (
@@ -43,3 +49,37 @@ def build_prompt(question: str, tokenizer=None, template: str = PAPER_PROMPT_TEM
             [{"role": "user", "content": text}], tokenize=False, add_generation_prompt=True
         )
     return text
+
+
+_template_ignored_noted = False
+
+
+def note_template_ignored() -> None:
+    """Log once per process that conversational rows are given as they are, without the prompt template."""
+    global _template_ignored_noted
+    if not _template_ignored_noted:
+        _template_ignored_noted = True
+        logger.info(
+            "conversational prompts (a list of chat messages) are given to the model as those messages through its "
+            "chat template; the prompt template (--prompt_template) is not applied to them"
+        )
+
+
+def render_prompt(problem: Problem, tokenizer=None, template: str = PAPER_PROMPT_TEMPLATE) -> str:
+    """The text a model is given for ``problem``: :func:`build_prompt` of its question, or, for a conversational
+    problem (``problem.messages``), its messages as they are through the chat template, with the assistant's
+    turn opened -- ``template`` is then not applied (logged once). Without a chat template, a conversation is its
+    messages' contents joined by blank lines.
+
+    Example:
+        >>> render_prompt(Problem("0", "What is 1+1?", "2"), template="{question}")
+        'What is 1+1?'
+        >>> render_prompt(Problem("0", "12+30", "42", messages=(("system", "Be brief."), ("user", "12+30"))))
+        'Be brief.\\n\\n12+30'
+    """
+    if problem.messages is None:
+        return build_prompt(problem.question, tokenizer, template)
+    note_template_ignored()
+    if tokenizer is not None and getattr(tokenizer, "chat_template", None):
+        return tokenizer.apply_chat_template(problem.chat(), tokenize=False, add_generation_prompt=True)
+    return "\n\n".join(content for _, content in problem.messages)

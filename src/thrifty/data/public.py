@@ -11,9 +11,15 @@ from __future__ import annotations
 import os
 from functools import partial
 from pathlib import Path
-from typing import Any
 
-from thrifty.data.files import file_rows, hub_rows, parse_rows
+from thrifty.data.files import (
+    BENCHMARK_OFFLINE_HINT,
+    DATASET_OFFLINE_HINT,
+    dataset_rows,
+    file_rows,
+    hub_rows,
+    parse_rows,
+)
 from thrifty.data.problems import (
     BadRow,
     Benchmark,
@@ -24,7 +30,7 @@ from thrifty.data.problems import (
     row_field,
     row_id,
 )
-from thrifty.verify import all_boxed_answers
+from thrifty.data.rows import DEFAULT_COLUMNS, Columns, parse_row, row_level
 
 
 # --------------------------------------------------------------------------------------------- row parsers
@@ -47,28 +53,6 @@ def gsm8k_gold(answer: str) -> str:
     return gold_text(answer.rsplit("####", 1)[1].replace(",", ""), "the text after '####'")
 
 
-def _level(value: Any) -> int | None:
-    """MATH levels come as ``3`` or ``"Level 3"``; anything unparseable is None."""
-    text = str(value).strip().lower().removeprefix("level").strip()
-    if value is None or not (text.isascii() and text.isdigit()):
-        return None
-    try:
-        return int(text)
-    except ValueError:  # more digits than Python converts
-        return None
-
-
-def _oracle(value: Any) -> int | None:
-    """A row's ``oracle_tokens`` (tokens of its shortest correct response, where known), else None."""
-    if isinstance(value, bool) or not isinstance(value, int | float | str):
-        return None
-    try:
-        tokens = int(value)
-    except (ValueError, OverflowError):
-        return None
-    return tokens if tokens > 0 else None
-
-
 def _gsm8k(row: dict, index: int) -> Problem:
     return Problem(
         row_id(row, index, "id"), question_text(*row_field(row, "question")), gsm8k_gold(row_field(row, "answer")[0])
@@ -80,7 +64,7 @@ def _math500(row: dict, index: int) -> Problem:
         row_id(row, index, "unique_id"),
         question_text(*row_field(row, "problem")),
         gold_text(*row_field(row, "answer")),
-        _level(row.get("level")),
+        row_level(row.get("level")),
     )
 
 
@@ -90,34 +74,6 @@ def _competition(row: dict, index: int) -> Problem:
         row_id(row, index, "id"),
         question_text(*row_field(row, "problem", "question", "Problem")),
         _integer_string(gold_text(*row_field(row, "answer", "Answer"))),
-    )
-
-
-def _generic_gold(row: dict) -> str:
-    """The gold of a user's row: its ``answer`` / ``gold`` / ``final_answer``, else the last boxed answer of its
-    ``solution``."""
-    try:
-        answer, where = row_field(row, "answer", "gold", "final_answer", "solution")
-    except BadRow:
-        raise BadRow(
-            "missing field 'answer' / 'gold' / 'final_answer' (or a \\boxed{} answer in 'solution')"
-        ) from None
-    if where == "field 'solution'":
-        boxed = all_boxed_answers(require_string(answer, "solution", where))
-        if not boxed:
-            raise BadRow("no boxed answer (no 'answer' field, and no \\boxed{} in field 'solution')")
-        answer, where = boxed[-1], "the last \\boxed{} of field 'solution'"
-    return gold_text(answer, where)
-
-
-def _generic(row: dict, index: int) -> Problem:
-    """A user's own rows: question in problem/question/prompt; gold in answer/gold, else last boxed of solution."""
-    return Problem(
-        row_id(row, index, "id", "unique_id", "idx"),
-        question_text(*row_field(row, "problem", "question", "prompt")),
-        _generic_gold(row),
-        _level(row.get("level")),
-        _oracle(row.get("oracle_tokens")),
     )
 
 
@@ -152,16 +108,54 @@ def _load(name: str, data_dir: str | os.PathLike | None) -> list[Problem]:
     return parse_rows(file_rows(path, bad), PARSERS[name], str(path), bad)
 
 
-def load_file(path: str | os.PathLike) -> list[Problem]:
-    """A user's own problems from a ``.jsonl`` / ``.json`` / ``.parquet`` file (UTF-8): question (a string) in
-    ``problem`` / ``question`` / ``prompt``; gold (a string or a number) in ``answer`` / ``gold`` /
-    ``final_answer``, else the last boxed answer of ``solution``; optional ``id`` (also ``unique_id`` / ``idx``;
-    a row without one gets its 0-based index, and repeated ids are renamed ``id#2``, ...), ``level`` and
-    ``oracle_tokens``. Bad rows are skipped with one warning naming their lines."""
+def load_file(path: str | os.PathLike, columns: Columns = DEFAULT_COLUMNS) -> list[Problem]:
+    """A user's own problems from a ``.jsonl`` / ``.json`` / ``.parquet`` file (UTF-8), rows as
+    :mod:`thrifty.data.rows` reads them: question in ``problem`` / ``question`` / ``prompt`` (a string, or chat
+    messages); gold (a string or a number) in ``answer`` / ``gold`` / ``final_answer``, else the last boxed answer
+    of ``solution``; optional ``id`` (also ``unique_id`` / ``idx``; a row without one gets its 0-based index, and
+    repeated ids are renamed ``id#2``, ...), ``level`` and ``oracle_tokens``; other names mapped by ``columns``.
+    Bad rows are skipped with one warning naming their lines."""
     path, bad = Path(path), []
     if not path.is_file():
         raise FileNotFoundError(f"benchmark file not found: {path}")
-    return parse_rows(file_rows(path, bad), _generic, str(path), bad)
+    return parse_rows(file_rows(path, bad), partial(parse_row, columns=columns), str(path), bad, columns)
+
+
+HUB_ALIASES = {hub_id.lower(): name for name, (hub_id, _, _) in HUB.items()}
+"""The public benchmarks by Hub id (``openai/gsm8k`` -> ``gsm8k``): read with their own parser."""
+
+
+def hub_alias(source: str) -> str | None:
+    """The public benchmark a Hub id is (``HuggingFaceH4/MATH-500`` -> ``math500``; case as the Hub ignores it),
+    or None.
+
+    Example:
+        >>> hub_alias("HuggingFaceH4/MATH-500"), hub_alias("me/my-set")
+        ('math500', None)
+    """
+    return HUB_ALIASES.get(str(source).lower())
+
+
+def load_dataset_problems(
+    source: str,
+    config: str | None = None,
+    split: str | None = None,
+    columns: Columns = DEFAULT_COLUMNS,
+    flag: str = "--benchmark",
+) -> list[Problem]:
+    """Problems of a ``save_to_disk`` folder, a folder of data files or a Hub dataset id
+    (:func:`thrifty.data.files.dataset_rows`; ``split`` None: ``test``, else the only split). A public benchmark's
+    Hub id (``openai/gsm8k``) is read with that benchmark's parser (GSM8K's ``####`` answers), and its config and
+    split unless given, unless ``columns`` maps columns: then the rows are the user's."""
+    name, bad = hub_alias(source), []
+    if name is not None and not columns.mapped():
+        hub_id, default_config, default_split = HUB[name]
+        rows = hub_rows(
+            source, config or default_config, split or default_split, BENCHMARK_OFFLINE_HINT, f"{flag}_split"
+        )
+        return parse_rows(rows, PARSERS[name], source, bad)
+    rows = dataset_rows(source, config, split, DATASET_OFFLINE_HINT, flag)
+    return parse_rows(rows, partial(parse_row, columns=columns), source, bad, columns)
 
 
 BENCHMARKS: dict[str, Benchmark] = {

@@ -1,4 +1,5 @@
-"""Training prompts: a benchmark's training split (the organism's), or a NuminaMath-style set of checkable answers.
+"""Training prompts: a benchmark's training split (the organism's), or any set of rows with checkable answers --
+the same files, folders and Hub datasets ``thrifty eval`` reads (:mod:`thrifty.data.rows`).
 
 Does not generate or score anything; :func:`load_training_prompts` asks :mod:`thrifty.verify` only whether each
 gold answer is checkable at all.
@@ -11,24 +12,29 @@ import os
 import re
 from collections import Counter
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
-from thrifty.data.files import DATA_SUFFIXES, file_rows, hub_rows, unique_ids
-from thrifty.data.problems import (
-    BadRow,
-    Problem,
-    gold_text,
-    one_problem_per_id,
-    question_text,
-    require_string,
-    row_field,
-    row_id,
+from thrifty.data.files import (
+    DATASET_OFFLINE_HINT,
+    dataset_rows,
+    file_rows,
+    hub_rows,
+    is_data_file,
+    is_hub_id,
+    unique_ids,
 )
+from thrifty.data.problems import BadRow, Problem, one_problem_per_id
+from thrifty.data.public import HUB, PARSERS, hub_alias
 from thrifty.data.registry import NOT_FOUND_HINT, benchmark_names, get_benchmark
-from thrifty.verify import VerifierPool, all_boxed_answers
+from thrifty.data.rows import DEFAULT_COLUMNS, Columns, SeenColumns, missing_a_field, parse_row
+from thrifty.verify import VerifierPool
 
 
 logger = logging.getLogger(__name__)
+
+_PROSE = re.compile(r"\\(?:text|textbf|mbox)\{[^}]*[A-Za-z]+\s+[A-Za-z]+[^}]*\}")
+"""A ``\\text{...}`` of several words ("Proof is complete", "No solution"): not a single checkable value."""
 
 
 @dataclass
@@ -38,6 +44,8 @@ class DropReport:
     kept: int = 0
     counts: Counter = field(default_factory=Counter)
     examples: dict[str, list[int]] = field(default_factory=dict)
+    hint: str = ""
+    """What rows must hold and what these rows have, when some missed a field."""
 
     def add(self, reason: str, line_number: int) -> None:
         """Count a dropped row under ``reason`` (a :class:`~thrifty.data.problems.BadRow` message's category: its
@@ -56,69 +64,70 @@ class DropReport:
         reasons = ", ".join(
             f"{reason}: {n} (e.g. lines {self.examples[reason]})" for reason, n in self.counts.most_common()
         )
-        return f"kept {self.kept}, dropped {self.dropped}" + (f" -- {reasons}" if reasons else "")
-
-
-_PROSE = re.compile(r"\\(?:text|textbf|mbox)\{[^}]*[A-Za-z]+\s+[A-Za-z]+[^}]*\}")
-"""A ``\\text{...}`` of several words ("Proof is complete", "No solution"): not a single checkable value."""
-
-
-def _numina_problem(row: dict, index: int) -> Problem:
-    """A NuminaMath-style row (``problem`` or ``question``, ``solution``) with one boxed final answer as its gold;
-    a :class:`BadRow` whose category is the reason it is dropped otherwise."""
-    question = question_text(*row_field(row, "problem", "question"))
-    solution, where = row_field(row, "solution")
-    boxed = all_boxed_answers(require_string(solution, "solution", where))
-    if not boxed or not boxed[-1]:
-        raise BadRow("no boxed answer")
-    if len(set(boxed)) > 1:
-        raise BadRow("several different boxed answers")
-    gold = gold_text(boxed[-1], "the boxed answer of field 'solution'")
-    if _PROSE.search(gold):
-        raise BadRow("answer is prose")
-    return Problem(row_id(row, index, "id"), question, gold)
+        hint = f". {self.hint[0].upper()}{self.hint[1:]}" if self.hint else ""
+        return f"kept {self.kept}, dropped {self.dropped}" + (f" -- {reasons}" if reasons else "") + hint
 
 
 def load_training_prompts(
     source: str | os.PathLike,
-    split: str = "train",
+    split: str | None = "train",
     limit: int | None = None,
     pool=None,
+    config: str | None = None,
+    columns: Columns = DEFAULT_COLUMNS,
 ) -> tuple[list[Problem], DropReport]:
-    """Load a NuminaMath-style set (``problem``, ``solution``) and keep rows with one checkable final answer.
+    """Load a set of training prompts and keep rows with one checkable final answer.
 
-    A row is kept when its question is a string of at most
-    :data:`~thrifty.data.problems.MAX_QUESTION_CHARS` characters and its solution has a ``\\boxed{}`` answer (all
-    boxes agreeing) that math-verify parses to a value within the verifier's time bound. Dropped rows are
-    counted by reason, e.g. ``missing field 'solution'``, ``question is not a string``, ``question too long``,
-    ``no boxed answer``, ``several different boxed answers``, ``answer too long``, ``answer is prose`` (a
-    ``\\text{}`` of several words), ``answer not parseable``, ``invalid JSON``, ``not valid UTF-8``. Repeated
-    ids are made unique (:func:`thrifty.data.files.unique_ids`).
+    Rows are read as for evaluation (:func:`thrifty.data.rows.parse_row`: a question in ``problem`` /
+    ``question`` / ``prompt``, a gold answer in ``answer`` / ``gold`` / ``final_answer`` or the ``\\boxed{}`` of a
+    NuminaMath-style ``solution``), with training's filters on top: all the boxes of a solution agree, the answer
+    is not prose (a ``\\text{}`` of several words), and math-verify parses it within the verifier's time bound.
+    Dropped rows are counted by reason, e.g. ``missing field 'answer' / 'gold' / 'final_answer'``, ``question is
+    not a string``, ``question too long``, ``no boxed answer``, ``several different boxed answers``, ``answer too
+    long``, ``answer is prose``, ``answer not parseable``, ``invalid JSON``, ``not valid UTF-8``; a report of
+    missing fields names the accepted schemas and the columns the rows have. Repeated ids are made unique
+    (:func:`thrifty.data.files.unique_ids`).
 
     Args:
-        source (`str`): a local ``.jsonl``/``.parquet`` file or a hub dataset id (e.g. ``AI-MO/NuminaMath-CoT``).
-        split (`str`, defaults to ``"train"``): the hub split.
+        source (`str`): a local ``.jsonl``/``.json``/``.parquet`` file, a ``datasets.save_to_disk`` folder (or a
+            folder of data files), or a Hub dataset id (e.g. ``AI-MO/NuminaMath-CoT``); a public benchmark's Hub
+            id (``openai/gsm8k``) is read with that benchmark's parser and config.
+        split (`str`, defaults to ``"train"``): the split of a Hub dataset or a saved DatasetDict.
         limit (`int`, *optional*): stop after this many kept rows.
         pool (:class:`thrifty.verify.VerifierPool`, *optional*): reuse a pool; a temporary one otherwise.
+        config (`str`, *optional*): the config of a Hub dataset (``openai/gsm8k``: ``main``).
+        columns (:class:`~thrifty.data.rows.Columns`, *optional*): other column names of the question, answer
+            and solution (``--question_column``, ...); a mapped column that no row has is refused.
 
     Returns:
-        ``(problems, report)``; the report is also logged.
+        ``(problems, report)``; the report is also logged, once.
     """
-    path = Path(source)
     bad: list[tuple[int, str]] = []
-    if path.suffix in DATA_SUFFIXES:
-        if not path.is_file():
-            raise FileNotFoundError(f"training prompt file not found: {path}")
-        rows = file_rows(path, bad)
+    parse = partial(parse_row, columns=columns, strict=True)
+    public = hub_alias(str(source))
+    if is_data_file(source):
+        if not Path(source).is_file():
+            raise FileNotFoundError(f"training prompt file not found: {source}")
+        rows = file_rows(Path(source), bad)
+    elif public is not None and not columns.mapped():  # openai/gsm8k: GSM8K's rows, its config by default
+        rows = hub_rows(str(source), config or HUB[public][1], split, DATASET_OFFLINE_HINT, "--prompts_split")
+        parse = PARSERS[public]
     else:
-        rows = hub_rows(str(source), None, split)
-    report = DropReport()
+        rows = dataset_rows(str(source), config, split, DATASET_OFFLINE_HINT, "--prompts")
+    report, seen = DropReport(), SeenColumns()
     candidates: list[tuple[int, Problem]] = []
     for line_number, row in rows:
+        seen.add(row)
         try:
-            candidates.append((line_number, _numina_problem(row, line_number - 1)))
+            problem = parse(row, line_number - 1)
         except BadRow as error:
             report.add(str(error), line_number)
+            continue
+        if _PROSE.search(problem.gold):
+            report.add("answer is prose", line_number)
+        else:
+            candidates.append((line_number, problem))
+    seen.check(columns, str(source))
     for line_number, why in bad:
         report.add(why, line_number)
     owned = pool is None
@@ -136,28 +145,38 @@ def load_training_prompts(
             report.add("answer not parseable", line_number)
     problems = unique_ids(checkable, str(source))[:limit]
     report.kept = len(problems)
+    if missing_a_field(report.counts):
+        report.hint = seen.hint()
     logger.log(logging.WARNING if report.dropped else logging.INFO, "training prompts from %s: %s", source, report)
     return problems, report
 
 
 def training_problems(
-    source: str, split: str = "train", limit: int | None = None, per_level: int = 1000
+    source: str,
+    split: str | None = "train",
+    limit: int | None = None,
+    per_level: int = 1000,
+    config: str | None = None,
+    columns: Columns = DEFAULT_COLUMNS,
 ) -> list[Problem]:
     """The prompts to train on: the training split of the benchmark ``source`` names (``per_level`` prompts per
-    difficulty level), else a Numina-style set (a hub dataset id or a local file) filtered by
-    :func:`load_training_prompts`; at most ``limit``."""
-    benchmark = get_benchmark(source)
+    difficulty level), else a data file, ``save_to_disk`` folder or Hub dataset (``config``, ``split``, column
+    mapping ``columns``) filtered by :func:`load_training_prompts`; at most ``limit``."""
+    benchmark = get_benchmark(source) if hub_alias(source) is None else None  # openai/gsm8k: a dataset like others
     if benchmark is not None and benchmark.train is not None:
         problems = one_problem_per_id(benchmark.train(per_level), f"the training split of {source!r}")
     elif benchmark is not None:
-        raise ValueError(f"benchmark {source!r} has no training split; train on a data file or a hub dataset instead")
-    elif "/" not in source and Path(source).suffix not in DATA_SUFFIXES:  # not a hub id (org/name), not a file
+        public = f" (its Hub dataset's: --prompts {HUB[source][0]} --prompts_split train)" if source in HUB else ""
+        raise ValueError(
+            f"benchmark {source!r} has no training split; train on a data file, a save_to_disk folder or a Hub "
+            f"dataset instead{public}"
+        )
+    elif not (is_data_file(source) or Path(source).is_dir() or is_hub_id(source)):
         raise ValueError(f"unknown prompt set {source!r}; benchmarks: {', '.join(benchmark_names())} {NOT_FOUND_HINT}")
     else:
-        problems, report = load_training_prompts(source, split=split, limit=limit)
-        logger.info("training prompts: %s", report)
+        problems, _ = load_training_prompts(source, split=split, limit=limit, config=config, columns=columns)
     if limit is not None:
         problems = problems[:limit]
     if not problems:
-        raise ValueError(f"no usable training prompts in {source!r}")
+        raise ValueError(f"no usable training prompts in {source!r}; the warning above says why rows were dropped")
     return problems

@@ -211,13 +211,28 @@ def make_problems(
 TEST_SEED, TEST_PER_LEVEL = 1234, 100
 
 
+def round_robin(problems: list[Problem]) -> list[Problem]:
+    """``problems`` taken in turn from each level (1, 2, 3, 4, 1, 2, ...; a level that runs out is skipped), each
+    level's in their order: so any first ``n`` of them cover the levels alike, as ``--limit n`` takes them.
+
+    Example:
+        >>> [p.id for p in round_robin([Problem(i, "1+1", "2", level) for i, level in
+        ...     [("a", 1), ("b", 1), ("c", 2), ("d", 3)]])]
+        ['a', 'c', 'd', 'b']
+    """
+    by_level = [[p for p in problems if p.level == level] for level in sorted({p.level for p in problems})]
+    return [group[i] for i in range(max(map(len, by_level), default=0)) for group in by_level if i < len(group)]
+
+
 def eval_problems(n_per_level: int = TEST_PER_LEVEL) -> list[Problem]:
-    """The held-out organism benchmark (fixed seed): what ``load_benchmark("organism")`` returns.
+    """The held-out organism benchmark (fixed seed): what ``load_benchmark("organism")`` returns, in
+    :func:`round_robin` order over the levels, so that ``--limit`` evaluates every level alike.
 
     Level 1 keeps half of its 100 questions for training, so it has at most 50 test problems.
     """
     problems = make_problems(n_per_level, TEST_SEED, prefix="organism-test")
-    return [p for p in problems if p.level != 1 or int(p.id.rsplit("-", 1)[1]) < min(n_per_level, level_size(1) // 2)]
+    kept = [p for p in problems if p.level != 1 or int(p.id.rsplit("-", 1)[1]) < min(n_per_level, level_size(1) // 2)]
+    return round_robin(kept)
 
 
 def train_problems(n_per_level: int, seed: int = 0) -> list[Problem]:
