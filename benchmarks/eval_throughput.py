@@ -66,14 +66,14 @@ def main() -> None:
         if prompts is None:
             prompts = [build_prompt(p.question, backends[name].tokenizer, template_for("gsm8k")) for p in problems]
         warm_up = prompts[args.prompts * args.repeats :][:2]  # problems no timed repeat uses
-        backends[name].generate(warm_up, 2, SamplingParams(args.temperature, 1.0, 16), seed=123)
+        backends[name].generate(warm_up, 2, SamplingParams(args.temperature, 1.0, 16), seeds=123)
 
     rates: dict[str, list[float]] = {name: [] for name in names}
     for repeat in range(args.repeats):
         batch = prompts[repeat * args.prompts : (repeat + 1) * args.prompts]
         for name in names if repeat % 2 == 0 else names[::-1]:
             started = time.perf_counter()
-            groups = backends[name].generate(batch, args.samples, params, seed=repeat)
+            groups = backends[name].generate(batch, args.samples, params, seeds=repeat)
             seconds = time.perf_counter() - started
             tokens = sum(c.tokens for group in groups for c in group)
             finished = sum(c.finished for group in groups for c in group)

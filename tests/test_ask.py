@@ -34,7 +34,7 @@ def test_generate_result_matches_the_backend(tiny_model_dir):
     got = generate(args)[str(tiny_model_dir)]
     backend = HFBackend(str(tiny_model_dir))
     want = backend.generate(
-        [build_prompt("2+3", backend.tokenizer, PAPER_PROMPT_TEMPLATE)], 2, SamplingParams(0.6, 1.0, 9), seed=5
+        [build_prompt("2+3", backend.tokenizer, PAPER_PROMPT_TEMPLATE)], 2, SamplingParams(0.6, 1.0, 9), seeds=5
     )[0]
     assert [(r["text"], r["tokens"], r["finished"]) for r in got] == [(c.text, c.tokens, c.finished) for c in want]
     assert all(r["correct"] is None for r in got)

@@ -62,6 +62,14 @@ def _rewrite_set(samples_dir: Path, fn) -> None:
     path.write_text("".join(json.dumps(r) + "\n" for r in records))
 
 
+def _scored(correct: bool) -> dict:
+    """A record's verdict fields as the harness writes them: every verifier's under ``verdicts``, the last on top."""
+    from thrifty.verify import VERIFIER_VERSION
+
+    verdict = {"correct": correct, "extracted": "7" if correct else None, "version": VERIFIER_VERSION}
+    return {"verdicts": {"math-verify": verdict}, "correct": correct, "verifier": "math-verify"}
+
+
 def _short_and_long(record):
     """Sample 0: a short correct trace; sample 1: a longer correct one (every prompt gives an SFT row and a pair)."""
     text = "= 7" if record["sample"] == 0 else "check 3+4\nok\n= 7"
@@ -70,8 +78,7 @@ def _short_and_long(record):
         "response": text,
         "tokens": len(text),
         "finished": True,
-        "correct": True,
-        "verifier": "math-verify",
+        **_scored(True),
     }
 
 
@@ -124,7 +131,7 @@ def test_sft_and_dpo_train_on_the_selected_responses_and_are_reused(tmp_path, ti
     sft = train_baseline("sft", args, sft_config())
     info = json.loads((sft / "baseline.json").read_text())
     assert info["method"] == "sft" and info["rows"] == 8 and info["config"]["learning_rate"] == 3e-3
-    greedy = load_backend("hf", str(sft)).generate([prompt], 1, SamplingParams(0.0, 1.0, 30), seed=0)[0][0]
+    greedy = load_backend("hf", str(sft)).generate([prompt], 1, SamplingParams(0.0, 1.0, 30), seeds=0)[0][0]
     assert (greedy.text, greedy.finished) == (short, True)  # it learned the shortest correct response, then EOS
 
     dpo = train_baseline("dpo", args, _config(DPOBaselineConfig, tmp_path / "dpo"))
@@ -150,7 +157,7 @@ def test_sft_and_dpo_train_on_the_selected_responses_and_are_reused(tmp_path, ti
 def test_nothing_correct_is_a_clear_error(tmp_path, tiny_model_dir):
     args = _args(tiny_model_dir, tmp_path)
     sample_training_set(args, str(tmp_path / "sft"))
-    _rewrite_set(tmp_path / "samples", lambda r: {**r, "correct": False, "verifier": "math-verify"})
+    _rewrite_set(tmp_path / "samples", lambda r: {**r, **_scored(False)})
     with pytest.raises(RuntimeError, match="nothing to sft on"):
         train_baseline("sft", args, _config(SFTBaselineConfig, tmp_path / "sft"))
     with pytest.raises(RuntimeError, match="nothing to dpo on"):
@@ -211,7 +218,9 @@ def test_cli_sample_then_cutoff_for_real(tmp_path, tiny_model_dir, benchmarks_di
 
 def test_cli_errors(tmp_path, tiny_model_dir, capsys):
     assert main(["baseline"]) == 2 and "say which baseline" in capsys.readouterr().err
-    inside = flags(model=tiny_model_dir, output_dir=tmp_path / "sft", samples_dir=tmp_path / "sft" / "samples")
+    inside = flags(
+        prompts="organism", model=tiny_model_dir, output_dir=tmp_path / "sft", samples_dir=tmp_path / "sft" / "samples"
+    )
     assert main(["baseline", "sft", *inside]) == 2
     assert "must not be inside --output_dir" in capsys.readouterr().err
     assert main(["baseline", "cutoff", "--model", str(tiny_model_dir), "--limits", "0,5"]) == 2

@@ -15,8 +15,8 @@ def backend(tiny_model_dir):
 
 def test_same_seed_same_samples_and_counts_are_consistent(backend):
     params = SamplingParams(temperature=1.0, max_new_tokens=30)
-    first = backend.generate(["abc", "a longer prompt"], 3, params, seed=7)
-    assert first == backend.generate(["abc", "a longer prompt"], 3, params, seed=7)
+    first = backend.generate(["abc", "a longer prompt"], 3, params, seeds=7)
+    assert first == backend.generate(["abc", "a longer prompt"], 3, params, seeds=7)
     assert [len(c) for c in first] == [3, 3]
     for completion in (c for group in first for c in group):
         assert completion.finished or completion.tokens == 30
@@ -30,17 +30,17 @@ def test_same_seed_same_samples_and_counts_are_consistent(backend):
 )
 def test_model_generation_config_does_not_change_sampling(backend, field, value):
     params = SamplingParams(temperature=0.8, max_new_tokens=25)
-    reference = backend.generate(["hello"], 4, params, seed=1)
+    reference = backend.generate(["hello"], 4, params, seeds=1)
     setattr(backend.model.generation_config, field, value)
     try:
-        assert backend.generate(["hello"], 4, params, seed=1) == reference
+        assert backend.generate(["hello"], 4, params, seeds=1) == reference
     finally:
         setattr(backend.model.generation_config, field, None)
 
 
 def test_greedy_is_deterministic_without_a_seed(backend):
     params = SamplingParams(temperature=0.0, max_new_tokens=12)
-    assert backend.generate(["xyz"], 2, params, seed=1) == backend.generate(["xyz"], 2, params, seed=2)
+    assert backend.generate(["xyz"], 2, params, seeds=1) == backend.generate(["xyz"], 2, params, seeds=2)
 
 
 def test_gguf_paths(tmp_path):
@@ -107,4 +107,4 @@ def test_cpu_attention_and_shared_prefill_sample_exactly_what_plain_generate_doe
         SamplingParams(temperature=1.0, max_new_tokens=30),
         SamplingParams(temperature=0.0, max_new_tokens=30),
     ):
-        assert fast.generate(prompts, 3, params, seed=11) == plain.generate(prompts, 3, params, seed=11)
+        assert fast.generate(prompts, 3, params, seeds=11) == plain.generate(prompts, 3, params, seeds=11)

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from helpers import flags
+from thrifty.eval import results_of
 
 
 pytest.importorskip("vllm", reason="vLLM is not installed (make test-vllm runs these tests in its environment)")
@@ -70,6 +71,9 @@ def test_vllm_matches_hf_greedy_and_samples_reproducibly(model_dir, tmp_path):
     sampled = runs["seed5"]
     assert [len(group) for group in sampled] == [4, 4, 4, 4]
     assert sampled == runs["seed5_again"] and sampled != runs["seed6"]
+    # batch-invariant: a sample is the same whatever else is generated with it (one request per sample)
+    assert runs["seed5_alone"] == sampled
+    assert runs["seed5_two"] == [group[:2] for group in sampled]
     assert [len(group) for group in runs["long"]] == [4] * 8
     for completion in (c for group in sampled for c in group):
         assert completion["finished"] or completion["tokens"] == 48
@@ -99,10 +103,9 @@ def test_eval_with_the_vllm_backend_writes_what_hf_writes(model_dir, benchmarks_
         )
     (records, summary, config), (hf_records, hf_summary, hf_config) = runs["vllm"], runs["hf"]
     assert config["backend"] == "vllm" and hf_config["backend"] == "hf"
-    engine = ("backend", "batch_size")  # each engine's own chunk size (hf 16, vLLM 1024) is part of its settings
-    assert {k: v for k, v in config.items() if k not in engine} == {
-        k: v for k, v in hf_config.items() if k not in engine
-    }
+    # the chunk sizes differ (hf 16, vLLM 1024) but shape no sample: the settings differ in the engine alone
+    assert "batch_size" not in config and summary["batch_size"] == 1024 and hf_summary["batch_size"] == 16
+    assert {**config, "backend": "hf"} == hf_config
     assert len(records) == 6 and [set(r) for r in records] == [set(r) for r in hf_records]
     assert [(r["id"], r["sample"]) for r in records] == [(r["id"], r["sample"]) for r in hf_records]
     assert all(1 <= r["tokens"] <= 32 and (r["finished"] or r["tokens"] == 32) for r in records)
@@ -112,7 +115,7 @@ def test_eval_with_the_vllm_backend_writes_what_hf_writes(model_dir, benchmarks_
     # a finished run re-summarises without starting vLLM; other settings in the same folder are refused
     again = _eval(model_dir, benchmarks_dir, tmp_path / "vllm", "vllm")
     assert again.returncode == 0 and "with the vllm backend" not in again.stderr
-    assert json.loads((tmp_path / "vllm" / "gsm8k" / "summary.json").read_text()) == summary
+    assert results_of(json.loads((tmp_path / "vllm" / "gsm8k" / "summary.json").read_text())) == results_of(summary)
     mixed = _eval(model_dir, benchmarks_dir, tmp_path / "vllm", "hf")
     assert mixed.returncode != 0 and "backend: 'vllm' -> 'hf'" in mixed.stderr
 

@@ -68,7 +68,7 @@ def ask(
     """``samples`` answers to each question (``result[i][j]``: sample j of question i), in one batch: each question
     in ``template`` and the model's chat template, as ``thrifty eval`` prompts it."""
     prompts = [build_prompt(question, backend.tokenizer, template) for question in questions]
-    return backend.generate(prompts, samples, params, seed=seed)
+    return backend.generate(prompts, samples, params, seeds=seed)
 
 
 def generate(args: GenerateArguments) -> dict[str, list[dict]]:

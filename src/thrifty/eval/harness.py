@@ -2,23 +2,35 @@
 
 For each benchmark it writes, under ``OUT/<benchmark>/``:
 
-* ``samples.jsonl`` -- one line per response: ``id``, ``sample``, ``level``, ``response``, ``tokens``,
-  ``finished``, and after scoring ``extracted``, ``correct``, ``verifier``;
-* ``summary.json`` -- :func:`thrifty.eval.metrics.summarize` plus the run's settings;
-* ``config.json`` -- the settings that determine the samples (model, sampling, prompt, seed); a folder is
-  resumed only with the same ones (:func:`thrifty.runs.settings_guard`).
+* ``samples.jsonl`` -- one line per response, enough to audit its verdict on its own: ``id``, ``sample``,
+  ``level``, ``question``, ``prompt`` (the exact text the model was given), ``gold``, ``response``, ``tokens``,
+  ``finished``; after scoring ``verdicts`` (``{verifier: {"correct", "extracted", "version"[, "timed_out",
+  "verify_timeout"]}}``, one entry per verifier it was ever scored with) and, for the last command's verifier,
+  ``correct``, ``extracted``, ``verifier``, ``verifier_version`` (what reports and metrics read);
+* ``summary.json`` -- :func:`thrifty.eval.metrics.summarize` with the run's settings, wall time, throughput and
+  package versions, for the last command's ``--verifier``; ``summary.<verifier>.json`` keeps each verifier's;
+* ``config.json`` -- the settings that determine the samples (model, sampling, prompt, seed, sampler); a folder
+  is resumed only with the same ones (:func:`thrifty.runs.settings_guard`).
 
-Resuming: problems are generated in fixed chunks (``--batch_size // samples`` problems), each seeded from its
-problem ids, generated whole and appended to ``samples.jsonl`` in one fsynced write. A run killed at any point
-(even SIGKILL) and re-run with the same settings generates only the incomplete chunks and ends with the same
-samples and summary as an uninterrupted run. A partial last line left by a kill, or a line of junk, is
-discarded. The settings that change samples (``config.json``, the batch size included) are enforced, and every
-record carries their fingerprint, so samples are never adopted by other settings; another ``--limit`` changes
-the chunking of the problems beyond the old limit. One process at a time works in a folder
-(:func:`thrifty.runs.folder_lock`). Scoring is a separate pass, so a finished run can be re-scored with another
-verifier without generating anything; a check that timed out is re-run under a larger ``--verify_timeout``.
-Where each problem's shortest correct response is known (``Problem.oracle_tokens``), lengths are also reported
-against it.
+Sampling: sample j of problem p is drawn from its own random stream, seeded from ``--seed``, p's id and j
+(:data:`SAMPLER`), so a sample depends neither on ``--batch_size`` nor on which problems share its batch nor on
+which process of a sharded run draws it.
+
+Resuming: missing problems are generated in chunks of ``--batch_size`` responses, each chunk appended to
+``samples.jsonl`` in one fsynced write. A run killed at any point (even SIGKILL) and re-run with the same
+settings (any ``--batch_size``) generates only the problems it lacks and ends with the same samples and summary
+as an uninterrupted run. A partial last line left by a kill, or a line of junk, is discarded. The settings that
+change samples (``config.json``) are enforced, and every record carries their fingerprint, so samples are never
+adopted by other settings. One process at a time works in a folder (:func:`thrifty.runs.folder_lock`). Scoring
+is a separate pass, so a finished run can be re-scored with another verifier without generating anything, the
+other verifiers' verdicts kept; a check that timed out is re-run under a larger ``--verify_timeout``. Where each
+problem's shortest correct response is known (``Problem.oracle_tokens``), lengths are also reported against it.
+
+Data-parallel evaluation: under ``accelerate launch``/``torchrun`` (``WORLD_SIZE`` > 1) process r generates the
+problems i with ``i % WORLD_SIZE == r`` that are missing into its own ``samples.rank<r>.jsonl``; process 0 waits
+until every problem is complete, merges the parts into ``samples.jsonl``, scores and writes the summaries, which
+:func:`evaluate` returns on process 0 only. Samples are the single-process ones, and a killed sharded run
+resumes sharded or not. Each process loads its own model (``--device auto``: its ``cuda:LOCAL_RANK``).
 """
 
 from __future__ import annotations
@@ -26,16 +38,29 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from thrifty import runs
 from thrifty.args import check_device, check_values, check_verifier_options, parse_limits
-from thrifty.data import Problem, benchmark_label, build_prompt, get_benchmark, load_benchmark, template_for
+from thrifty.data import (
+    Columns,
+    Problem,
+    benchmark_label,
+    benchmark_labels,
+    get_benchmark,
+    load_benchmark,
+    problem_key,
+    render_prompt,
+    template_for,
+)
 from thrifty.data.public import BENCHMARKS
 from thrifty.eval.metrics import default_cutoffs, summarize
-from thrifty.generation import BACKENDS, Backend, SamplingParams, load_backend
+from thrifty.generation import BACKENDS, Backend, SamplingParams, derive_seed, load_backend
+from thrifty.generation.loading import check_model_source
 from thrifty.verify import MODES, VERIFIER_VERSION, VerifierPool
 
 
@@ -50,8 +75,9 @@ class EvalArguments:
     benchmark: str = field(
         default="gsm8k",
         metadata={
-            "help": f"Comma-separated benchmarks: {', '.join(BENCHMARKS)}, organism (or any registered one), or paths "
-            "to your own .jsonl/.parquet."
+            "help": f"Comma-separated benchmarks: {', '.join(BENCHMARKS)}, organism (or any registered one), paths "
+            "to your own .jsonl/.json/.parquet files or datasets.save_to_disk folders, or Hub dataset ids "
+            "(owner/name; a public benchmark's id, e.g. HuggingFaceH4/MATH-500, is that benchmark)."
         },
     )
     out: str = field(
@@ -62,6 +88,26 @@ class EvalArguments:
         metadata={
             "help": "Folder with local benchmark files (e.g. ../shared/benchmarks). Default: the Hugging Face Hub."
         },
+    )
+    benchmark_config: str | None = field(
+        default=None, metadata={"help": "Config of the Hub datasets in --benchmark (a public benchmark: its own)."}
+    )
+    benchmark_split: str | None = field(
+        default=None,
+        metadata={
+            "help": "Split of the Hub datasets and saved DatasetDicts in --benchmark. Default: test, else the "
+            "dataset's only split (a public benchmark: its own)."
+        },
+    )
+    question_column: str | None = field(
+        default=None, metadata={"help": "Column of the question in your files (default: problem, question or prompt)."}
+    )
+    answer_column: str | None = field(
+        default=None, metadata={"help": "Column of the gold answer (default: answer, gold or final_answer)."}
+    )
+    solution_column: str | None = field(
+        default=None,
+        metadata={"help": "Column of a worked solution whose last \\boxed{} is the gold (default: solution)."},
     )
     limit: int | None = field(default=None, metadata={"help": "Evaluate only the first N problems of each benchmark."})
     samples: int | None = field(
@@ -85,7 +131,8 @@ class EvalArguments:
         default=None,
         metadata={
             "help": "Responses generated per chunk (problems per chunk = batch_size // samples); a finished "
-            "chunk survives a kill. Default: 16 (hf), 1024 (vllm, which schedules a chunk at once)."
+            "chunk survives a kill. Samples do not depend on it. Default: 16 (hf), 1024 (vllm, which schedules "
+            "a chunk at once)."
         },
     )
     vllm_gpu_memory_utilization: float | None = field(
@@ -109,7 +156,8 @@ class EvalArguments:
         },
     )
     seed: int = field(
-        default=0, metadata={"help": "Base random seed; each chunk's seed derives from it and its problem ids."}
+        default=0,
+        metadata={"help": "Base random seed; each response's seed derives from it, its problem's id and its index."},
     )
     verifier: str = field(
         default="math-verify",
@@ -210,9 +258,16 @@ class EvalArguments:
 
 
 # --------------------------------------------------------------------------------------------- the run
-def _chunk_seed(seed: int, ids: list[str]) -> int:
-    digest = hashlib.sha256(json.dumps([seed, ids]).encode()).digest()
-    return int.from_bytes(digest[:4], "little")
+SAMPLER = "per-sample-seed-v1"
+"""How samples are seeded, recorded in ``config.json``: sample j of problem p is drawn from the random stream
+``sample_seed(problem_seed(--seed, p.id), j)`` (:mod:`thrifty.generation.backend`), whatever its batch. thrifty
+before it seeded each chunk of ``--batch_size`` responses as a whole, so its samples depended on the chunking;
+folders it wrote are not extended with these samples (:func:`_refuse_other_sampler`)."""
+
+
+def problem_seed(seed: int, problem_id: str) -> int:
+    """The seed of a problem's samples, from ``--seed`` and the problem's id alone."""
+    return derive_seed(seed, problem_id)
 
 
 class LazyBackend:
@@ -221,11 +276,15 @@ class LazyBackend:
     def __init__(self, args: EvalArguments):
         self.args = args
         self._backend: Backend | None = None
+        self.load_seconds = 0.0
+        """How long loading the model took (0 until it is loaded)."""
 
     def get(self) -> Backend:
         if self._backend is None:
             logger.info("loading %s with the %s backend", self.args.model, self.args.backend)
+            started = time.monotonic()
             self._backend = load_backend(self.args.backend, self.args.model, **self.args.backend_options())
+            self.load_seconds = time.monotonic() - started
         return self._backend
 
 
@@ -235,9 +294,7 @@ def sample_settings(args: EvalArguments, benchmark: str, samples: int, problems:
     name is refused."""
     extra = {}
     if problems is not None:
-        extra["problems_sha256"] = hashlib.sha256(
-            json.dumps([[p.id, p.question] for p in problems]).encode()
-        ).hexdigest()
+        extra["problems_sha256"] = hashlib.sha256(json.dumps([problem_key(p) for p in problems]).encode()).hexdigest()
     return {
         **extra,
         "model": args.model,
@@ -252,7 +309,7 @@ def sample_settings(args: EvalArguments, benchmark: str, samples: int, problems:
         "response_prefix": args.response_prefix or None,
         "backend": args.backend,
         "dtype": args.dtype,
-        "batch_size": args.chunk_size(),  # the chunking (and batch padding) shapes the samples
+        "sampler": SAMPLER,  # per-sample seeds: the chunking (--batch_size) does not shape the samples
     }
 
 
@@ -266,13 +323,16 @@ def _generate_missing(
     template: str,
     mark: str,
 ) -> None:
+    """Generate every sample of the problems not in ``done`` into ``path``, ``--batch_size`` responses at a time.
+
+    Each problem's samples come from its own seed (:func:`problem_seed`), so only the missing problems are
+    generated (a problem with some samples lost to a kill is generated whole: the same samples again, the newer
+    records replacing the older ones when the file is read) and the chunking changes nothing in them."""
     from tqdm.auto import tqdm
 
+    missing = [p for p in problems if p.id not in done]
     per_chunk = max(1, args.chunk_size() // samples)
-    chunks = [problems[i : i + per_chunk] for i in range(0, len(problems), per_chunk)]
-    # a chunk with anything missing is generated whole, with the seed of the whole chunk, so its samples are
-    # exactly those of an uninterrupted run (newer records replace older ones when the file is read)
-    todo = [chunk for chunk in chunks if any(p.id not in done for p in chunk)]
+    todo = [missing[i : i + per_chunk] for i in range(0, len(missing), per_chunk)]
     if not todo:
         return
     params = SamplingParams(args.temperature, args.top_p, args.max_new_tokens)
@@ -281,56 +341,91 @@ def _generate_missing(
     prefix_tokens = len(engine.tokenizer(prefix, add_special_tokens=False)["input_ids"]) if prefix else 0
     with tqdm(total=sum(len(c) for c in todo) * samples, desc=f"generating {path.parent.name}", unit="resp") as bar:
         for chunk in todo:
-            prompts = [build_prompt(p.question, engine.tokenizer, template) + prefix for p in chunk]
-            outputs = engine.generate(prompts, samples, params, seed=_chunk_seed(args.seed, [p.id for p in chunk]))
+            prompts = [render_prompt(p, engine.tokenizer, template) + prefix for p in chunk]
+            outputs = engine.generate(prompts, samples, params, [problem_seed(args.seed, p.id) for p in chunk])
             records = [
                 {
                     "id": p.id,
                     "sample": j,
                     "level": p.level,
+                    "question": p.question,
+                    "prompt": prompt,
+                    "gold": p.gold,
                     "response": prefix + c.text,
                     "tokens": prefix_tokens + c.tokens,
                     "finished": c.finished,
                     runs.SETTINGS_KEY: mark,
                 }
-                for p, completions in zip(chunk, outputs, strict=True)
+                for p, prompt, completions in zip(chunk, prompts, outputs, strict=True)
                 for j, c in enumerate(completions)
             ]
             runs.append_jsonl(path, records)
             bar.update(len(records))
 
 
-def _needs_scoring(record: dict, args: EvalArguments) -> bool:
-    """Not scored with ``args.verifier`` (in its current version) yet, or timed out under a smaller
-    ``--verify_timeout`` than now."""
-    if record.get("verifier") != args.verifier or "correct" not in record:
+VERDICT_FIELDS = ("correct", "extracted", "verifier", "verifier_version", "timed_out", "verify_timeout")
+"""The top-level verdict of a sample record: its ``verdicts`` entry for the last command's ``--verifier``."""
+
+
+def record_verdicts(record: dict) -> dict[str, dict]:
+    """``{verifier: {"correct", "extracted", "version"[, "timed_out", "verify_timeout"]}}`` of a sample record. A
+    record scored before verdicts were kept per verifier holds one, flat (``correct``, ``verifier``, ...)."""
+    verdicts = dict(record.get("verdicts") or {})
+    if not verdicts and record.get("verifier") and "correct" in record:
+        flat = {"correct": record["correct"], "extracted": record.get("extracted")}
+        flat["version"] = record.get("verifier_version")
+        if record.get("timed_out"):
+            flat.update(timed_out=True, verify_timeout=record.get("verify_timeout", 0))
+        verdicts[record["verifier"]] = flat
+    return verdicts
+
+
+def _needs_scoring(verdict: dict | None, args: EvalArguments) -> bool:
+    """A verdict of ``args.verifier`` is missing, from another version of the verifier, or timed out under a
+    smaller ``--verify_timeout`` than now."""
+    if verdict is None or "correct" not in verdict or verdict.get("version") != VERIFIER_VERSION:
         return True
-    if record.get("verifier_version") != VERIFIER_VERSION:
-        return True
-    return bool(record.get("timed_out")) and record.get("verify_timeout", 0) < args.verify_timeout
+    return bool(verdict.get("timed_out")) and verdict.get("verify_timeout", 0) < args.verify_timeout
+
+
+def _show_verdict(record: dict, verifier: str) -> bool:
+    """Set ``record``'s top-level verdict to its ``verdicts[verifier]`` (in place); whether anything changed."""
+    before = dict(record)
+    verdicts = record_verdicts(record)
+    verdict = verdicts[verifier]
+    for key in VERDICT_FIELDS:
+        record.pop(key, None)
+    record.update(verdicts=verdicts, correct=verdict["correct"], extracted=verdict["extracted"], verifier=verifier)
+    record["verifier_version"] = verdict["version"]
+    if verdict.get("timed_out"):
+        record.update(timed_out=True, verify_timeout=verdict["verify_timeout"])
+    return record != before
 
 
 def _score(records: list[dict], gold: dict[str, str], args: EvalArguments, path: Path, everything: list[dict]) -> None:
-    """Verify ``records`` not yet scored with ``args.verifier`` (in place); if any were, rewrite the file with
-    ``everything`` (which holds ``records`` among others). A check that hits the time bound counts as incorrect
-    and is marked ``timed_out`` (with the bound), so a run with a larger ``--verify_timeout`` checks it again."""
-    todo = [r for r in records if _needs_scoring(r, args)]
+    """Verify ``records`` with ``args.verifier`` where their verdict of it is missing or stale, keeping their other
+    verifiers' verdicts, and make it their top-level verdict (in place); if any record changed, rewrite the file
+    with ``everything`` (which holds ``records`` among others). A check that hits the time bound counts as
+    incorrect and is marked ``timed_out`` (with the bound), so a run with a larger ``--verify_timeout`` checks it
+    again."""
+    for record in records:  # the gold answer was edited since these verdicts: every verifier's is stale
+        if record.get("gold", gold[record["id"]]) != gold[record["id"]]:
+            for key in (*VERDICT_FIELDS, "verdicts"):
+                record.pop(key, None)
+            record["gold"] = gold[record["id"]]
+    todo = [r for r in records if _needs_scoring(record_verdicts(r).get(args.verifier), args)]
     if todo:
         with VerifierPool(workers=args.verify_workers, timeout=args.verify_timeout) as pool:
             verdicts = pool.verify(
                 [r["response"] for r in todo], [gold[r["id"]] for r in todo], args.verifier, progress=True
             )
         for record, verdict in zip(todo, verdicts, strict=True):
-            record.update(
-                extracted=verdict.extracted,
-                correct=verdict.correct,
-                verifier=args.verifier,
-                verifier_version=VERIFIER_VERSION,
-            )
-            record.pop("timed_out", None)
-            record.pop("verify_timeout", None)
+            entry = {"correct": verdict.correct, "extracted": verdict.extracted, "version": VERIFIER_VERSION}
             if verdict.timed_out:
-                record.update(timed_out=True, verify_timeout=args.verify_timeout)
+                entry.update(timed_out=True, verify_timeout=args.verify_timeout)
+            record["verdicts"] = {**record_verdicts(record), args.verifier: entry}
+    changed = [_show_verdict(r, args.verifier) for r in records]  # also moves flat verdicts into ``verdicts``
+    if any(changed):
         runs.write_atomic(path, runs.jsonl_text(everything))
     if timed_out := sum(1 for r in records if r.get("timed_out")):
         logger.warning(
@@ -357,28 +452,40 @@ def read_samples(path: Path, mark: str, repair: bool = False) -> list[dict]:
 
 def evaluate_benchmark(
     args: EvalArguments, benchmark: str, problems: list[Problem] | None = None, backend: LazyBackend | None = None
-) -> dict:
+) -> dict | None:
     """Generate what is missing, score, summarise and write the files of one benchmark; returns the summary.
 
     ``problems`` evaluates the caller's own problems under the name ``benchmark`` (e.g. the baselines'
     sampling on the training prompts) instead of loading the benchmark by name. ``backend`` shares one loaded
-    model between benchmarks (default: loaded only if something needs generating)."""
+    model between benchmarks (default: loaded only if something needs generating).
+
+    Under ``accelerate launch``/``torchrun`` this process generates its share of the problems; process 0 then
+    merges, scores and writes the files and returns the summary, every other process returns None."""
     backend = backend or LazyBackend(args)
     if problems is None:
-        problems = load_benchmark(benchmark, args.data_dir)
+        problems = load_problems(args, benchmark)
     everything = problems
     if args.limit is not None:
         problems = problems[: args.limit]
     if not problems:
         raise ValueError(f"benchmark {benchmark!r} has no usable problems")
     samples = args.samples_for(benchmark)
-    name = benchmark_label(benchmark)
+    labels = benchmark_labels(args.benchmarks, args.benchmark_config, args.benchmark_split)
+    name = labels.get(benchmark) or benchmark_label(benchmark, args.benchmark_config, args.benchmark_split)
     out_dir = Path(args.out) / name
+    settings = sample_settings(args, benchmark, samples, everything)
+    rank, world = launch_shard()
+    if rank > 0:
+        _generate_share(args, problems, samples, backend, out_dir, settings, benchmark, (rank, world))
+        return None
+    started = time.monotonic()
     with runs.folder_lock(out_dir):
-        mark = runs.settings_guard(out_dir, sample_settings(args, benchmark, samples, everything))
-        records = _generate_and_score(args, problems, samples, backend, out_dir / runs.SAMPLES, benchmark, mark)
-        summary = _summarize(args, benchmark, name, problems, records)
-        runs.write_atomic(out_dir / runs.SUMMARY, json.dumps(summary, indent=2))
+        _refuse_other_sampler(out_dir)
+        mark = runs.settings_guard(out_dir, settings)
+        records, timing = _generate_and_score(args, problems, samples, backend, out_dir, benchmark, mark, world)
+        timing["wall_seconds"] = round(time.monotonic() - started, 3)
+        summary = _summarize(args, benchmark, name, problems, records, timing)
+        _write_summaries(out_dir, summary)
     return summary
 
 
@@ -387,32 +494,301 @@ def _generate_and_score(
     problems: list[Problem],
     samples: int,
     backend: LazyBackend,
-    path: Path,
+    folder: Path,
     benchmark: str,
     mark: str,
-) -> list[dict]:
-    """Generate the missing samples of ``problems`` into ``path``, score what is unscored; returns the records of
-    ``problems`` in problem order."""
-    started = time.time()
-    seen: dict[str, set[int]] = {}
-    for r in read_samples(path, mark, repair=True):
-        seen.setdefault(r["id"], set()).add(r["sample"])
-    done = {pid for pid, indices in seen.items() if indices >= set(range(samples))}
-    _generate_missing(problems, samples, args, backend, path, done, args.template_for(benchmark), mark)
+    world: int = 1,
+) -> tuple[list[dict], dict]:
+    """Generate the missing samples of ``problems`` into ``folder`` (this process's share of them when ``world``
+    processes share the work, then wait for the others' and merge them), score what is unscored; returns the
+    records of ``problems`` in problem order, and the generation's timing (:func:`_timing`)."""
+    started, loading = time.monotonic(), backend.load_seconds
+    path = folder / runs.SAMPLES
+    read_samples(path, mark, repair=True)  # drops a torn last line or junk before anything is appended
+    own = path if world == 1 else folder / part_name(0)
+    if own != path:
+        runs.read_jsonl(own, repair=True)
+    before = _sample_keys(folder, mark)
+    done = _complete_problems(before, samples)
+    share = problems if world == 1 else problems[::world]
+    _generate_missing(share, samples, args, backend, own, done, args.template_for(benchmark), mark)
+    if world > 1:
+        _wait_for_shares(folder, problems, samples, mark, world)
+    load_seconds = backend.load_seconds - loading  # the model's loading, if this call loaded it
+    generation_seconds = time.monotonic() - started - load_seconds
+    _merge_parts(folder, mark, problems)
 
     # one record per (problem, sample), newest wins; records of problems outside --limit are kept in the file
     latest = {(r["id"], r["sample"]): r for r in read_samples(path, mark)}
     order = {p.id: i for i, p in enumerate(problems)}
     records = [r for key, r in latest.items() if key[0] in order and key[1] < samples]
     records.sort(key=lambda r: (order[r["id"]], r["sample"]))
+    new = [r for key, r in latest.items() if key not in before]
+    timing = _timing(folder, new, generation_seconds if new else 0.0)
+    timing["load_seconds"] = round(load_seconds, 3)
     _score(records, {p.id: p.gold for p in problems}, args, path, everything=list(latest.values()))
-    logger.info("%s done in %.1fs", path.parent.name, time.time() - started)
+    logger.info("%s done in %.1fs", folder.name, time.monotonic() - started)
+    return records, timing
+
+
+CALL_FIELDS = (
+    "wall_seconds",
+    "load_seconds",
+    "generation_seconds",
+    "generation_seconds_total",
+    "generated_responses",
+    "generated_tokens",
+    "throughput",
+    "batch_size",
+    "processes",
+    "versions",
+)
+"""Summary fields that describe the command that wrote the summary (its timing, chunking, processes, packages),
+not its results: they differ between a run and its resumption, whose results are the same."""
+
+
+def results_of(summary: dict) -> dict:
+    """``summary`` without its :data:`CALL_FIELDS`: what two runs of the same settings agree on."""
+    return {k: v for k, v in summary.items() if k not in CALL_FIELDS}
+
+
+def _timing(folder: Path, new: list[dict], seconds: float) -> dict:
+    """What generating the ``new`` records (those missing when this call started: under a launch, when process 0
+    started) took: ``generation_seconds`` (this call, waiting for the other processes of a sharded run included,
+    loading the model not), ``generation_seconds_total`` (over every call that finished a summary in this
+    folder; a killed call's time is not counted), ``generated_responses``, ``generated_tokens`` and
+    ``throughput`` (generated tokens per second of this call's generation, all processes together; None if
+    nothing was generated)."""
+    try:
+        previous = runs.read_json_object(folder / runs.SUMMARY) or {}
+    except ValueError:
+        previous = {}
+    total = previous.get("generation_seconds_total")
+    tokens = sum(r["tokens"] for r in new)
+    return {
+        "generation_seconds": round(seconds, 3),
+        "generation_seconds_total": round((total if isinstance(total, (int, float)) else 0.0) + seconds, 3),
+        "generated_responses": len(new),
+        "generated_tokens": tokens,
+        "throughput": round(tokens / seconds, 3) if new and seconds > 0 else None,
+    }
+
+
+def _write_summaries(folder: Path, summary: dict) -> None:
+    """``summary.json`` (the last command's verifier) and ``summary.<verifier>.json`` (kept per verifier)."""
+    text = json.dumps(summary, indent=2)
+    runs.write_atomic(folder / summary_name(summary["verifier"]), text)
+    runs.write_atomic(folder / runs.SUMMARY, text)
+
+
+def summary_name(verifier: str) -> str:
+    """The file name of the summary scored with ``verifier``: ``summary.<verifier>.json``."""
+    return f"{Path(runs.SUMMARY).stem}.{verifier}.json"
+
+
+PACKAGES = ("thrifty", "torch", "transformers", "trl", "accelerate", "vllm", "math-verify")
+"""The packages whose versions a summary records (``None`` for one that is not installed)."""
+
+
+def package_versions(packages: Iterable[str] = PACKAGES) -> dict[str, str | None]:
+    """``{package: installed version or None}``; thrifty's own falls back to ``thrifty.__version__``."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    versions = {}
+    for package in packages:
+        try:
+            versions[package] = version(package)
+        except PackageNotFoundError:
+            versions[package] = None
+    if versions.get("thrifty") is None and "thrifty" in versions:
+        import thrifty
+
+        versions["thrifty"] = getattr(thrifty, "__version__", None)
+    return versions
+
+
+# --------------------------------------------------------------------------------------------- old folders
+def _refuse_other_sampler(folder: Path) -> None:
+    """Refuse a folder whose samples another sampler made (:data:`SAMPLER`): thrifty before per-sample seeds
+    seeded whole chunks, so its samples depended on ``--batch_size``, and extending them with per-sample-seeded
+    ones would mix two samplers in one result."""
+    try:
+        recorded = runs.read_json_object(folder / runs.EVAL_SETTINGS)
+    except ValueError:
+        return  # damaged: settings_guard decides from the samples' fingerprints
+    samples = folder / runs.SAMPLES
+    if recorded is None or recorded.get("sampler") == SAMPLER or not samples.is_file() or not samples.stat().st_size:
+        return
+    sampler = recorded.get("sampler") or "chunk-seeded, depending on --batch_size"
+    raise ValueError(
+        f"{folder} holds samples of an older thrifty's sampler ({sampler}), which this one cannot resume or extend "
+        f"(it draws each sample from its own seed: {SAMPLER}). Use another --out, or delete that folder to "
+        "regenerate it"
+    )
+
+
+# --------------------------------------------------------------------------------------------- sharding
+WORLD_VARIABLES = ("WORLD_SIZE", "OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "MV2_COMM_WORLD_SIZE")
+"""Where launchers put the number of processes, in the order of :data:`thrifty.runs.RANK_VARIABLES`."""
+
+SHARD_TIMEOUT = "THRIFTY_SHARD_TIMEOUT"
+"""Environment variable: how long, in seconds, the processes of a sharded evaluation wait for each other before
+giving up -- process 0 without a new sample from the others, the others for process 0 to accept the settings
+(default 6 hours: one chunk of long responses can take an hour on a slow GPU, and scoring a benchmark long too).
+A process that fails ends the whole launch anyway (torchrun stops the others)."""
+
+POLL_SECONDS = 1.0
+
+
+def launch_shard() -> tuple[int, int]:
+    """``(rank, world size)`` of this process under ``accelerate launch``/``torchrun``/``mpirun``; ``(0, 1)``
+    otherwise."""
+    for rank_name, size_name in zip(runs.RANK_VARIABLES, WORLD_VARIABLES, strict=True):
+        if size_name in os.environ:
+            world = int(os.environ[size_name])
+            return (int(os.environ.get(rank_name, "0")), world) if world > 1 else (0, 1)
+    return 0, 1
+
+
+def part_name(rank: int) -> str:
+    """The file process ``rank`` of a sharded evaluation writes its samples to: ``samples.rank<r>.jsonl``."""
+    return f"{Path(runs.SAMPLES).stem}.rank{rank}.jsonl"
+
+
+def _parts(folder: Path) -> list[Path]:
+    """The part files in ``folder``, of this run's processes or of a killed run's (any number of processes)."""
+    return sorted(folder.glob(f"{Path(runs.SAMPLES).stem}.rank*.jsonl"))
+
+
+def _peek(path: Path) -> list[dict]:
+    """The whole sample records of a file another process may be appending to: read quietly, repaired never."""
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        return []
+    records = []
+    for line in data.split(b"\n")[:-1]:
+        try:
+            record = json.loads(line.decode("utf-8"))
+        except ValueError:
+            continue
+        if runs.is_sample_record(record):
+            records.append(record)
     return records
 
 
-def _summarize(args: EvalArguments, benchmark: str, name: str, problems: list[Problem], records: list[dict]) -> dict:
+def _sample_keys(folder: Path, mark: str) -> set[tuple[str, int]]:
+    """The ``(id, sample)`` of every sample made with the settings ``mark`` in ``samples.jsonl`` and the parts."""
+    records = [r for path in [folder / runs.SAMPLES, *_parts(folder)] for r in _peek(path)]
+    return {(r["id"], r["sample"]) for r in records if r.get(runs.SETTINGS_KEY) in (None, mark)}
+
+
+def _complete_problems(keys: set[tuple[str, int]], samples: int) -> set[str]:
+    """The problems with all their ``samples`` among ``keys``."""
+    seen: dict[str, set[int]] = {}
+    for pid, j in keys:
+        seen.setdefault(pid, set()).add(j)
+    return {pid for pid, indices in seen.items() if indices >= set(range(samples))}
+
+
+def _generate_share(
+    args: EvalArguments,
+    problems: list[Problem],
+    samples: int,
+    backend: LazyBackend,
+    folder: Path,
+    settings: dict,
+    benchmark: str,
+    shard: tuple[int, int],
+) -> None:
+    """Process ``rank`` > 0 of a sharded evaluation: once process 0 has accepted ``settings`` for ``folder``,
+    generate the missing problems of its share into its own part file."""
+    rank, world = shard
+    _wait_for_settings(folder, settings, rank)
+    mark = runs.fingerprint(settings)
+    own = folder / part_name(rank)
+    runs.read_jsonl(own, repair=True)  # its own file: drop a torn last line before appending
+    done = _complete_problems(_sample_keys(folder, mark), samples)
+    share = problems[rank::world]
+    _generate_missing(share, samples, args, backend, own, done, args.template_for(benchmark), mark)
+    logger.info("%s: process %d of %d generated its share; process 0 scores and summarises", folder, rank, world)
+
+
+def _shard_timeout() -> float:
+    return float(os.environ.get(SHARD_TIMEOUT) or 6 * 3600)
+
+
+def _wait_for_settings(folder: Path, settings: dict, rank: int) -> None:
+    """Wait until process 0 has accepted ``settings`` for ``folder`` (its ``config.json`` holds them): it may
+    still be scoring the previous benchmark. If it failed instead, the launcher ends this process."""
+    timeout = _shard_timeout()
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if runs.read_json_object(folder / runs.EVAL_SETTINGS) == settings:
+                return
+        except ValueError:
+            pass
+        if time.monotonic() > deadline:
+            raise RuntimeError(
+                f"process {rank}: process 0 did not accept these settings for {folder} within {timeout:.0f} s "
+                f"(its error says why: a refused folder, a missing model...; set {SHARD_TIMEOUT} to wait longer)"
+            )
+        time.sleep(POLL_SECONDS)
+
+
+def _wait_for_shares(folder: Path, problems: list[Problem], samples: int, mark: str, world: int) -> None:
+    """Process 0: wait until every problem has all its samples in ``samples.jsonl`` or a part file. Gives up
+    after :data:`SHARD_TIMEOUT` seconds in which no file grew, naming the processes whose problems are missing."""
+    timeout = _shard_timeout()
+    sizes, changed, told = None, time.monotonic(), False
+    while True:
+        now_sizes = {path: path.stat().st_size for path in [folder / runs.SAMPLES, *_parts(folder)] if path.exists()}
+        if now_sizes != sizes:
+            sizes, changed = now_sizes, time.monotonic()
+            done = _complete_problems(_sample_keys(folder, mark), samples)
+            missing = [i for i, p in enumerate(problems) if p.id not in done]
+            if not missing:
+                return
+            if not told:
+                logger.info("%s: waiting for %d problem(s) of the other processes' shares", folder, len(missing))
+                told = True
+        elif time.monotonic() - changed > timeout:
+            ranks = sorted({i % world for i in missing})
+            raise RuntimeError(
+                f"{folder}: no new sample for {timeout:.0f} s from process(es) {ranks}, whose {len(missing)} "
+                f"problem(s) are missing; run the same command again to resume (set {SHARD_TIMEOUT} to wait longer)"
+            )
+        time.sleep(POLL_SECONDS)
+
+
+def _merge_parts(folder: Path, mark: str, problems: list[Problem]) -> None:
+    """Move the samples of the part files into ``samples.jsonl`` (one record per ``(id, sample)``, in problem
+    order), then delete the parts. A kill in between leaves parts whose samples are merged again next time."""
+    parts = _parts(folder)
+    if not parts:
+        return
+    path = folder / runs.SAMPLES
+    records = read_samples(path, mark) + [r for part in parts for r in read_samples(part, mark)]
+    latest = {(r["id"], r["sample"]): r for r in records}
+    order = {p.id: i for i, p in enumerate(problems)}
+    merged = sorted(latest.values(), key=lambda r: (order.get(r["id"], -1), r["sample"]))
+    runs.write_atomic(path, runs.jsonl_text(merged))
+    for part in parts:
+        part.unlink()
+
+
+def _summarize(
+    args: EvalArguments,
+    benchmark: str,
+    name: str,
+    problems: list[Problem],
+    records: list[dict],
+    timing: dict | None = None,
+) -> dict:
     """The summary of an evaluation's records: metrics, behaviours and lengths against the optimum where
-    known, the run's settings, and how many answer checks timed out."""
+    known, the run's settings, how many answer checks timed out, the ``timing`` of this call (wall time,
+    generation time and throughput) and the packages' versions."""
     if all(p.oracle_tokens for p in problems):  # the shortest correct response is known: measure against it
         oracle = {p.id: p.oracle_tokens for p in problems}
         records = [{**r, "oracle_tokens": oracle[r["id"]]} for r in records]
@@ -429,11 +805,35 @@ def _summarize(args: EvalArguments, benchmark: str, name: str, problems: list[Pr
         top_p=args.top_p,
         max_new_tokens=args.max_new_tokens,
         verify_timeouts=sum(1 for r in records if r.get("timed_out")),
+        backend=args.backend,
+        seed=args.seed,
+        sampler=SAMPLER,
+        prompt_template=args.template_for(benchmark),
+        response_prefix=args.response_prefix or None,
+        batch_size=args.chunk_size(),
+        processes=launch_shard()[1],
+        **(timing or {}),
+        versions=package_versions(),
     )
     return summary
 
 
+def load_problems(args: EvalArguments, benchmark: str) -> list[Problem]:
+    """The problems of ``benchmark`` as ``args`` name them (data folder, hub config and split, column mapping)."""
+    columns = Columns(args.question_column, args.answer_column, args.solution_column)
+    return load_benchmark(benchmark, args.data_dir, args.benchmark_config, args.benchmark_split, columns)
+
+
 def evaluate(args: EvalArguments) -> dict[str, dict]:
-    """Run ``thrifty eval``: every benchmark in ``args.benchmark``; returns ``{benchmark: summary}``."""
+    """Run ``thrifty eval``: every benchmark in ``args.benchmark``; returns ``{benchmark: summary}`` (under
+    ``accelerate launch``: on process 0; the other processes, which only generate, get ``{}``).
+
+    Everything that can fail before generating is checked first, so that a mistake is not found only after
+    hours spent on the benchmarks before it: the model's source (a mistyped local path, a half-written folder)
+    and every benchmark's problems are loaded up front."""
+    check_model_source(args.model, "--model", args.gguf_file)
     backend = LazyBackend(args)
-    return {benchmark_label(b): evaluate_benchmark(args, b, backend=backend) for b in args.benchmarks}
+    labels = benchmark_labels(args.benchmarks, args.benchmark_config, args.benchmark_split)  # refuses duplicates
+    problems = {b: load_problems(args, b) for b in args.benchmarks}
+    summaries = {labels[b]: evaluate_benchmark(args, b, problems[b], backend) for b in args.benchmarks}
+    return {label: summary for label, summary in summaries.items() if summary is not None}

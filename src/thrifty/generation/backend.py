@@ -3,6 +3,7 @@ both engines use (prompt encoding, EOS ids, finishing a response), so counts and
 
 from __future__ import annotations
 
+import hashlib
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -48,13 +49,49 @@ class Backend(Protocol):
     tokenizer: object
     """The model's tokenizer (used to render chat templates)."""
 
-    def generate(self, prompts: Sequence[str], n: int, params: SamplingParams, seed: int) -> list[list[Completion]]:
+    def generate(
+        self, prompts: Sequence[str], n: int, params: SamplingParams, seeds: int | Sequence[int]
+    ) -> list[list[Completion]]:
         """``n`` completions for each prompt (``result[i][j]`` is sample j of prompt i).
 
-        Prompts are fully rendered text (chat template applied). The same ``seed``, prompts and parameters give
-        the same completions on the same hardware.
+        Prompts are fully rendered text (chat template applied). ``seeds`` holds one seed per prompt (an int
+        ``s`` stands for ``prompt_seeds(s, len(prompts))``); sample j of prompt i is drawn from its own random
+        stream, seeded with ``sample_seed(seeds[i], j)``, so it does not depend on the other prompts and samples
+        of the call, on how many there are or on their order: the same prompt and seed give the same sample
+        whatever the batch (up to float noise in the logits, which flips a token only on a near-tie).
         """
         ...
+
+
+SEED_BITS = 63
+"""Derived seeds are non-negative ints below ``2**SEED_BITS`` (what ``torch.manual_seed`` and vLLM take)."""
+
+
+def derive_seed(*parts) -> int:
+    """A seed derived from ``parts`` (ints and strings) by hashing: nearby inputs give unrelated seeds.
+
+    Example:
+        >>> derive_seed(0, "gsm8k-12") == derive_seed(0, "gsm8k-12") != derive_seed(1, "gsm8k-12")
+        True
+    """
+    digest = hashlib.blake2b(repr(parts).encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "little") >> (64 - SEED_BITS)
+
+
+def prompt_seeds(seeds: int | Sequence[int], count: int) -> list[int]:
+    """One seed per prompt: ``seeds`` itself (checked to hold ``count``), or for an int ``s`` prompt i's
+    ``derive_seed(s, i)``."""
+    if isinstance(seeds, int):
+        return [derive_seed(seeds, i) for i in range(count)]
+    seeds = [int(s) for s in seeds]
+    if len(seeds) != count:
+        raise ValueError(f"{len(seeds)} seeds for {count} prompts; give one seed per prompt")
+    return seeds
+
+
+def sample_seed(prompt_seed: int, sample: int) -> int:
+    """The seed of sample ``sample`` of a prompt seeded ``prompt_seed``: the random stream that draws it."""
+    return derive_seed(prompt_seed, sample)
 
 
 def encode_prompts(tokenizer, prompts: Sequence[str]) -> list[list[int]]:

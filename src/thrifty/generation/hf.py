@@ -2,11 +2,17 @@
 
 Owns sampling from a causal LM (loaded as :mod:`thrifty.generation.loading` says), and its CPU speed-ups: a
 GQA-aware attention and one prefill per prompt for its n samples. Knows nothing of benchmarks or correctness.
+
+Sampling is batch-invariant: each row (one sample of one prompt) draws its tokens from its own random stream
+(:class:`PerRowSampler`), never from torch's global generator, so a sample does not depend on the batch it was
+generated in (its size, its other prompts, their padding) beyond float noise in the logits.
 """
 
 from __future__ import annotations
 
 import logging
+import math
+import os
 import warnings
 from collections.abc import Sequence
 from contextlib import contextmanager
@@ -17,8 +23,11 @@ from thrifty.generation.backend import (
     Completion,
     SamplingParams,
     completion_from_ids,
+    derive_seed,
     encode_prompts,
     eos_token_ids,
+    prompt_seeds,
+    sample_seed,
 )
 from thrifty.generation.loading import check_model_source, pick_device, pick_dtype, resolve_model_path
 
@@ -83,13 +92,65 @@ def _cache_keyword():
         yield
 
 
+def row_uniform(seed: int, step: int) -> float:
+    """The uniform number in [0, 1) that row ``seed`` draws its token with at decoding step ``step``: a hash of
+    the two (a counter-based random stream: it needs no state, so no row can disturb another's)."""
+    return (derive_seed(seed, step) >> 10) / 2.0**53
+
+
+class PerRowSampler:
+    """A logits processor that samples each row's next token from that row's own random stream.
+
+    Applies temperature and top-p (as transformers' warpers do), then draws the token by inverting the row's
+    cumulative distribution at :func:`row_uniform` ``(seed, step)``, and returns scores that are 0 at the drawn
+    token and -inf elsewhere, for ``generate``'s greedy decoding to pick. The step is counted from the end of
+    the (padded) prompt, so it does not depend on how much padding the batch gave the row.
+
+    Args:
+        seeds (`Sequence[int]`): one seed per row.
+        temperature (`float`): > 0.
+        top_p (`float`): nucleus mass in (0, 1].
+        prompt_width (`int`): the padded prompt length (``input_ids.shape[1]`` before the first new token).
+    """
+
+    def __init__(self, seeds, temperature: float, top_p: float, prompt_width: int):
+        self.seeds = list(seeds)
+        self.temperature, self.top_p, self.prompt_width = temperature, top_p, prompt_width
+
+    def __call__(self, input_ids: torch.Tensor, scores: torch.Tensor) -> torch.Tensor:
+        step = input_ids.shape[1] - self.prompt_width
+        logits = scores.double() / self.temperature  # float64: the cumulative sum over the vocabulary stays exact
+        if self.top_p < 1.0:  # transformers' TopPLogitsWarper: drop the least likely tokens holding 1 - top_p
+            ordered, order = torch.sort(logits, descending=False)
+            drop = ordered.softmax(-1).cumsum(-1) <= 1 - self.top_p
+            drop[..., -1:] = False
+            logits = logits.masked_fill(drop.scatter(1, order, drop), -math.inf)
+        probs = logits.softmax(-1)
+        cdf = probs.cumsum(-1)
+        draws = torch.tensor([row_uniform(seed, step) for seed in self.seeds], dtype=cdf.dtype, device=cdf.device)
+        tokens = torch.searchsorted(cdf, (draws * cdf[:, -1]).unsqueeze(-1), right=True).squeeze(-1)
+        tokens = torch.where(tokens < probs.shape[-1], tokens, probs.argmax(-1))  # a rounding at the very top
+        out = torch.full_like(scores, -math.inf)
+        return out.scatter_(1, tokens.unsqueeze(-1), 0.0)
+
+
+def _launch_device(device: str) -> torch.device:
+    """``pick_device(device)``, except that ``"auto"`` under ``accelerate launch``/``torchrun`` on a CUDA machine is
+    the process's own GPU, ``cuda:LOCAL_RANK`` (every process on ``cuda:0`` would crowd one GPU)."""
+    local_rank = os.environ.get("LOCAL_RANK")
+    if device == "auto" and local_rank is not None and torch.cuda.is_available():
+        return torch.device(f"cuda:{int(local_rank) % torch.cuda.device_count()}")
+    return pick_device(device)
+
+
 class HFBackend:
     """Sample from a transformers causal LM.
 
     Args:
         model (`str`): hub id (e.g. ``deepseek-ai/DeepSeek-R1-Distill-Qwen-1.5B``), local folder, or a ``.gguf`` file.
         gguf_file (`str`, *optional*): name of a GGUF file inside the ``model`` folder (weights are dequantised).
-        device (`str`, defaults to ``"auto"``): ``"auto"`` (CUDA if available), ``"cpu"``, ``"cuda:0"``, ...
+        device (`str`, defaults to ``"auto"``): ``"auto"`` (CUDA if available: under ``accelerate launch`` the
+            process's ``cuda:LOCAL_RANK``), ``"cpu"``, ``"cuda:0"``, ...
         dtype (`str`, defaults to ``"auto"``): ``"auto"`` (bf16 on a CUDA GPU that supports it, else fp32),
             ``"float32"``, ``"bfloat16"``, ``"float16"``.
     """
@@ -98,7 +159,7 @@ class HFBackend:
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
         path, gguf = resolve_model_path(check_model_source(model, gguf_file=gguf_file), gguf_file)
-        self.device = pick_device(device)
+        self.device = _launch_device(device)
         kwargs = {"gguf_file": gguf} if gguf else {}
         try:
             self.tokenizer = AutoTokenizer.from_pretrained(path, **kwargs)
@@ -117,25 +178,29 @@ class HFBackend:
         self.pad_id = self.tokenizer.pad_token_id
 
     @torch.inference_mode()
-    def generate(self, prompts: Sequence[str], n: int, params: SamplingParams, seed: int) -> list[list[Completion]]:
-        """``n`` completions per prompt, in one batched ``generate`` call of ``len(prompts) * n`` rows."""
-        from transformers import GenerationConfig
+    def generate(
+        self, prompts: Sequence[str], n: int, params: SamplingParams, seeds: int | Sequence[int]
+    ) -> list[list[Completion]]:
+        """``n`` completions per prompt, in one batched ``generate`` call of ``len(prompts) * n`` rows; row
+        (i, j) samples with :class:`PerRowSampler` from ``sample_seed(seeds[i], j)``."""
+        from transformers import GenerationConfig, LogitsProcessorList
 
+        seeds = prompt_seeds(seeds, len(prompts))
         ids = encode_prompts(self.tokenizer, prompts)
         self._check_context(max(map(len, ids), default=0), params.max_new_tokens)
         rows = [{"input_ids": row} for row in ids for _ in range(n)]
         batch = self.tokenizer.pad(rows, return_tensors="pt").to(self.device)
         cache = self._shared_prefill(ids, n) if n > 1 and ids and min(map(len, ids)) > 1 else None
-        sample = params.temperature > 0
-        # Every sampling knob is set: fields left unset are filled from the model's generation_config.json
-        # (repetition_penalty, top_k=50, min_p, ...), which the paper's vLLM evaluation does not apply.
+        # Every knob is set: fields left unset are filled from the model's generation_config.json
+        # (repetition_penalty, top_k=50, min_p, ...), which the paper's vLLM evaluation does not apply. Decoding
+        # is greedy; sampling is the per-row sampler's, whose scores leave one token per row.
         config = GenerationConfig(
             max_new_tokens=params.max_new_tokens,
-            do_sample=sample,
-            temperature=params.temperature if sample else 1.0,
-            top_p=params.top_p if sample else 1.0,
-            top_k=0 if sample else None,
-            min_p=0.0 if sample else None,
+            do_sample=False,
+            temperature=1.0,
+            top_p=1.0,
+            top_k=None,
+            min_p=None,
             typical_p=1.0,
             epsilon_cutoff=0.0,
             eta_cutoff=0.0,
@@ -146,9 +211,15 @@ class HFBackend:
             pad_token_id=self.pad_id,
             use_cache=True,
         )
-        torch.manual_seed(seed)
+        processors = LogitsProcessorList()
+        if params.temperature > 0:
+            row_seeds = [sample_seed(seed, j) for seed in seeds for j in range(n)]
+            width = batch["input_ids"].shape[1]
+            processors.append(PerRowSampler(row_seeds, params.temperature, params.top_p, width))
         with _cache_keyword():
-            output = self.model.generate(**batch, generation_config=config, past_key_values=cache)
+            output = self.model.generate(
+                **batch, generation_config=config, logits_processor=processors, past_key_values=cache
+            )
         generated = output[:, batch["input_ids"].shape[1] :].tolist()
         # no EOS in a row means it ran to max_new_tokens (generation only stops early once every row has ended)
         completions = [completion_from_ids(row, self.eos_ids, self.tokenizer) for row in generated]

