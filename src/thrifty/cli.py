@@ -11,13 +11,19 @@ thrifty tiny-model --out runs/tiny-model                                 # a ran
 thrifty organism --out runs/organism/base                                # build the CPU model organism
 thrifty train --config recipes/organism/alpha_0.2.yaml                   # length-penalised RLOO (TRL)
 accelerate launch --config_file recipes/accelerate_configs/zero2.yaml -m thrifty.cli train --config ...
+thrifty --version                                                         # thrifty X.Y.Z
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import sys
+import traceback
 from dataclasses import dataclass, field
+from pathlib import Path
+
+from thrifty._warnings import filter_known_warnings
 
 
 COMMANDS = {
@@ -25,7 +31,7 @@ COMMANDS = {
     "demo": "The method end to end on the CPU model organism: build, train α = 0 and 0.2, evaluate, report (~14 min).",
     "train": "Train with the paper's length-penalised RLOO (PPO clip, KL to the reference) on TRL's GRPOTrainer.",
     "organism": "Build the base model organism: a tiny Qwen2 SFT'd to overthink column addition (CPU, minutes).",
-    "sweep": "Train the α family from one recipe (one folder per α, finished members skipped), then evaluate each.",
+    "sweep": "Train the α family from one recipe (one folder per α; other flags override the recipe), evaluate each.",
     "baseline": "The paper's baselines: sft or dpo on the model's own shortest correct responses, or the cutoff.",
     "report": "One report over runs: table, accuracy-vs-tokens per benchmark, training dynamics, ablation, examples.",
     "generate": "Answer one question with one or more models and show each response with its token count.",
@@ -51,7 +57,11 @@ class TinyModelArguments:
 
 
 def _usage() -> str:
-    lines = ["usage: thrifty <command> [options]   (thrifty <command> --help for its options)", "", "commands:"]
+    lines = [
+        "usage: thrifty <command> [options]   (thrifty <command> --help for its options; thrifty --version)",
+        "",
+        "commands:",
+    ]
     lines += [f"  {name:<12} {text}" for name, text in COMMANDS.items()]
     lines += [
         "",
@@ -75,12 +85,26 @@ def _parse(dataclass_types, command: str, argv: list[str], strict: bool = True):
         prog=f"thrifty {command}",
         description=COMMANDS[command] + " Options can also come from a YAML file: --config FILE (flags override it).",
     )
+    _mark_required(parser)
     try:
         parsed = parse_config(parser, argv, strict)
     except ValueError as error:
         hints = [f"--{old} is now {new}" for old, new in RENAMED.items() if f"--{old}" in str(error)]
         raise ValueError("; ".join([str(error), *hints])) from error
     return parsed if many else parsed[0]
+
+
+REQUIRED = ("model", "model_name_or_path", "recipe")
+"""Options every run of their command needs, though the parser cannot demand them (they may come from --config)."""
+
+
+def _mark_required(parser) -> None:
+    """``--help`` says "(required)" for :data:`REQUIRED` options instead of ``(default: )`` or ``(default: None)``.
+
+    ``%(default).0s`` formats to nothing, and its presence stops argparse from appending the default."""
+    for action in parser._actions:
+        if action.dest in REQUIRED and (action.required or action.default in (None, "")):
+            action.help = f"{action.help or ''} (required)%(default).0s"
 
 
 def _train(argv: list[str]) -> int:
@@ -113,11 +137,14 @@ def _demo(argv: list[str]) -> int:
 
 def _sweep(argv: list[str]) -> int:
     from thrifty.report.tables import summary_table
-    from thrifty.sweep import SweepArguments, run_sweep
+    from thrifty.sweep import SweepArguments, check_overrides, run_sweep, split_overrides
 
-    args = _parse(SweepArguments, "sweep", argv)
+    ours, overrides = split_overrides(argv)  # any flag that is not the sweep's overrides the recipe
+    args = _parse(SweepArguments, "sweep", ours)
     args.alpha_values()  # validate before training anything
-    for name, summaries in run_sweep(args).items():
+    if overrides and args.recipe:
+        check_overrides(args.recipe, overrides)
+    for name, summaries in run_sweep(args, overrides).items():
         print(f"\n{name}\n")
         print(summary_table(summaries))
     print(f"\nmodels and evaluations are in {args.out}/alpha=<α>/")
@@ -210,7 +237,11 @@ def _eval(argv: list[str]) -> int:
     from thrifty.report.tables import cutoff_table, summary_table
 
     args = _parse(EvalArguments, "eval", argv)
+    if os.environ.get("RANK", "0") == "0":  # one start line under accelerate launch
+        logging.getLogger(__name__).info(eval_start_line(args))
     summaries = evaluate(args)
+    if not summaries:  # a process of `accelerate launch` but the first: it generated its share, the first reports
+        return 0
     print()
     print(summary_table(summaries))
     for name, summary in summaries.items():
@@ -218,6 +249,24 @@ def _eval(argv: list[str]) -> int:
         print(cutoff_table(summary))
     print(f"\nSamples and summaries are in {args.out}/<benchmark>/ (samples.jsonl, summary.json).")
     return 0
+
+
+def eval_start_line(args) -> str:
+    """One line saying what ``thrifty eval`` is about to do, from its arguments (before anything loads).
+
+    Example:
+        >>> from types import SimpleNamespace
+        >>> print(eval_start_line(SimpleNamespace(model="M", benchmark="math500", limit=None, samples=None,
+        ...       temperature=0.6, top_p=1.0, max_new_tokens=32768, backend="hf", out="runs/eval")))
+        thrifty eval: model M, benchmark math500: all problems x the paper's k samples, T=0.6, max 32,768 tokens, ...
+    """
+    problems = f"first {args.limit:,} problems" if args.limit else "all problems"
+    samples = f"{args.samples} samples" if args.samples else "the paper's k samples"
+    top_p = f", top_p {args.top_p:g}" if args.top_p != 1.0 else ""
+    return (
+        f"thrifty eval: model {args.model}, benchmark {args.benchmark}: {problems} x {samples}, "
+        f"T={args.temperature:g}{top_p}, max {args.max_new_tokens:,} tokens, backend {args.backend} -> {args.out}"
+    )
 
 
 def _tiny_model(argv: list[str]) -> int:
@@ -242,13 +291,72 @@ def _end_process_group() -> None:
 
 
 DEBUG_FLAG = "--debug"
-"""Anywhere on a command line without a value (or ``THRIFTY_DEBUG=1``): errors show their traceback instead of one
-line. ``--debug VALUE`` is transformers' own option of ``thrifty train``."""
+"""Anywhere on a command line without a value (or ``THRIFTY_DEBUG=1``): errors show their whole traceback instead
+of one line. ``--debug VALUE`` is transformers' own option of ``thrifty train``."""
+
+TRACEBACK_FRAMES = 4
+"""How many of an unexpected error's innermost frames are shown without ``--debug``."""
+
+OUT_OF_MEMORY_HINT = (
+    "lower --per_device_train_batch_size and raise --gradient_accumulation_steps to keep the batch (train, "
+    "baselines), lower --batch_size (eval, generate), lower --max_completion_length or --max_new_tokens, or with "
+    "vLLM lower --vllm_gpu_memory_utilization; then run the same command again (it resumes)"
+)
+"""The next step after a GPU ran out of memory."""
+
+PACKAGE_DIR = Path(__file__).resolve().parent
 
 
-def error_line(error: BaseException) -> str:
-    """One line saying what failed, naming the file where there is one, and what to do next."""
-    text = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+def version_text() -> str:
+    """``thrifty X.Y.Z``: the installed distribution's version, else the source tree's ``thrifty.__version__``."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return f"thrifty {version('thrifty')}"
+    except PackageNotFoundError:
+        from thrifty import __version__
+
+        return f"thrifty {__version__}"
+
+
+def is_out_of_memory(error: BaseException) -> bool:
+    """Whether ``error`` is a GPU running out of memory (``torch.OutOfMemoryError`` or its message)."""
+    torch = sys.modules.get("torch")
+    oom = getattr(torch, "OutOfMemoryError", None) if torch is not None else None
+    text = str(error)
+    return (
+        (oom is not None and isinstance(error, oom))
+        or "CUDA out of memory" in text
+        or "CUDA error: out of memory" in text
+    )
+
+
+def raised_by_thrifty(error: BaseException) -> bool:
+    """Whether thrifty's own code raised ``error`` (the innermost frame of its traceback is in the package), so its
+    message was written for the user; an error from torch, transformers or TRL was not."""
+    frames = traceback.extract_tb(error.__traceback__)
+    return bool(frames) and Path(frames[-1].filename).resolve().is_relative_to(PACKAGE_DIR)
+
+
+def is_unexpected(error: BaseException) -> bool:
+    """Whether ``error`` needs its traceback to be understood: a ``RuntimeError`` from outside thrifty, or an error
+    of an unusual type (a ``TypeError``, ``KeyError``...), that :func:`explain` has no words for. thrifty's own
+    errors, refused values (``ValueError``), files (``OSError``) and the understood failures (a full disk, a GPU
+    out of memory) are one line."""
+    if explain(error) is not None or isinstance(error, (ValueError, OSError)):
+        return False
+    return not (isinstance(error, RuntimeError) and raised_by_thrifty(error))
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
+
+
+def explain(error: BaseException) -> str | None:
+    """The cause and the next step of a failure thrifty understands whoever raised it (a full disk, a GPU out of
+    memory, a file or folder that cannot be used), or None."""
+    text = _first_line(error)
     errno = getattr(error, "errno", None)
     where = getattr(error, "filename", None)
     resume = "free some space and run the same command again; it resumes where it stopped"
@@ -256,19 +364,43 @@ def error_line(error: BaseException) -> str:
         return f"the disk is full{f' (writing {where})' if where else ''}: {resume}"
     if "inline_container.cc" in text:  # torch's zip writer (checkpoints) failing mid-write: in practice, a full disk
         return f"writing a checkpoint failed, most likely on a full disk (torch: {text}): {resume}"
+    if is_out_of_memory(error):
+        return f"the GPU ran out of memory ({text}): {OUT_OF_MEMORY_HINT}"
     if isinstance(error, (PermissionError, NotADirectoryError, IsADirectoryError, FileExistsError)) or errno == 30:
         return (
             f"cannot use {where or 'a file or folder'}: {error.strerror or text}; check it, or choose another "
             "output folder"
         )
-    if isinstance(error, (ValueError, FileNotFoundError, RuntimeError, OSError)):
-        return text
-    return f"{type(error).__name__}: {text} (unexpected: please report it with the traceback that {DEBUG_FLAG} shows)"
+    return None
+
+
+def error_line(error: BaseException) -> str:
+    """One line saying what failed, naming the file where there is one, and what to do next."""
+    explained = explain(error)
+    if explained is not None:
+        return explained
+    if isinstance(error, (ValueError, OSError)) or (isinstance(error, RuntimeError) and raised_by_thrifty(error)):
+        return _first_line(error)
+    return f"{type(error).__name__}: {_first_line(error)}"
+
+
+def report_error(command: str, error: BaseException) -> None:
+    """Print ``error`` for the user: one line; for an unexpected error (:func:`is_unexpected`) first the innermost
+    frames of its traceback. ``--debug`` (or ``THRIFTY_DEBUG=1``) shows every traceback whole."""
+    if not is_unexpected(error):
+        print(f"thrifty {command}: error: {error_line(error)} ({DEBUG_FLAG} shows the traceback)", file=sys.stderr)
+        return
+    tail = traceback.format_exception(type(error), error, error.__traceback__, limit=-TRACEBACK_FRAMES, chain=False)
+    print("".join(tail).rstrip(), file=sys.stderr)
+    print(
+        f"thrifty {command}: error: {error_line(error)} (unexpected: raised outside thrifty's checks; above are the "
+        f"last {TRACEBACK_FRAMES} frames of its traceback, {DEBUG_FLAG} or THRIFTY_DEBUG=1 shows all of it; if "
+        "thrifty is at fault, please report it with that traceback)",
+        file=sys.stderr,
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
-    import os
-
     argv = list(sys.argv[1:] if argv is None else argv)
     # a --debug that takes a value is transformers' (TrainingArguments.debug, e.g. underflow_overflow): left alone
     ours = [i for i, a in enumerate(argv) if a == DEBUG_FLAG and (i + 1 == len(argv) or argv[i + 1].startswith("-"))]
@@ -277,6 +409,9 @@ def main(argv: list[str] | None = None) -> int:
     if not argv or argv[0] in ("-h", "--help"):
         print(_usage())
         return 0
+    if argv[0] in ("-V", "--version"):
+        print(version_text())
+        return 0
     command, rest = argv[0], argv[1:]
     if command not in COMMANDS:
         print(f"thrifty: unknown command {command!r}\n\n{_usage()}", file=sys.stderr)
@@ -284,6 +419,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s", datefmt="%H:%M:%S"
     )
+    filter_known_warnings()
     try:
         return {
             "demo": _demo,
@@ -302,7 +438,7 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as error:
         if debug:
             raise
-        print(f"thrifty {command}: error: {error_line(error)} ({DEBUG_FLAG} shows the traceback)", file=sys.stderr)
+        report_error(command, error)
         return 2
     finally:
         _end_process_group()

@@ -28,7 +28,8 @@ from trl import DPOConfig, SFTConfig
 from thrifty import runs
 from thrifty.args import PromptArguments, read_recipe
 from thrifty.baselines.selection import dpo_rows, sft_rows
-from thrifty.data import build_prompt
+from thrifty.card import baseline_facts, write_card
+from thrifty.data import render_prompt
 from thrifty.eval import EvalArguments, evaluate_benchmark, read_samples, sample_settings
 
 
@@ -165,7 +166,7 @@ def sample_training_set(args: BaselineArguments, output_dir: str) -> tuple[dict[
         logger.info("sampled set: %d prompts × %d samples into %s", len(unique), args.samples, folder)
         summary = evaluate_benchmark(eval_args, runs.SAMPLED_SET, problems=unique)
     tokenizer = AutoTokenizer.from_pretrained(args.model)
-    prompts = {p.id: trl_prompt(build_prompt(p.question, tokenizer, args.template()), tokenizer) for p in unique}
+    prompts = {p.id: trl_prompt(render_prompt(p, tokenizer, args.template()), tokenizer) for p in unique}
     latest = {(r["id"], r["sample"]): r for r in read_samples(set_dir / runs.SAMPLES, runs.fingerprint(expected))}
     records = [r for (pid, j), r in latest.items() if pid in prompts and j < args.samples]
     return prompts, records, summary
@@ -254,6 +255,21 @@ _NOT_RECORDED = {  # settings that do not change the trained model (a change to 
 }
 
 
+def with_thrifty_card(trainer_class):
+    """``trainer_class`` (TRL's ``SFTTrainer`` or ``DPOTrainer``) writing thrifty's model card (its ``card``
+    attribute, :mod:`thrifty.card`) where TRL writes its own: at every checkpoint and before ``push_to_hub``."""
+
+    class WithThriftyCard(trainer_class):
+        card = None
+
+        def create_model_card(self, model_name=None, dataset_name=None, tags=None):
+            if self.card is not None and self.is_world_process_zero():
+                write_card(self.args.output_dir, self.card)
+
+    WithThriftyCard.__name__ = WithThriftyCard.__qualname__ = f"{trainer_class.__name__}WithThriftyCard"
+    return WithThriftyCard
+
+
 def _fine_tune(method: str, args: BaselineArguments, config, rows: list[dict]) -> None:
     from datasets import Dataset
     from transformers import AutoTokenizer
@@ -261,11 +277,13 @@ def _fine_tune(method: str, args: BaselineArguments, config, rows: list[dict]) -
 
     config.resume_from_checkpoint = "latest"  # run_once keeps an interrupted run of these settings: resume it
     tokenizer = AutoTokenizer.from_pretrained(args.model)
-    trainer_class = SFTTrainer if method == "sft" else DPOTrainer
+    trainer_class = with_thrifty_card(SFTTrainer if method == "sft" else DPOTrainer)
     trainer = trainer_class(
         model=args.model, args=config, train_dataset=Dataset.from_list(rows), processing_class=tokenizer
     )
+    trainer.card = baseline_facts(method, args, config, len(rows))
     trainer.train(resume_from_checkpoint=runs.resume_path(config.resume_from_checkpoint, config.output_dir))
     trainer.save_model(config.output_dir)
+    trainer.create_model_card()  # thrifty's card: base model, baseline, data, hyperparameters, citation
     if trainer.accelerator.is_main_process:
         tokenizer.save_pretrained(config.output_dir)

@@ -95,6 +95,12 @@ def _collate(rows, pad_id: int):
     return ids, attention, labels
 
 
+def base_record(config: OrganismConfig) -> dict:
+    """What a base organism is made from: the record of its build (:data:`thrifty.runs.RUN_STARTED` /
+    :data:`thrifty.runs.RUN_DONE`), and the key of its cache entry."""
+    return {"organism_base": asdict(config)}
+
+
 def build_base_model(out_dir: str | Path, config: OrganismConfig | None = None, progress: bool = True) -> Path:
     """Build the base "reasoning model": a tiny Qwen2 SFT'd on verbose traces, saved with ``save_pretrained``.
 
@@ -102,21 +108,32 @@ def build_base_model(out_dir: str | Path, config: OrganismConfig | None = None, 
     outside the evaluation split; the result
     loads with ``AutoModelForCausalLM.from_pretrained(out_dir)`` like any hub model. ``organism.json`` in
     ``out_dir`` records the config, the final loss and the build time.
+
+    A build cut short is never mistaken for a base: the folder is marked started (:data:`thrifty.runs.RUN_STARTED`)
+    before anything is written and finished (:data:`thrifty.runs.RUN_DONE`, after ``organism.json``) last, the
+    random initial weights never reach ``out_dir``, and thrifty refuses to load a folder that was started and not
+    finished (:func:`thrifty.generation.loading.check_model_source`), naming the command that builds it again.
     """
+    import tempfile
+
     import torch
     from tqdm.auto import tqdm
 
     config = config or OrganismConfig()
     out = Path(out_dir)
-    (out / runs.ORGANISM_BUILD).unlink(missing_ok=True)  # the build record goes first: a killed build has none
-    model, tokenizer = build_tiny_model(
-        out,
-        hidden_size=config.hidden_size,
-        num_layers=config.num_layers,
-        num_heads=config.num_heads,
-        max_positions=1024,
-        seed=config.seed,
-    )
+    out.mkdir(parents=True, exist_ok=True)
+    for marker in (runs.RUN_DONE, runs.ORGANISM_BUILD):  # the finish marks go first: a killed build has none
+        (out / marker).unlink(missing_ok=True)
+    runs.write_atomic(out / runs.RUN_STARTED, runs.record_text(base_record(config)))
+    with tempfile.TemporaryDirectory() as scratch:  # the untrained model is saved there, never into out
+        model, tokenizer = build_tiny_model(
+            scratch,
+            hidden_size=config.hidden_size,
+            num_layers=config.num_layers,
+            num_heads=config.num_heads,
+            max_positions=1024,
+            seed=config.seed,
+        )
     torch.manual_seed(config.seed)
     rng = random.Random(config.seed)
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=0.01, betas=(0.9, 0.98))
@@ -155,6 +172,7 @@ def build_base_model(out_dir: str | Path, config: OrganismConfig | None = None, 
     tokenizer.save_pretrained(out)
     record = {"config": asdict(config), "final_loss": loss_value, "sft_seconds": round(time.time() - start, 1)}
     runs.write_json(out / runs.ORGANISM_BUILD, record)
+    runs.write_atomic(out / runs.RUN_DONE, runs.record_text(base_record(config)))  # last: the build is whole
     logger.info("base organism saved to %s (loss %.3f, %.0f s)", out, loss_value, record["sft_seconds"])
     return out
 
@@ -164,15 +182,19 @@ def cached_base_model(
 ) -> Path:
     """The base organism built with ``config``, from the cache (:func:`thrifty.runs.cache_root`) or built into it.
 
-    One folder per config (``organism-base-<fingerprint>``); a build cut short is redone, ``rebuild`` redoes a
-    finished one.
+    One folder per config (``organism-base-<fingerprint>``); a build cut short is redone, and so is one whose
+    weights are gone; ``rebuild`` redoes a finished one.
     """
     config = config or OrganismConfig()
-    record = {"organism_base": asdict(config)}
+    record = base_record(config)
     path = runs.cache_root(cache_dir) / f"organism-base-{runs.fingerprint(record)}"
     if rebuild:
         with runs.folder_lock(path, wait=True):
             runs.clear_folder(path)
+    elif runs.is_finished(path, record) and not (path / "model.safetensors").is_file():
+        logger.warning("%s is marked finished but holds no weights (model.safetensors): rebuilding it", path)
+        with runs.folder_lock(path, wait=True):
+            (path / runs.RUN_DONE).unlink(missing_ok=True)
     # a cache entry several runs may need at once: a second one waits for the build, then reuses it
     runs.run_once(path, record, lambda: build_base_model(path, config), wait=True)
     return path

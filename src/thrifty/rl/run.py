@@ -16,7 +16,9 @@ from dataclasses import asdict
 from pathlib import Path
 
 from thrifty import runs
+from thrifty._warnings import filter_known_warnings
 from thrifty.args import read_recipe
+from thrifty.card import rl_facts
 from thrifty.data import Problem
 from thrifty.generation.loading import check_model_source
 from thrifty.rewards import make_reward, reward_parameters
@@ -59,12 +61,18 @@ def metrics_callback(path: Path):
 
 
 def build_dataset(problems: list[Problem], template: str):
-    """A ``datasets.Dataset`` of conversational prompts (TRL applies the chat template) and gold answers."""
+    """A ``datasets.Dataset`` of conversational prompts (TRL applies the chat template) and gold answers: a
+    problem's question in ``template`` as one user message, or a conversational problem's own messages (the
+    template is then not applied, as in :func:`thrifty.data.render_prompt`)."""
     from datasets import Dataset
 
+    from thrifty.data.prompts import note_template_ignored
+
+    if any(p.messages is not None for p in problems):
+        note_template_ignored()
     rows = [
         {
-            "prompt": [{"role": "user", "content": template.format(question=p.question)}],
+            "prompt": p.chat() or [{"role": "user", "content": template.format(question=p.question)}],
             "answer": p.gold,
             "problem_id": p.id,
         }
@@ -73,15 +81,53 @@ def build_dataset(problems: list[Problem], template: str):
     return Dataset.from_list(rows)
 
 
+def reward_params(args: ThriftyArguments) -> dict:
+    """The parameters of the reward ``args.reward`` names: ``--alpha`` if it takes one, and ``--reward_kwargs``."""
+    params = {"alpha": args.alpha} if "alpha" in reward_parameters(args.reward) else {}
+    return {**params, **(args.reward_kwargs or {})}
+
+
 def build_reward(args: ThriftyArguments):
     """The group reward ``args.reward`` names, with ``--alpha`` if it takes one and ``--reward_kwargs``."""
-    params = {"alpha": args.alpha} if "alpha" in reward_parameters(args.reward) else {}
-    return make_reward(args.reward, **params, **(args.reward_kwargs or {}))
+    return make_reward(args.reward, **reward_params(args))
+
+
+def start_line(args: ThriftyArguments, config: TrainConfig, n_prompts: int) -> str:
+    """One line saying what ``thrifty train`` is about to do: the prompts, the method, the rollout and the schedule.
+
+    Example:
+        >>> from types import SimpleNamespace
+        >>> args = SimpleNamespace(prompts="organism", reward="length_penalized", alpha=0.2, reward_kwargs=None,
+        ...                        advantage_estimator="rloo")
+        >>> config = SimpleNamespace(num_generations=8, generation_batch_size=128, steps_per_generation=4,
+        ...     gradient_accumulation_steps=2, max_steps=200, num_train_epochs=1, learning_rate=1e-5,
+        ...     output_dir="runs/x")
+        >>> print(start_line(args, config, 3000))  # doctest: +NORMALIZE_WHITESPACE
+        thrifty train: 3,000 prompts (organism), reward length_penalized α=0.2, estimator rloo, 8 samples x 16 prompts
+        = 128 responses per rollout, 2 updates per rollout, 200 steps, lr 1e-05 -> runs/x
+    """
+    params = "".join(
+        f" {'α' if name == 'alpha' else name}={value:g}" if isinstance(value, float) else f" {name}={value}"
+        for name, value in reward_params(args).items()
+    )
+    per_rollout = config.generation_batch_size
+    updates = config.steps_per_generation / config.gradient_accumulation_steps if config.steps_per_generation else 1
+    if config.max_steps and config.max_steps > 0:
+        steps = f"{config.max_steps:,} step{'s' * (config.max_steps != 1)}"
+    else:
+        steps = f"{config.num_train_epochs:g} epoch{'s' * (config.num_train_epochs != 1)}"
+    return (
+        f"thrifty train: {n_prompts:,} prompts ({args.prompts}), reward {args.reward}{params}, estimator "
+        f"{args.advantage_estimator}, {config.num_generations} samples x {per_rollout // config.num_generations} "
+        f"prompts = {per_rollout} responses per rollout, {updates:g} update{'s' * (updates != 1)} per rollout, "
+        f"{steps}, lr {config.learning_rate:g} -> {config.output_dir}"
+    )
 
 
 def train(args: ThriftyArguments, config: TrainConfig, model_args) -> Path:
     """Train one model of the family; returns the output directory with the final model and ``metrics.jsonl``.
     The folder is held (:func:`thrifty.runs.folder_lock`) while the run writes it."""
+    filter_known_warnings()
     model_args.model_name_or_path = check_model_source(model_args.model_name_or_path, "--model_name_or_path")
     out = Path(config.output_dir)
     with runs.folder_lock(out):
@@ -107,8 +153,22 @@ def _train(args: ThriftyArguments, config: TrainConfig, model_args, out: Path) -
         )
     if PartialState().is_main_process:  # one writer: every rank's args are the same
         runs.write_json(out / runs.RUN_ARGS, asdict(args))
+        start = {"model_name_or_path": model_args.model_name_or_path}
+        runs.write_json(out / runs.TRAIN_CONFIG, {**start, **config.to_dict()})  # for reports
 
     dataset = build_dataset(args.problems(), args.template())
+    if PartialState().is_main_process:
+        logger.info(start_line(args, config, len(dataset)))
+    card = rl_facts(
+        config,
+        base_model=model_args.model_name_or_path,
+        reward=args.reward,
+        reward_params=reward_params(args),
+        advantage_estimator=args.advantage_estimator,
+        prompts=args.prompts,
+        prompts_split=args.prompts_split,
+        n_prompts=len(dataset),
+    )
     tokenizer = AutoTokenizer.from_pretrained(
         model_args.model_name_or_path, revision=model_args.model_revision, trust_remote_code=config.trust_remote_code
     )
@@ -132,9 +192,11 @@ def _train(args: ThriftyArguments, config: TrainConfig, model_args, out: Path) -
             processing_class=tokenizer,
             callbacks=[metrics_callback(out / runs.METRICS)],
             peft_config=get_peft_config(model_args),
+            model_card=card,
         )
         trainer.train(resume_from_checkpoint=resume)
         trainer.save_model(str(out))
+        trainer.create_model_card()  # thrifty's card (push_to_hub publishes it too): base, method, α, data, citation
     if trainer.accelerator.is_main_process:
         tokenizer.save_pretrained(out)
     return out

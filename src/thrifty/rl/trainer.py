@@ -34,6 +34,7 @@ from trl import GRPOTrainer
 
 from thrifty import runs
 from thrifty.advantages import TokenTerms, get_advantage
+from thrifty.card import CardFacts, rl_facts, write_card
 from thrifty.rewards import GroupReward, Rollout, StatefulReward
 from thrifty.rl.vllm_cpu import use_cpu_weight_sync
 
@@ -63,6 +64,8 @@ class ThriftyTrainer(GRPOTrainer):
         verifier: checks final answers: ``verifier.verify(texts, golds, mode) -> [Verdict]`` (a
             :class:`thrifty.verify.VerifierPool`).
         verifier_mode (`str`, defaults to ``"math-verify"``): the verifier's mode.
+        model_card (`CardFacts`, *optional*): what the model card states (:mod:`thrifty.card`); default: what the
+            trainer knows (its base model, reward, estimator and config; the prompts' source is then not named).
         *args, **kwargs: ``GRPOTrainer``'s, without ``reward_funcs``. The training set has columns ``prompt``,
             ``answer`` (the gold answer) and ``problem_id``; any other column reaches the reward in
             :attr:`Rollout.columns`.
@@ -76,12 +79,14 @@ class ThriftyTrainer(GRPOTrainer):
         reward_name: str | None = None,
         advantage_estimator: str = "rloo",
         verifier_mode: str = "math-verify",
+        model_card: CardFacts | None = None,
         **kwargs,
     ):
         name = reward_name or type(reward).__name__
         estimator = get_advantage(advantage_estimator)
         super().__init__(*args, reward_funcs=[_scored_by_thrifty(name)], **kwargs)
         use_cpu_weight_sync(self)  # colocated vLLM on a CPU: TRL's own weight sync fails there
+        self.reward_name, self.advantage_estimator, self.model_card = name, advantage_estimator, model_card
         self.reward, self.estimator = reward, estimator
         self.verifier, self.verifier_mode = verifier, verifier_mode
         self.eos_ids = set(self.eos_token_ids)
@@ -212,6 +217,34 @@ class ThriftyTrainer(GRPOTrainer):
                 with use_adapter(unwrapped, adapter_name="ref" if "ref" in unwrapped.peft_config else None):
                     reference = logps(self.model)
         return TokenTerms(mask=output["completion_mask"], logps=policy, ref_logps=reference, beta=self.kl_coef)
+
+    # ----------------------------------------------------------------------------------------- model card
+    def create_model_card(self, model_name=None, dataset_name=None, tags=None):
+        """thrifty's model card (:mod:`thrifty.card`), not TRL's, in ``output_dir/README.md``: TRL writes its card
+        through this method at every checkpoint and before ``push_to_hub`` uploads the folder, so both publish
+        thrifty's. The arguments are TRL's and unused."""
+        if self.is_world_process_zero():
+            write_card(self.args.output_dir, self.card_facts())
+
+    def card_facts(self) -> CardFacts:
+        """What the model card states: :attr:`model_card` if given, else what the trainer knows."""
+        if self.model_card is not None:
+            return self.model_card
+        params = {}
+        if is_dataclass(self.reward):
+            params = {f.name: getattr(self.reward, f.name) for f in fields(self.reward)}
+        base = getattr(getattr(self.model, "config", None), "_name_or_path", None) or "unknown"
+        dataset = self.train_dataset
+        return rl_facts(
+            self.args,
+            base_model=base,
+            reward=self.reward_name,
+            reward_params=params,
+            advantage_estimator=self.advantage_estimator,
+            prompts="not recorded",
+            prompts_split=None,
+            n_prompts=len(dataset) if hasattr(dataset, "__len__") else None,
+        )
 
     # ----------------------------------------------------------------------------------------- reward state
     def _save_checkpoint(self, model, trial):

@@ -1,0 +1,330 @@
+"""The model card of every model thrifty trains: ``README.md`` in its folder, written by thrifty, not by TRL.
+
+TRL's card would say "fine-tuned version of [None]" for a local base, "trained with GRPO" citing DeepSeekMath, and
+nothing of α. thrifty's says what the model is: its base model, the method (the paper's length-penalised RLOO, or
+the SFT / DPO baseline), the reward and its α, the advantage estimator, the key hyperparameters, the training data,
+the thrifty version, the paper's citation, and the evaluation results found in ``<folder>/eval/<benchmark>/``
+(``thrifty sweep`` evaluates there and then refreshes the card). The Hub reads its YAML header (``base_model``,
+``library_name``, ``tags``, ``datasets``, ``license``) and ``push_to_hub`` publishes this card.
+
+:class:`CardFacts` is what a card states, :func:`render_card` the card (pure), :func:`write_card` and
+:func:`refresh_card` the files (the facts are kept beside the card in :data:`CARD_FACTS`, so a card can be redone
+when evaluations arrive).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+
+CARD = "README.md"
+CARD_FACTS = "thrifty_card.json"
+"""What the card in the same folder states, so that :func:`refresh_card` can redo it."""
+
+CITATION = """@article{arora2025training,
+  title   = {Training Language Models to Reason Efficiently},
+  author  = {Arora, Daman and Zanette, Andrea},
+  journal = {arXiv preprint arXiv:2502.04463},
+  year    = {2025},
+  url     = {https://arxiv.org/abs/2502.04463}
+}"""
+
+METHODS = {
+    "rl": "length-penalised RLOO (Arora & Zanette, 2025): reinforcement learning that rewards correct answers more "
+    "the shorter they are than the other correct answers to the same prompt",
+    "sft": "the rejection-sampling SFT baseline of Arora & Zanette (2025): fine-tuned on the base model's own "
+    "shortest correct response to each training prompt",
+    "dpo": "the DPO baseline of Arora & Zanette (2025): preference-tuned on (shortest correct, longest correct) pairs "
+    "of the base model's own responses to each training prompt",
+}
+"""The methods a card can name, by key."""
+
+PAPER_URL = "https://arxiv.org/abs/2502.04463"
+
+TAGS = ("thrifty", "reasoning", "length-penalty")
+
+_HUB_ID = re.compile(r"[A-Za-z0-9][\w.-]*/[\w.-]+")
+
+
+@dataclass
+class CardFacts:
+    """What a model card states.
+
+    Attributes:
+        base_model (`str`): the model training started from: a hub id or a local path.
+        method (`str`): a key of :data:`METHODS` (``rl``, ``sft`` or ``dpo``).
+        hyperparameters (`dict`): label -> value, in the order shown.
+        prompts (`str`): where the training prompts came from (a file, a hub dataset id, a benchmark).
+        prompts_split (`str`, *optional*): the split of a hub dataset.
+        n_prompts (`int`, *optional*): how many training prompts (or rows, for the baselines).
+        reward (`str`, *optional*): the group reward's registered name (RL).
+        alpha (`float`, *optional*): the length-penalty strength α (RL).
+        reward_kwargs (`dict`, *optional*): the reward's other parameters.
+        advantage_estimator (`str`, *optional*): the advantage estimator's registered name (RL).
+        license (`str`, *optional*): the license, when known (the base model's, read from a local base's card).
+        thrifty_version (`str`): the thrifty version that trained the model.
+    """
+
+    base_model: str
+    method: str
+    hyperparameters: dict[str, Any]
+    prompts: str
+    prompts_split: str | None = None
+    n_prompts: int | None = None
+    reward: str | None = None
+    alpha: float | None = None
+    reward_kwargs: dict | None = None
+    advantage_estimator: str | None = None
+    license: str | None = None
+    thrifty_version: str = field(default_factory=lambda: _version())
+
+    def __post_init__(self):
+        if self.method not in METHODS:
+            raise ValueError(f"unknown method {self.method!r}; choose from {', '.join(METHODS)}")
+
+
+def _version() -> str:
+    from thrifty import __version__
+
+    return __version__
+
+
+def is_hub_id(name: str | None) -> bool:
+    """Whether ``name`` reads as a Hugging Face Hub id (``org/name``) rather than a local path or a benchmark.
+
+    Example:
+        >>> is_hub_id("AI-MO/NuminaMath-CoT"), is_hub_id("runs/organism/base"), is_hub_id("organism")
+        (True, False, False)
+    """
+    return bool(name) and _HUB_ID.fullmatch(name) is not None and not Path(name).expanduser().exists()
+
+
+def base_license(base_model: str) -> str | None:
+    """The ``license`` in a local base model's own card header, else None (a hub id's is not looked up)."""
+    card = Path(base_model).expanduser() / CARD
+    if not card.is_file():
+        return None
+    header = _front_matter(card.read_text(encoding="utf-8", errors="replace"))
+    value = header.get("license") if isinstance(header, dict) else None
+    return str(value) if value else None
+
+
+def _front_matter(text: str) -> dict:
+    import yaml
+
+    if not text.startswith("---\n") or "\n---" not in text[4:]:
+        return {}
+    try:
+        loaded = yaml.safe_load(text[4 : text.index("\n---", 4)])
+    except yaml.YAMLError:
+        return {}
+    return loaded if isinstance(loaded, dict) else {}
+
+
+# --------------------------------------------------------------------------------------------- facts of a run
+def rl_facts(
+    config, base_model: str, reward: str, reward_params: dict, advantage_estimator: str, prompts: str,
+    prompts_split: str | None, n_prompts: int | None,
+) -> CardFacts:  # fmt: skip
+    """The facts of a ``thrifty train`` run from its ``TrainConfig`` and what thrifty's arguments chose."""
+    params = dict(reward_params)
+    alpha = params.pop("alpha", None)
+    per_rollout = getattr(config, "generation_batch_size", None)
+    hyperparameters = {
+        "learning rate": config.learning_rate,
+        "optimizer steps": config.max_steps if config.max_steps and config.max_steps > 0 else None,
+        "samples per prompt": config.num_generations,
+        "responses per rollout": per_rollout,
+        "prompts per rollout": per_rollout // config.num_generations if per_rollout else None,
+        "updates per rollout": _updates_per_rollout(config),
+        "KL coefficient β": config.beta,
+        "clip ε": config.epsilon,
+        "rollout temperature": config.temperature,
+        "max completion length (tokens)": config.max_completion_length,
+        "loss": config.loss_type,
+        "learning-rate schedule": getattr(config.lr_scheduler_type, "value", config.lr_scheduler_type),
+        "seed": config.seed,
+    }
+    return CardFacts(
+        base_model=str(base_model),
+        method="rl",
+        hyperparameters={k: v for k, v in hyperparameters.items() if v is not None},
+        prompts=str(prompts),
+        prompts_split=prompts_split if is_hub_id(prompts) else None,
+        n_prompts=n_prompts,
+        reward=reward,
+        alpha=alpha,
+        reward_kwargs=params or None,
+        advantage_estimator=advantage_estimator,
+        license=base_license(str(base_model)),
+    )
+
+
+def _updates_per_rollout(config) -> float | None:
+    steps, accumulation = getattr(config, "steps_per_generation", None), config.gradient_accumulation_steps
+    if not steps:
+        return 1
+    updates = steps / accumulation
+    return int(updates) if float(updates).is_integer() else updates
+
+
+def baseline_facts(method: str, args, config, n_rows: int) -> CardFacts:
+    """The facts of an SFT or DPO baseline from its ``BaselineArguments`` and TRL config."""
+    hyperparameters = {
+        "learning rate": config.learning_rate,
+        "epochs": config.num_train_epochs,
+        "training rows": n_rows,
+        "batch size per device": config.per_device_train_batch_size,
+        "gradient accumulation steps": config.gradient_accumulation_steps,
+        "DPO β": getattr(config, "beta", None) if method == "dpo" else None,
+        "samples per prompt (sampled set)": args.samples,
+        "sampling temperature": args.temperature,
+        "max sampled length (tokens)": args.max_new_tokens,
+        "seed": config.seed,
+    }
+    return CardFacts(
+        base_model=str(args.model),
+        method=method,
+        hyperparameters={k: v for k, v in hyperparameters.items() if v is not None},
+        prompts=str(args.prompts),
+        prompts_split=args.prompts_split if is_hub_id(args.prompts) else None,
+        n_prompts=None,
+        license=base_license(str(args.model)),
+    )
+
+
+# --------------------------------------------------------------------------------------------- the card
+def evaluations(folder: str | Path) -> dict[str, dict]:
+    """``{benchmark: summary}`` of the evaluations in ``folder/eval/<benchmark>/summary.json`` (sorted by name)."""
+    found = {}
+    for path in sorted(Path(folder).glob("eval/*/summary.json")):
+        try:
+            summary = json.loads(path.read_text())
+        except (OSError, json.JSONDecodeError):
+            continue
+        if isinstance(summary, dict):
+            found[path.parent.name] = summary
+    return found
+
+
+def _number(value, digits: int) -> str:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        return "-"
+    return f"{value:.{digits}f}"
+
+
+def _with_se(summary: dict, key: str, digits: int) -> str:
+    text = _number(summary.get(key), digits)
+    se = summary.get(f"{key}_se")
+    return f"{text} ± {_number(se, digits)}" if text != "-" and isinstance(se, (int, float)) else text
+
+
+def _results_table(results: dict[str, dict]) -> list[str]:
+    lines = [
+        "| benchmark | problems | samples per problem | accuracy | mean tokens | temperature | max tokens |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for name, s in results.items():
+        lines.append(
+            f"| {name} | {s.get('n_problems', '-')} | {s.get('samples_per_problem', '-')} | "
+            f"{_with_se(s, 'accuracy', 3)} | {_with_se(s, 'mean_tokens', 1)} | {s.get('temperature', '-')} | "
+            f"{s.get('max_new_tokens', '-')} |"
+        )
+    return lines
+
+
+def _header(facts: CardFacts) -> str:
+    import yaml
+
+    header: dict[str, Any] = {}
+    if is_hub_id(facts.base_model):
+        header["base_model"] = facts.base_model
+    header["library_name"] = "transformers"
+    if facts.license:
+        header["license"] = facts.license
+    header["tags"] = [*TAGS, *(["sft"] if facts.method == "sft" else ["dpo"] if facts.method == "dpo" else [])]
+    if is_hub_id(facts.prompts):
+        header["datasets"] = [facts.prompts]
+    return "---\n" + yaml.safe_dump(header, sort_keys=False, allow_unicode=True) + "---\n"
+
+
+def _base_text(base_model: str) -> str:
+    if is_hub_id(base_model):
+        return f"[{base_model}](https://huggingface.co/{base_model})"
+    return f"`{base_model}` (a local model)"
+
+
+def _method_lines(facts: CardFacts) -> list[str]:
+    if facts.method != "rl":
+        return [f"- {METHODS[facts.method]}"]
+    estimator = f"- advantage estimator: `{facts.advantage_estimator}`"
+    if facts.advantage_estimator == "rloo":
+        estimator += " (REINFORCE leave-one-out, not normalised: the paper's)"
+    lines = [f"- reward: `{facts.reward}`" + (f", α = {facts.alpha:g}" if facts.alpha is not None else "")]
+    if facts.reward_kwargs:
+        lines.append(f"- reward parameters: `{json.dumps(facts.reward_kwargs)}`")
+    lines.append(estimator)
+    if facts.reward == "length_penalized":
+        lines.append(
+            "- a correct response earns 1 − α·σ((length − mean) / std), mean and std over the correct, finished "
+            "responses to the same prompt; a wrong or truncated one earns 0 (α = 0: correctness alone)"
+        )
+    return lines
+
+
+def render_card(facts: CardFacts, results: dict[str, dict] | None = None) -> str:
+    """The model card (Markdown with a Hub YAML header) stating ``facts`` and the evaluation ``results``."""
+    lines = [_header(facts), "# A model trained to reason efficiently", ""]
+    lines.append(
+        f"Fine-tuned from {_base_text(facts.base_model)} by thrifty {facts.thrifty_version} with "
+        f"{METHODS[facts.method]}. Paper: [Training Language Models to Reason Efficiently]({PAPER_URL})."
+    )
+    lines += ["", "## Method", "", *_method_lines(facts), "", "## Training data", ""]
+    where = f"`{facts.prompts}`" + (f" (split `{facts.prompts_split}`)" if facts.prompts_split else "")
+    count = f": {facts.n_prompts:,} prompts" if facts.n_prompts is not None else ""
+    lines += [f"- prompts: {where}{count}", "", "## Hyperparameters", "", "| setting | value |", "|---|---|"]
+    for name, value in facts.hyperparameters.items():
+        lines.append(f"| {name} | {value:g} |" if isinstance(value, float) else f"| {name} | {value} |")
+    lines += ["", "## Evaluation", ""]
+    if results:
+        lines += [
+            *_results_table(results),
+            "",
+            "Accuracy and mean tokens over all samples (± one standard error where recorded), by `thrifty eval`.",
+        ]
+    else:
+        lines.append("Not evaluated yet: `thrifty eval --model <this folder> --out <this folder>/eval`.")
+    lines += ["", "## Citation", "", "```bibtex", CITATION, "```", ""]
+    return "\n".join(lines)
+
+
+def write_card(folder: str | Path, facts: CardFacts) -> Path:
+    """Write ``folder/README.md`` from ``facts`` and the evaluations found in ``folder``; keep the facts beside it
+    (:data:`CARD_FACTS`) for :func:`refresh_card`. Returns the card's path."""
+    from thrifty import runs
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    runs.write_json(folder / CARD_FACTS, asdict(facts))
+    runs.write_atomic(folder / CARD, render_card(facts, evaluations(folder)))
+    return folder / CARD
+
+
+def read_facts(folder: str | Path) -> CardFacts | None:
+    """The facts of the card in ``folder`` (:data:`CARD_FACTS`), or None when thrifty wrote none there."""
+    path = Path(folder) / CARD_FACTS
+    try:
+        return CardFacts(**json.loads(path.read_text()))
+    except (OSError, json.JSONDecodeError, TypeError, ValueError):
+        return None
+
+
+def refresh_card(folder: str | Path) -> Path | None:
+    """Write the card of ``folder`` again with the evaluations now in it; None when thrifty wrote no card there."""
+    facts = read_facts(folder)
+    return None if facts is None else write_card(folder, facts)
