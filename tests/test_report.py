@@ -238,3 +238,95 @@ def test_an_evaluation_with_an_empty_or_damaged_summary_is_skipped_out_loud(tmp_
     assert f"skipping {broken / 'eval' / 'organism' / 'summary.json'}" in caplog.text
     assert "run the same thrifty eval again to rewrite it" in caplog.text
     assert str(tmp_path / "runs" / "summary.json") not in caplog.text
+
+
+def _rollout_metrics(steps=20, per_rollout=2):
+    """A metrics.jsonl as thrifty train writes it: rollout metrics once per rollout, KL and loss every step."""
+    rows = []
+    for step in range(1, steps + 1):
+        row = {"step": step, "loss": 0.01, "kl": 0.001 * step}
+        if (step - 1) % per_rollout == 0:
+            row.update({"tokens/mean": 80.0 - step, "accuracy": 0.8, "reward": 0.7, "completions/clipped_ratio": 0.0})
+        rows.append(row)
+    return "".join(json.dumps(r) + "\n" for r in rows)
+
+
+@pytest.fixture()
+def titles(monkeypatch):
+    """The titles and axis limits of every figure the report saves: ``{png name: [(title, xlim, ylim)]}``."""
+    from thrifty.report import plots
+
+    seen, save = {}, plots._save
+
+    def recording_save(plt, fig, path, *args, **kwargs):
+        seen[path.name] = [(ax.get_title(), ax.get_xlim(), ax.get_ylim()) for ax in fig.axes]
+        seen[path.name + ":suptitle"] = fig._suptitle.get_text() if fig._suptitle else ""
+        return save(plt, fig, path, *args, **kwargs)
+
+    monkeypatch.setattr(plots, "_save", recording_save)
+    return seen
+
+
+def test_a_training_run_is_reported_before_it_is_evaluated(tmp_path, titles, capsys):
+    run = tmp_path / "alpha=0.2"
+    run.mkdir()
+    (run / "metrics.jsonl").write_text(_rollout_metrics())
+    (run / "thrifty_args.json").write_text(json.dumps({"alpha": 0.2, "advantage_estimator": "rloo", "prompts": "x"}))
+    config = {"model_name_or_path": "my/base", "temperature": 0.7, "learning_rate": 1e-6, "max_steps": 40}
+    config.update(steps_per_generation=2, gradient_accumulation_steps=1, num_generations=8)
+    (run / "train_config.json").write_text(json.dumps(config))
+    assert main(["report", str(run), "--out", str(tmp_path / "r")]) == 0
+    text = (tmp_path / "r" / "report.md").read_text()
+    assert "1 model, no evaluation yet." in text and "**Not evaluated yet:** α=0.2" in text
+    assert f"thrifty eval --model {run} --benchmark math500 --out {run / 'eval'}" in text
+    assert "## Results" not in text and "![training](training.png)" in text
+    # how it was trained: from train_config.json and thrifty_args.json; 20 of 40 steps done so far
+    assert "| α=0.2 | my/base | RL (PPO) | 0.2 | rloo | 20 of 40 | 1e-06 | 0.7 | 8 | 2 | x |" in text
+    assert "sampled at temperature 0.7 (the runs' configs)" in text
+    assert "mean of the last 5 rollouts (10 optimizer steps), from rollout 5 on" in text
+    panels = [title for title, *_ in titles["training.png"]]
+    assert panels == [
+        "Rollout length during RL (T = 0.7)",
+        "Rollout accuracy during RL (T = 0.7)",
+        "Reward during RL",
+        "KL to the reference during RL",
+        "Truncated responses during RL",
+    ]
+    assert titles["training.png:suptitle"].startswith("lines: mean of the last 5 rollouts (10 optimizer steps)")
+    # a run that has logged nothing yet: reported as not evaluated, with nothing to plot
+    started = tmp_path / "started"
+    started.mkdir()
+    (started / "metrics.jsonl").write_text("")
+    (started / "thrifty_args.json").write_text(json.dumps({"alpha": 0.1}))
+    assert main(["report", str(started), "--out", str(tmp_path / "r2")]) == 0
+    text = (tmp_path / "r2" / "report.md").read_text()
+    assert "**Not evaluated yet:** α=0.1" in text and "## Training dynamics" not in text
+
+
+def test_report_shows_uncertainty_and_how_the_numbers_were_made(tmp_path, titles):
+    settings = {"model": "/m/base", "samples": 4, "temperature": 0.6, "top_p": 1.0, "max_new_tokens": 300, "seed": 0}
+    curve = [dict(max_tokens=20, accuracy=0.05, mean_tokens=19.0), dict(max_tokens=40, accuracy=0.3, mean_tokens=36.0)]
+    base = _model(
+        tmp_path / "base",
+        _summary(0.90, 69.0, accuracy_se=0.016, mean_tokens_se=2.0, verifier="math-verify", cutoff_curve=curve),
+    )
+    (base / "eval" / "organism" / "config.json").write_text(json.dumps(settings))
+    for alpha, acc, tokens in ((0, 0.988, 47.0), (0.2, 0.994, 40.0)):
+        _model(
+            tmp_path / f"alpha={alpha}",
+            _summary(acc, tokens, accuracy_se=0.0035, mean_tokens_se=1.0, samples_per_problem=4, temperature=0.6),
+            {"thrifty_args.json": {"alpha": alpha}, "metrics.jsonl": _rollout_metrics()},
+        )
+    text = write_report(ReportArguments(runs=[str(tmp_path)], out=str(tmp_path / "r"))).read_text()
+    assert "| α=0.2 | organism | 0.994 ± 0.004 | 40.0 ± 1.0 | 39.0 | 2.00 | +9.4 ± 1.6 * | -42% ± 2 * |" in text
+    assert "marked * when it exceeds twice its standard error" in text
+    how = text[text.index("## How these numbers were made") : text.index("## Accuracy against length")]
+    # the base's summary records fewer settings: its config.json gives the rest; unknown ones read "-"
+    assert "Same for all: benchmark organism, samples / problem 4, temperature 0.6." in how
+    assert "| base | /m/base | 1 | 300 | math-verify | 0 |" in how and "| α=0 | - | - | - | - | - |" in how
+    assert "Same for all: method RL (PPO), steps 20." in how  # 20 steps logged so far
+    assert "Error bars: ± one standard error" in text and "positive = longer" in text
+    # the zoom panel keeps the base (69 tokens, 90 %) in view, with the family
+    (_, *_), (zoom_title, (x0, x1), (y0, y1)) = titles["pareto_organism.png"]
+    assert zoom_title == "Zoom on the α family and the base (boxed on the left)"
+    assert x0 < 40.0 and x1 > 69.0 and y0 < 90.0 and y1 > 99.4

@@ -346,7 +346,7 @@ def _claims_section(summary: dict) -> str:
 
 def _model_entry(summary: dict) -> dict:
     keys = ("accuracy", "mean_tokens", "mean_tokens_correct", "oracle_ratio", "mean_oracle_tokens", "truncation_rate")
-    keys += ("n_samples",)
+    keys += ("n_samples", "accuracy_se", "mean_tokens_se")
     entry = {k: summary[k] for k in keys if k in summary}
     extra = ("behaviours", "frontier_gap", "reference_gap", "response_prefix")
     entry.update({k: summary[k] for k in extra if summary.get(k) is not None})

@@ -6,7 +6,9 @@ sweep``, ``thrifty baseline`` and ``thrifty demo``, or ``<eval out>/<benchmark>/
 eval``); ``NAME=PATH`` names a RUN_DIR's only model yourself. What a model *is* comes from the files beside it:
 ``thrifty_args.json`` (an RL member: its α and advantage estimator), ``baseline.json`` (sft, dpo or cutoff),
 else its name (``--base``, default "base", is the reference model); an evaluation whose responses were begun
-for the model (``--response_prefix``, a forced behaviour) is ``forced``. Reads files only.
+for the model (``--response_prefix``, a forced behaviour) is ``forced``. A training run not evaluated yet (a
+``metrics.jsonl`` and no evaluation) is a model without summaries: its training is reported, with how to evaluate
+it. How a model was trained comes from :func:`training_settings`. Reads files only.
 """
 
 from __future__ import annotations
@@ -45,6 +47,10 @@ class ModelRun:
     @property
     def metrics(self) -> Path:
         return self.folder / runs.METRICS
+
+    def training(self) -> dict:
+        """How this model was trained (:func:`training_settings`); {} for a model thrifty did not train."""
+        return training_settings(self.folder)
 
     def label(self) -> str:
         """How the model is named in tables and legends."""
@@ -122,8 +128,38 @@ def _read_summary(path: Path) -> dict | None:
     return None
 
 
+def _skipped(parts: tuple[str, ...]) -> bool:
+    """Whether a file at ``parts`` (relative to a run folder) belongs to no model of this report: checkpoints, the
+    baselines' sampled set (training prompts, not an evaluation), another seed's repeat of the same models
+    (``thrifty demo --seeds``: a report of its own)."""
+    if any(p.startswith("checkpoint-") for p in parts) or (len(parts) > 1 and parts[-2] == runs.SAMPLED_SET):
+        return True
+    return any(p.startswith(SEED_FOLDER) for p in parts[:-1])
+
+
+def _add_training_runs(root: Path, label: str, base: str, models: dict[str, ModelRun]) -> int:
+    """Add every training run under ``root`` that holds no evaluation yet (a ``metrics.jsonl``, no summary) to
+    ``models``; returns how many were added."""
+    known = {run.folder.resolve() for run in models.values()}
+    added = 0
+    for metrics in sorted(root.rglob(runs.METRICS)):
+        folder = metrics.parent
+        if _skipped(metrics.relative_to(root).parts) or folder.resolve() in known:
+            continue
+        name = label or folder.resolve().name
+        if name in models:
+            raise ValueError(
+                f"two models are both called {name!r} ({models[name].folder} and {folder}); name them with NAME=PATH"
+            )
+        run = models[name] = ModelRun(name=name, folder=folder, named=bool(label))
+        _classify(run, base)
+        added += 1
+    return added
+
+
 def collect_runs(paths: list[str], base: str = "base") -> dict[str, ModelRun]:
-    """Find every evaluated model under ``paths``; ``{name: ModelRun}`` in report order."""
+    """Find every evaluated model under ``paths``, and every training run not evaluated yet (no ``summaries``);
+    ``{name: ModelRun}`` in report order."""
     models: dict[str, ModelRun] = {}
     for spec in paths:
         label, path = _split_spec(spec)
@@ -132,11 +168,8 @@ def collect_runs(paths: list[str], base: str = "base") -> dict[str, ModelRun]:
             raise FileNotFoundError(f"no such run folder: {spec}")
         found = 0
         for summary_path in sorted(root.rglob(runs.SUMMARY)):
-            parts = summary_path.relative_to(root).parts
-            if any(p.startswith("checkpoint-") for p in parts) or summary_path.parent.name == runs.SAMPLED_SET:
-                continue  # checkpoints, and the baselines' sampled set (training prompts, not an evaluation)
-            if any(p.startswith(SEED_FOLDER) for p in parts[:-1]):
-                continue  # another seed's repeat of the same models (thrifty demo --seeds): a report of its own
+            if _skipped(summary_path.relative_to(root).parts):
+                continue
             summary = _read_summary(summary_path)
             if summary is None:
                 continue
@@ -160,8 +193,12 @@ def collect_runs(paths: list[str], base: str = "base") -> dict[str, ModelRun]:
                 if prefix:
                     run.kind, run.info = "forced", {"response_prefix": prefix, "model": summary.get("model")}
             found += 1
+        found += _add_training_runs(root, label, base, models)
         if not found:
-            raise FileNotFoundError(f"{path} holds no evaluation (no summary.json written by thrifty eval)")
+            raise FileNotFoundError(
+                f"{path} holds no evaluation (no summary.json written by thrifty eval) and no training run "
+                "(no metrics.jsonl written by thrifty train)"
+            )
     if not models:
         raise ValueError("no run folders given: thrifty report RUN_DIR [RUN_DIR ...] --out DIR")
     labels: dict[str, list[str]] = {}
@@ -185,3 +222,66 @@ def live_targets(models: dict[str, ModelRun]) -> dict[str, dict]:
         if settings.is_file():
             targets[run.label()] = runs.read_json_object(settings)
     return targets
+
+
+def _last_trainer_state(folder: Path) -> dict:
+    """The ``trainer_state.json`` of the run's last checkpoint, or {}."""
+    checkpoints = sorted(
+        (p for p in folder.glob("checkpoint-*") if p.name.split("-")[-1].isdigit()),
+        key=lambda p: int(p.name.split("-")[-1]),
+    )
+    for checkpoint in reversed(checkpoints):
+        try:
+            state = runs.read_json_object(checkpoint / runs.TRAINER_STATE)
+        except ValueError:
+            continue  # torn by a kill: an earlier checkpoint's will do
+        if state:
+            return state
+    return {}
+
+
+def training_settings(folder: Path) -> dict:
+    """How the model in ``folder`` was trained, from the files a training run leaves (each may be missing; {} for
+    a folder that holds none): the method from ``thrifty_args.json`` (``alpha``, ``reward``, ``advantage_estimator``,
+    ``prompts``...), TRL's config from ``train_config.json`` (``model_name_or_path``, ``learning_rate``,
+    ``temperature`` -- the rollout temperature --, ``num_generations``, ``max_completion_length``, ``max_steps``,
+    ``seed``...), else what ``run_started.json`` recorded (``thrifty demo``: ``base``, ``lr``, ``steps``,
+    ``seed``); ``steps_done`` from the last checkpoint's ``trainer_state.json`` or ``metrics.jsonl``; and
+    ``updates_per_rollout`` (``steps_per_generation / gradient_accumulation_steps``) where the config says. A
+    baseline's ``baseline.json`` gives its ``method`` and fine-tuning config, and its sampled set's temperature,
+    samples per prompt (``num_generations``) and token limit.
+    """
+    folder = Path(folder)
+    settings: dict = {}
+
+    def read(name: str) -> dict:
+        try:
+            return runs.read_json_object(folder / name) or {}
+        except ValueError:
+            return {}
+
+    started = read(runs.RUN_STARTED)
+    if started:
+        renamed = {"base": "model_name_or_path", "lr": "learning_rate", "steps": "max_steps"}
+        settings.update({renamed.get(k, k): v for k, v in started.items() if not isinstance(v, dict)})
+    settings.update(read(runs.TRAIN_CONFIG))
+    settings.update(read(runs.RUN_ARGS))
+    baseline = read(runs.BASELINE)
+    if baseline.get("method") in ("sft", "dpo"):  # fine-tuned on the base's samples of the training prompts
+        sampled = baseline.get("sampled_set") or {}
+        settings.update(baseline.get("config") or {})
+        settings.update(method=baseline["method"], model_name_or_path=baseline.get("model"))
+        settings.update(temperature=sampled.get("temperature"), num_generations=sampled.get("samples"))
+        settings.update(max_completion_length=sampled.get("max_new_tokens"), prompts=sampled.get("benchmark"))
+    state = _last_trainer_state(folder)
+    if state.get("global_step") is not None:
+        settings["steps_done"] = state["global_step"]
+    metrics = folder / runs.METRICS
+    if metrics.is_file():
+        steps = [r["step"] for r in runs.read_jsonl(metrics) if isinstance(r.get("step"), int)]
+        if steps:
+            settings["steps_done"] = max(steps + [settings.get("steps_done", 0)])
+    per_generation, accumulation = settings.get("steps_per_generation"), settings.get("gradient_accumulation_steps")
+    if per_generation and accumulation:
+        settings["updates_per_rollout"] = per_generation / accumulation
+    return settings

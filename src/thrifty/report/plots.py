@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from thrifty import runs
@@ -74,6 +74,66 @@ def _draw_frontiers(ax, entries: Mapping[str, Mapping], frontier, legend: bool) 
         first = False
 
 
+def _draw_error_bars(ax, entries: Mapping[str, Mapping], legend: bool) -> None:
+    """± one standard error in accuracy and in mean tokens around every model that has them, in its kind's colour
+    (the base's black)."""
+    first = True
+    for e in entries.values():
+        acc_se, tok_se = e.get("accuracy_se"), e.get("mean_tokens_se")
+        if acc_se is None and tok_se is None:
+            continue
+        kind = e.get("kind", "other")
+        color = "black" if kind == "base" else STYLE.get(kind, STYLE["other"])[1]
+        ax.errorbar(
+            e["mean_tokens"],
+            100 * e["accuracy"],
+            xerr=tok_se,
+            yerr=None if acc_se is None else 100 * acc_se,
+            fmt="none",
+            ecolor=color,
+            elinewidth=1,
+            capsize=2.5,
+            alpha=0.8,
+            zorder=3.5,
+            label="± 1 standard error" if legend and first else None,
+        )
+        first = False
+
+
+def zoom_limits(
+    points: Sequence[tuple[float, float, float | None, float | None]],
+    z: float = 2.0,
+    pad: float = 0.15,
+    min_span: tuple[float, float] = (2.0, 1.5),
+    top: float = 100.5,
+) -> tuple[float, float, float, float]:
+    """The ``(x0, x1, y0, y1)`` of a zoom panel over ``(tokens, accuracy %, tokens SE, accuracy SE in points)``
+    points (the RL models *and* the base): every point with ``z`` standard errors either side, padded by ``pad``
+    of the span, at least ``min_span`` wide and high (centred), and no higher than ``top``. A gap between two
+    models is then drawn at its size against their noise, never stretched over the panel.
+
+    Example (two models 0.6 points apart with SE 0.35, the base 9 points below):
+        >>> [round(v, 2) for v in zoom_limits([(40.0, 99.4, 1.0, 0.35), (47.0, 98.8, 1.0, 0.35),
+        ...                                     (69.0, 90.0, 2.0, 1.6)])]
+        [32.75, 78.25, 84.8, 100.5]
+    """
+    if not points:
+        raise ValueError("a zoom needs at least one point")
+    xs = [(x - z * (sx or 0), x + z * (sx or 0)) for x, _, sx, _ in points]
+    ys = [(y - z * (sy or 0), y + z * (sy or 0)) for _, y, _, sy in points]
+    limits = []
+    for spans, least in ((xs, min_span[0]), (ys, min_span[1])):
+        low, high = min(lo for lo, _ in spans), max(hi for _, hi in spans)
+        margin = pad * (high - low)
+        low, high = low - margin, high + margin
+        if high - low < least:
+            middle = (low + high) / 2
+            low, high = middle - least / 2, middle + least / 2
+        limits += [low, high]
+    limits[3] = min(limits[3], top)
+    return limits[0], limits[1], limits[2], limits[3]
+
+
 def _draw_pareto(
     ax, entries: Mapping[str, Mapping], legend: bool, frontier=None
 ) -> list[tuple[float, float, str, str]]:
@@ -82,6 +142,7 @@ def _draw_pareto(
     by_kind: dict[str, list[tuple[str, Mapping]]] = {}
     for name, e in entries.items():
         by_kind.setdefault(e.get("kind", "other"), []).append((name, e))
+    _draw_error_bars(ax, entries, legend)
     for name, e in by_kind.get("base", []):
         ax.scatter(
             e["mean_tokens"],
@@ -180,11 +241,44 @@ def _place_labels(ax, labels, points=(), avoid=()) -> None:
             ann.remove()
 
 
+def _point(e: Mapping) -> tuple[float, float, float | None, float | None]:
+    se = e.get("accuracy_se")
+    return e["mean_tokens"], 100 * e["accuracy"], e.get("mean_tokens_se"), None if se is None else 100 * se
+
+
+def zoom_box(entries: Mapping[str, Mapping]) -> tuple[float, float, float, float] | None:
+    """The region a second Pareto panel zooms on (:func:`zoom_limits` over the α family -- else the other RL
+    models -- and the base), or None when there are no RL models or the region would cover more than half the full
+    panel both across and up (one panel shows them well).
+
+    Example:
+        >>> e = {"base": dict(kind="base", mean_tokens=500.0, accuracy=0.90, accuracy_se=0.01, mean_tokens_se=9.0),
+        ...      "α=0": dict(kind="family", mean_tokens=520.0, accuracy=0.91, accuracy_se=0.01, mean_tokens_se=9.0),
+        ...      "cutoff": dict(kind="cutoff", mean_tokens=100.0, accuracy=0.2)}
+        >>> [round(v, 1) for v in zoom_box(e)]
+        [473.6, 546.4, 87.2, 93.8]
+    """
+    chosen = [e for e in entries.values() if e.get("kind") == "family"]
+    chosen = chosen or [e for e in entries.values() if e.get("kind") == "ablation"]
+    if not chosen:
+        return None
+    chosen += [e for e in entries.values() if e.get("kind") == "base"]
+    box = zoom_limits([_point(e) for e in chosen])
+    all_x = [e["mean_tokens"] for e in entries.values()]
+    all_y = [100 * e["accuracy"] for e in entries.values()]
+    all_y += [100 * c["accuracy"] for e in entries.values() for c in e.get("cutoff_curve", [])]
+    wide = box[1] - box[0] > 0.5 * max(all_x)
+    tall = box[3] - box[2] > 0.5 * max(max(all_y) - min(all_y), 1.0)
+    return None if wide and tall else box
+
+
 def plot_family_pareto(entries: Mapping[str, Mapping], benchmark: str, path: Path, frontier=None) -> Path:
     """Accuracy against mean response tokens on one benchmark: the α family as a connected curve (labelled by
     α), each baseline kind as its own marker/curve, the base as a star, the cutoff curve from the base's own
-    samples dotted, and the oracle (shortest correct response, where known) as a vertical line. When the RL
-    models sit close together, a second panel zooms on them (their region is boxed on the first).
+    samples dotted, and the oracle (shortest correct response, where known) as a vertical line; every model with
+    standard errors (``accuracy_se``, ``mean_tokens_se``) gets ± 1 SE error bars both ways. When the RL models
+    and the base sit close together, a second panel zooms on them (:func:`zoom_box`; boxed on the first), the
+    base always in view and no gap drawn larger than its noise.
 
     ``entries`` maps a label to an evaluation summary plus ``kind`` (base, forced, family, ablation, sft, dpo,
     cutoff, other) and, for RL runs, ``alpha`` and ``estimator`` (the advantage estimator). ``frontier`` (the
@@ -194,15 +288,7 @@ def plot_family_pareto(entries: Mapping[str, Mapping], benchmark: str, path: Pat
     from matplotlib.patches import Rectangle
 
     plt = _pyplot()
-    rl = [e for e in entries.values() if e.get("kind") in ("family", "ablation")]
-    all_x = [e["mean_tokens"] for e in entries.values()]
-    box = None
-    if rl:
-        xs, ys = [e["mean_tokens"] for e in rl], [100 * e["accuracy"] for e in rl]
-        pad_x, pad_y = max(1.0, 0.3 * (max(xs) - min(xs))), max(1.5, 0.3 * (max(ys) - min(ys)))
-        box = (min(xs) - pad_x, max(xs) + pad_x, min(ys) - pad_y, min(100.5, max(ys) + pad_y))
-        if box[1] - box[0] > 0.5 * max(all_x):
-            box = None  # the RL models are spread out: one panel shows them well
+    box = zoom_box(entries)
     fig, axes = plt.subplots(1, 2 if box else 1, figsize=(13.5, 5.4) if box else (8, 5.2), squeeze=False)
     ax = axes[0][0]
     labels = _draw_pareto(ax, entries, legend=True, frontier=frontier)
@@ -213,7 +299,8 @@ def plot_family_pareto(entries: Mapping[str, Mapping], benchmark: str, path: Pat
         zoom_labels = _draw_pareto(zoom, entries, legend=False, frontier=frontier)
         zoom.set_xlim(box[0], box[1])
         zoom.set_ylim(box[2], box[3])
-        zoom.set_title("Zoom on the RL models (boxed on the left)")
+        zoomed = "the α family" if any(e.get("kind") == "family" for e in entries.values()) else "the RL models"
+        zoom.set_title(f"Zoom on {zoomed} and the base (boxed on the left)")
         ax.add_patch(
             Rectangle(
                 (box[0], box[2]),
@@ -253,31 +340,179 @@ def _short(name: str, kind: str) -> str:
     return name.split(" ", 1)[-1] if kind == "cutoff" else name
 
 
-def _smooth(values: list[float], window: int) -> list[float]:
-    out = []
+def moving_average(values: Sequence[float], window: int) -> list[float | None]:
+    """The trailing mean of the last ``window`` values at each position; None until ``window`` values exist (no
+    partial windows: an average of the first three values is not a 5-point average).
+
+    Example:
+        >>> moving_average([3.1, 10.0, 20.0, 30.0, 40.0, 50.0], 3)
+        [None, None, 11.033333333333333, 20.0, 30.0, 40.0]
+    """
+    if window < 1:
+        raise ValueError(f"the moving-average window must be at least 1, got {window}")
+    out: list[float | None] = []
     for i in range(len(values)):
-        chunk = values[max(0, i - window + 1) : i + 1]
-        out.append(sum(chunk) / len(chunk))
+        out.append(None if i + 1 < window else sum(values[i + 1 - window : i + 1]) / window)
     return out
 
 
-def plot_training(curves: Mapping[str, Path], path: Path, window: int = 5, title: str = "during RL") -> Path:
-    """Mean response tokens and rollout accuracy against the optimizer step, one line per run (``curves``: label ->
-    its ``metrics.jsonl``; moving average)."""
+def steps_per_rollout(steps: Sequence[int]) -> int:
+    """How many optimizer steps one logged record spans: the most common gap between consecutive ``steps`` (the
+    rollout metrics are logged once per rollout, which ``steps_per_generation`` spreads over several updates).
+
+    Example:
+        >>> steps_per_rollout([1, 3, 5, 7, 9]), steps_per_rollout([1, 2, 3]), steps_per_rollout([4])
+        (2, 1, 1)
+    """
+    gaps = [b - a for a, b in zip(steps, steps[1:], strict=False) if b > a]
+    return max(set(gaps), key=gaps.count) if gaps else 1
+
+
+TRAINING_PANELS = (  # (title, metric names in order of preference, y label, scale)
+    ("Rollout length", ("tokens/mean", "completions/mean_length"), "mean response length (tokens)", 1.0),
+    ("Rollout accuracy", ("accuracy",), "accuracy (%)", 100.0),
+    ("Reward", ("reward",), "mean reward", 1.0),
+    ("KL to the reference", ("kl",), "KL (per token)", 1.0),
+    ("Truncated responses", ("truncated", "completions/clipped_ratio"), "cut at the token limit (%)", 100.0),
+)
+"""The panels of :func:`plot_training`, each drawn when some run's ``metrics.jsonl`` has one of its metrics (TRL's
+names, or thrifty's own where it logs one)."""
+ROLLOUT_KEYS = ("tokens/mean", "completions/mean_length")
+"""Metrics logged once per rollout (not per optimizer step): the records that mark the rollouts."""
+LINE_STYLES = ("-", "--", "-.", ":")
+MARKERS = ("o", "s", "^", "D", "v", "P")
+
+
+def series(rows: Sequence[Mapping], keys: Sequence[str], scale: float = 1.0) -> tuple[list[int], list[float]]:
+    """``(steps, values)`` of the first of ``keys`` that the records hold (every record that has it), times
+    ``scale``."""
+    for key in keys:
+        chosen = [r for r in rows if isinstance(r.get(key), (int, float)) and "step" in r]
+        if chosen:
+            return [r["step"] for r in chosen], [scale * r[key] for r in chosen]
+    return [], []
+
+
+def smoothing_note(window: int, per_rollout: int) -> str:
+    """What the smoothed training lines are, in words.
+
+    Example:
+        >>> smoothing_note(5, 2)
+        'lines: mean of the last 5 rollouts (10 optimizer steps), from rollout 5 on; faint: each rollout'
+        >>> smoothing_note(5, 1)
+        'lines: mean of the last 5 rollouts (one optimizer step each), from rollout 5 on; faint: each rollout'
+    """
+    steps = "one optimizer step each" if per_rollout == 1 else f"{window * per_rollout} optimizer steps"
+    return f"lines: mean of the last {window} rollouts ({steps}), from rollout {window} on; faint: each rollout"
+
+
+def temperature_note(temperatures: Mapping[str, float | None] | None) -> str:
+    """The rollout temperature for a title, from each run's own config: ``T = 1.0`` when all runs share one,
+    each run's when they differ, '' when no run recorded it.
+
+    Example:
+        >>> temperature_note({"α=0": 1.0, "α=0.2": 1.0}), temperature_note({"α=0": 0.7, "α=0.2": 1.0})
+        ('T = 1.0', 'T = 0.7 (α=0), 1.0 (α=0.2)')
+        >>> temperature_note({"α=0": None}), temperature_note({"α=0": 0.7, "α=0.2": None})
+        ('', 'T = 0.7 (α=0), ? (α=0.2)')
+    """
+    temperatures = dict(temperatures or {})
+    known = {t for t in temperatures.values() if t is not None}
+    if not known:
+        return ""
+    if len(known) == 1 and None not in temperatures.values():
+        return f"T = {float(known.pop())}"
+    return "T = " + ", ".join(f"{'?' if t is None else float(t)} ({name})" for name, t in temperatures.items())
+
+
+def training_panels(
+    runs_rows: Mapping[str, Sequence[Mapping]], title: str = "during RL", temperatures=None
+) -> list[tuple[str, tuple[str, ...], str, float]]:
+    """The :data:`TRAINING_PANELS` that some run has data for, each with its full title (rollout panels name the
+    rollout temperature: :func:`temperature_note`).
+
+    Example:
+        >>> rows = {"α=0": [{"step": 1, "tokens/mean": 80.0, "accuracy": 0.5, "kl": 0.0}]}
+        >>> [p[0] for p in training_panels(rows, temperatures={"α=0": 0.8})]
+        ['Rollout length during RL (T = 0.8)', 'Rollout accuracy during RL (T = 0.8)', 'KL to the reference during RL']
+    """
+    note = temperature_note(temperatures)
+    panels = []
+    for name, keys, ylabel, scale in TRAINING_PANELS:
+        if any(series(rows, keys)[0] for rows in runs_rows.values()):
+            suffix = f" ({note})" if note and name.startswith("Rollout") else ""
+            panels.append((f"{name} {title}{suffix}", keys, ylabel, scale))
+    return panels
+
+
+def plot_training(
+    curves: Mapping[str, Path],
+    path: Path,
+    window: int = 5,
+    title: str = "during RL",
+    temperatures: Mapping[str, float | None] | None = None,
+) -> Path:
+    """Rollout length and accuracy, and where logged the reward, the KL to the reference and the share of truncated
+    responses, against the optimizer step: one line style per run (``curves``: label -> its ``metrics.jsonl``), so
+    runs that coincide stay visible.
+
+    Each rollout's value is drawn faintly; the line over it is the moving average over the last ``window``
+    rollouts (:func:`moving_average`, no partial windows; per-step metrics such as the KL over the same number of
+    optimizer steps). ``temperatures`` (label -> the run's rollout temperature, from its config) go in the titles.
+    """
     plt = _pyplot()
-    fig, (ax_tokens, ax_acc) = plt.subplots(1, 2, figsize=(11, 4.2))
-    for name, metrics_path in curves.items():
-        rows = [r for r in runs.read_jsonl(metrics_path) if "tokens/mean" in r]
-        if not rows:
-            continue
-        steps = [r["step"] for r in rows]
-        ax_tokens.plot(steps, _smooth([r["tokens/mean"] for r in rows], window), label=name)
-        ax_acc.plot(steps, _smooth([100 * r["accuracy"] for r in rows], window), label=name)
-    ax_tokens.set(xlabel="optimizer step", ylabel="mean response length (tokens)", title=f"Rollout length {title}")
-    ax_acc.set(xlabel="optimizer step", ylabel="accuracy (%)", title=f"Rollout accuracy {title} (T = 1.0)")
+    rows = {name: [r for r in runs.read_jsonl(p) if "step" in r] for name, p in curves.items()}
+    panels = training_panels(rows, title, temperatures)
+    if not panels:
+        raise ValueError(f"no training metrics to plot in {', '.join(str(p) for p in curves.values())}")
+    per_rollout = max(
+        (steps_per_rollout(series(r, ROLLOUT_KEYS)[0]) for r in rows.values() if series(r, ROLLOUT_KEYS)[0]),
+        default=1,
+    )
+    columns = min(3, len(panels))
+    lines = -(-len(panels) // columns)
+    fig, axes = plt.subplots(lines, columns, figsize=(5.2 * columns, 3.9 * lines + 0.4), squeeze=False)
+    flat = [ax for line in axes for ax in line]
+    short: list[str] = []
+    for index, (ax, (panel_title, keys, ylabel, scale)) in enumerate(zip(flat, panels, strict=False)):
+        for i, (name, run_rows) in enumerate(rows.items()):
+            steps, values = series(run_rows, keys, scale)
+            if not steps:
+                continue
+            color, style, marker = f"C{i % 10}", LINE_STYLES[i % len(LINE_STYLES)], MARKERS[i % len(MARKERS)]
+            ax.plot(steps, values, "-", color=color, alpha=0.25, linewidth=0.8)
+            span = max(1, round(window * per_rollout / steps_per_rollout(steps)))
+            smooth = moving_average(values, span)
+            xs = [s for s, v in zip(steps, smooth, strict=True) if v is not None]
+            ys = [v for v in smooth if v is not None]
+            if not xs:  # too short a run for one whole window: its own values, drawn plainly
+                xs, ys, short = steps, values, short + [name]
+            ax.plot(
+                xs,
+                ys,
+                linestyle=style,
+                marker=marker,
+                markevery=max(1, len(xs) // 8),
+                markersize=4,
+                color=color,
+                linewidth=1.6,
+                label=name if index == 0 else None,  # one legend, on the first panel
+            )
+        ax.set(xlabel="optimizer step", ylabel=ylabel, title=panel_title)
+        if scale == 100.0 and "accuracy" not in keys:  # a share that is often 0 throughout: keep 0 at the bottom
+            top = max(1.0, ax.get_ylim()[1])
+            ax.set_ylim(-0.03 * top, top)
+    for ax in flat[len(panels) :]:
+        ax.remove()
+    note = smoothing_note(window, per_rollout)
+    if short:
+        note += f"; {', '.join(dict.fromkeys(short))}: fewer than {window} rollouts, each drawn as logged"
+    fig.suptitle(note, fontsize=9)
     return _save(plt, fig, path)
 
 
-def plot_ablation(curves: Mapping[str, Path], path: Path, window: int = 5) -> Path:
+def plot_ablation(
+    curves: Mapping[str, Path], path: Path, window: int = 5, temperatures: Mapping[str, float | None] | None = None
+) -> Path:
     """The normalisation ablation (the paper's Fig. 5): the same α with and without a normalised advantage."""
-    return plot_training(curves, path, window, title="by advantage normalisation")
+    return plot_training(curves, path, window, title="by advantage normalisation", temperatures=temperatures)

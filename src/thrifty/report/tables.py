@@ -1,8 +1,24 @@
-"""Human-readable views of evaluation summaries: markdown tables. Pure: dicts in, text out."""
+"""Human-readable views of evaluation summaries: markdown tables. Pure: dicts in, text out.
+
+Every figure that is compared carries its standard error where the summary has one (``accuracy_se``,
+``mean_tokens_se``: clustered by problem, :func:`thrifty.eval.metrics.clustered_se`), written ``0.900 ± 0.016``;
+older summaries without them show the figure alone. A difference against the reference model is marked `` *``
+when it exceeds twice its standard error (:func:`exceeds_noise`, :data:`NOISE_RULE`).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from math import sqrt
+
+
+NOISE_RULE = (
+    "± is one standard error, clustered by problem (a problem's samples are not independent). A difference "
+    "against {base} is marked * when it exceeds twice its standard error, SE_Δ = √(SE² + SE_{base}²): the two "
+    "evaluations treated as independent, which overstates SE_Δ (conservative) when they share problems. "
+    "Unmarked differences are within noise."
+)
+"""What the ± and the * of the Δ columns mean (``{base}``: the reference model's name), for under a table."""
 
 
 def _fmt(value, digits: int = 3) -> str:
@@ -13,25 +29,134 @@ def _fmt(value, digits: int = 3) -> str:
     return str(value)
 
 
-def summary_table(summaries: Mapping[str, Mapping]) -> str:
-    """One markdown row per benchmark: problems, samples, accuracy, pass@k, tokens, truncation.
+def signed(value: float, digits: int = 1, suffix: str = "") -> str:
+    """``value`` rounded to ``digits``, then signed: a value that rounds to zero has no sign (never "-0").
 
     Example:
-        >>> print(summary_table({"gsm8k": dict(n_problems=2, samples_per_problem=1, accuracy=0.5,
-        ...     pass_at_k={"1": 0.5}, mean_tokens=10.0, mean_tokens_correct=8.0, truncation_rate=0.0)}))
-        | benchmark | problems | k | accuracy | pass@k | mean tokens | mean tokens (correct) | truncated |
-        |---|---|---|---|---|---|---|---|
-        | gsm8k | 2 | 1 | 0.500 | 0.500 | 10.0 | 8.0 | 0.000 |
+        >>> signed(2.345), signed(-0.04), signed(-32.4, 0, "%"), signed(0.3, 0, "%")
+        ('+2.3', '0.0', '-32%', '0%')
+    """
+    rounded = round(value, digits)
+    if rounded == 0:
+        return f"{0:.{digits}f}{suffix}"
+    return f"{rounded:+.{digits}f}{suffix}"
+
+
+def with_se(value: float | None, se: float | None, digits: int = 3, scale: float = 1.0) -> str:
+    """``value ± se`` (both times ``scale``, to ``digits``); the value alone without an SE; '-' without a value.
+
+    Example:
+        >>> with_se(0.9, 0.0164), with_se(68.94, 2.31, 1), with_se(0.9, None), with_se(0.9, 0.0164, 1, 100)
+        ('0.900 ± 0.016', '68.9 ± 2.3', '0.900', '90.0 ± 1.6')
+    """
+    if value is None:
+        return "-"
+    text = f"{scale * value:.{digits}f}"
+    return text if se is None else f"{text} ± {scale * se:.{digits}f}"
+
+
+def difference_se(se_a: float | None, se_b: float | None) -> float | None:
+    """The standard error of a difference of two independent estimates, √(se_a² + se_b²); None if either is
+    unknown.
+
+    Example:
+        >>> difference_se(0.03, 0.04), difference_se(0.03, None)
+        (0.05, None)
+    """
+    if se_a is None or se_b is None:
+        return None
+    return sqrt(se_a**2 + se_b**2)
+
+
+def exceeds_noise(delta: float, se: float | None, z: float = 2.0) -> bool:
+    """Whether a difference exceeds noise: ``|delta| > z · se`` (False when ``se`` is unknown).
+
+    Example:
+        >>> exceeds_noise(0.029, 0.026 * 2 ** 0.5), exceeds_noise(0.1, 0.03), exceeds_noise(0.1, None)
+        (False, True, False)
+    """
+    return se is not None and abs(delta) > z * se
+
+
+def delta_accuracy(entry: Mapping, ref: Mapping) -> str:
+    """Accuracy of ``entry`` minus ``ref``'s, in points, ``± SE_Δ``, `` *`` when it exceeds noise.
+
+    Example:
+        >>> delta_accuracy(dict(accuracy=0.871, accuracy_se=0.018), dict(accuracy=0.900, accuracy_se=0.016))
+        '-2.9 ± 2.4'
+        >>> delta_accuracy(dict(accuracy=0.986, accuracy_se=0.006), dict(accuracy=0.900, accuracy_se=0.016))
+        '+8.6 ± 1.7 *'
+        >>> delta_accuracy(dict(accuracy=0.9), dict(accuracy=0.9))
+        '0.0'
+    """
+    delta = entry["accuracy"] - ref["accuracy"]
+    se = difference_se(entry.get("accuracy_se"), ref.get("accuracy_se"))
+    text = signed(100 * delta)
+    if se is not None:
+        text += f" ± {100 * se:.1f}" + (" *" if exceeds_noise(delta, se) else "")
+    return text
+
+
+def delta_tokens(entry: Mapping, ref: Mapping, key: str = "mean_tokens") -> str:
+    """The change in mean tokens of ``entry`` against ``ref`` in % (positive = longer), ``± SE`` (delta method
+    on the ratio), `` *`` when the difference of the means exceeds noise.
+
+    Example:
+        >>> delta_tokens(dict(mean_tokens=47.0, mean_tokens_se=1.0), dict(mean_tokens=68.9, mean_tokens_se=2.0))
+        '-32% ± 2 *'
+        >>> delta_tokens(dict(mean_tokens=68.8), dict(mean_tokens=68.9))
+        '0%'
+    """
+    value, reference = entry[key], ref[key]
+    if not reference:
+        return "-"
+    ratio = value / reference
+    text = signed(100 * (ratio - 1), 0, "%")
+    se_value, se_ref = entry.get(f"{key}_se"), ref.get(f"{key}_se")
+    se = difference_se(se_value, se_ref)
+    if se is not None and value:
+        ratio_se = ratio * sqrt((se_value / value) ** 2 + (se_ref / reference) ** 2)
+        text += f" ± {100 * ratio_se:.0f}" + (" *" if exceeds_noise(value - reference, se) else "")
+    return text
+
+
+def _largest_k(values: Mapping | None) -> int:
+    """The largest k of a ``{"k": value}`` mapping (pass@k, maj@k); 0 for none."""
+    return max((int(k) for k in values or {}), default=0)
+
+
+def _at_k(summary: Mapping, key: str) -> str:
+    """``pass@k`` or ``maj@k`` at the largest k the summary has, as ``0.950 (k=4)``; '-' where there is none."""
+    values = summary.get(key) or {}
+    if not values:
+        return "-"
+    k = max(values, key=int)
+    return f"{values[k]:.3f} (k={k})"
+
+
+def summary_table(summaries: Mapping[str, Mapping]) -> str:
+    """One markdown row per benchmark: problems, samples, accuracy ± SE, pass@k, maj@k, tokens ± SE, truncation.
+
+    Example:
+        >>> print(summary_table({"gsm8k": dict(n_problems=2, samples_per_problem=2, accuracy=0.5, accuracy_se=0.25,
+        ...     pass_at_k={"1": 0.5, "2": 0.75}, maj_at_k={"2": 0.5}, mean_tokens=10.0, mean_tokens_se=1.5,
+        ...     mean_tokens_correct=8.0, truncation_rate=0.0)}))
+        | benchmark | problems | k | accuracy ± SE | pass@k | maj@k | mean tokens ± SE | tokens (correct) | truncated |
+        |---|---|---|---|---|---|---|---|---|
+        | gsm8k | 2 | 2 | 0.500 ± 0.250 | 0.750 | 0.500 | 10.0 ± 1.5 | 8.0 | 0.000 |
     """
     lines = [
-        "| benchmark | problems | k | accuracy | pass@k | mean tokens | mean tokens (correct) | truncated |",
-        "|---|---|---|---|---|---|---|---|",
+        "| benchmark | problems | k | accuracy ± SE | pass@k | maj@k | mean tokens ± SE | tokens (correct) "
+        "| truncated |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for name, s in summaries.items():
-        k = s["samples_per_problem"]
+        k = str(s.get("samples_per_problem") or _largest_k(s.get("pass_at_k")))
         lines.append(
-            f"| {name} | {s['n_problems']} | {k} | {_fmt(s['accuracy'])} | {_fmt(s['pass_at_k'][str(k)])} | "
-            f"{_fmt(s['mean_tokens'], 1)} | {_fmt(s['mean_tokens_correct'], 1)} | {_fmt(s['truncation_rate'])} |"
+            f"| {name} | {s['n_problems']} | {k} | {with_se(s['accuracy'], s.get('accuracy_se'))} | "
+            f"{_fmt((s.get('pass_at_k') or {}).get(k))} | {_fmt((s.get('maj_at_k') or {}).get(k))} | "
+            f"{with_se(s['mean_tokens'], s.get('mean_tokens_se'), 1)} | {_fmt(s.get('mean_tokens_correct'), 1)} | "
+            f"{_fmt(s.get('truncation_rate'))} |"
         )
     return "\n".join(lines)
 
@@ -45,7 +170,8 @@ def cutoff_table(summary: Mapping) -> str:
 
 
 def model_table(models: Mapping[str, Mapping], base: str = "base") -> str:
-    """One markdown row per model: accuracy, mean tokens, tokens / oracle, and the change against ``base``.
+    """One markdown row per model: accuracy, mean tokens (± SE where known), tokens / oracle, and the change
+    against ``base`` (marked * beyond noise: :data:`NOISE_RULE`).
 
     Example:
         >>> print(model_table({"base": dict(accuracy=0.9, mean_tokens=100.0, oracle_ratio=2.0),
@@ -53,7 +179,7 @@ def model_table(models: Mapping[str, Mapping], base: str = "base") -> str:
         | model | accuracy | mean tokens | tokens / oracle | Δ accuracy (points) | Δ tokens |
         |---|---|---|---|---|---|
         | base | 0.900 | 100.0 | 2.00 | - | - |
-        | alpha=0.2 | 0.900 | 60.0 | 1.20 | +0.0 | -40% |
+        | alpha=0.2 | 0.900 | 60.0 | 1.20 | 0.0 | -40% |
     """
     lines = [
         "| model | accuracy | mean tokens | tokens / oracle | Δ accuracy (points) | Δ tokens |",
@@ -63,48 +189,48 @@ def model_table(models: Mapping[str, Mapping], base: str = "base") -> str:
     for name, m in models.items():
         delta_acc = delta_tok = "-"
         if ref is not None and name != base:
-            delta_acc = f"{100 * (m['accuracy'] - ref['accuracy']):+.1f}"
-            delta_tok = f"{100 * (m['mean_tokens'] / ref['mean_tokens'] - 1):+.0f}%"
+            delta_acc, delta_tok = delta_accuracy(m, ref), delta_tokens(m, ref)
         lines.append(
-            f"| {name} | {_fmt(m['accuracy'])} | {_fmt(m['mean_tokens'], 1)} | {_fmt(m.get('oracle_ratio'), 2)} "
+            f"| {name} | {with_se(m['accuracy'], m.get('accuracy_se'))} | "
+            f"{with_se(m['mean_tokens'], m.get('mean_tokens_se'), 1)} | {_fmt(m.get('oracle_ratio'), 2)} "
             f"| {delta_acc} | {delta_tok} |"
         )
     return "\n".join(lines)
 
 
-def _delta(entry: Mapping, ref: Mapping | None) -> tuple[str, str]:
-    if ref is None or entry is ref:
-        return "-", "-"
-    return (
-        f"{100 * (entry['accuracy'] - ref['accuracy']):+.1f}",
-        f"{100 * (entry['mean_tokens'] / ref['mean_tokens'] - 1):+.0f}%",
-    )
-
-
 def results_table(by_benchmark: Mapping[str, Mapping[str, Mapping]], base: str | None) -> str:
-    """One row per (model, benchmark): accuracy, mean tokens (all / correct), tokens / oracle, Δ against ``base``.
+    """One row per (model, benchmark): accuracy ± SE, pass@k and maj@k (when some model has k > 1 samples per
+    problem), mean tokens ± SE (all / correct), tokens / oracle, Δ against ``base`` (:data:`NOISE_RULE`).
 
     Example:
-        >>> gsm8k = {"base": dict(accuracy=0.8, mean_tokens=200.0, mean_tokens_correct=180.0),
-        ...          "α=0.2": dict(accuracy=0.78, mean_tokens=100.0, mean_tokens_correct=90.0)}
+        >>> gsm8k = {"base": dict(accuracy=0.8, accuracy_se=0.02, mean_tokens=200.0, mean_tokens_correct=180.0),
+        ...          "α=0.2": dict(accuracy=0.78, accuracy_se=0.02, mean_tokens=100.0, mean_tokens_correct=90.0)}
         >>> table = results_table({"gsm8k": gsm8k}, "base").splitlines()
         >>> table[0].split(" | ")[-3:]
         ['tokens / oracle', 'Δ accuracy (points)', 'Δ tokens |']
         >>> print("\\n".join(table[2:]))
-        | base | gsm8k | 0.800 | 200.0 | 180.0 | - | - | - |
-        | α=0.2 | gsm8k | 0.780 | 100.0 | 90.0 | - | -2.0 | -50% |
+        | base | gsm8k | 0.800 ± 0.020 | 200.0 | 180.0 | - | - | - |
+        | α=0.2 | gsm8k | 0.780 ± 0.020 | 100.0 | 90.0 | - | -2.0 ± 2.8 | -50% |
     """
-    columns = ["model", "benchmark", "accuracy", "mean tokens", "tokens (correct)", "tokens / oracle"]
-    columns += ["Δ accuracy (points)", "Δ tokens"]
+    entries_all = [e for entries in by_benchmark.values() for e in entries.values()]
+    at_k = [key for key in ("pass_at_k", "maj_at_k") if any(_largest_k(e.get(key)) > 1 for e in entries_all)]
+    columns = ["model", "benchmark", "accuracy", *(k.replace("_at_", "@") for k in at_k)]
+    columns += ["mean tokens", "tokens (correct)", "tokens / oracle", "Δ accuracy (points)", "Δ tokens"]
     lines = ["| " + " | ".join(columns) + " |", "|---" * len(columns) + "|"]
     for benchmark, entries in by_benchmark.items():
         ref = entries.get(base) if base else None
         for name, e in entries.items():
-            d_acc, d_tok = _delta(e, ref)
-            lines.append(
-                f"| {name} | {benchmark} | {_fmt(e['accuracy'])} | {_fmt(e['mean_tokens'], 1)} | "
-                f"{_fmt(e.get('mean_tokens_correct'), 1)} | {_fmt(e.get('oracle_ratio'), 2)} | {d_acc} | {d_tok} |"
-            )
+            d_acc, d_tok = ("-", "-") if ref is None or e is ref else (delta_accuracy(e, ref), delta_tokens(e, ref))
+            cells = [name, benchmark, with_se(e["accuracy"], e.get("accuracy_se"))]
+            cells += [_at_k(e, key) for key in at_k]
+            cells += [
+                with_se(e["mean_tokens"], e.get("mean_tokens_se"), 1),
+                _fmt(e.get("mean_tokens_correct"), 1),
+                _fmt(e.get("oracle_ratio"), 2),
+                d_acc,
+                d_tok,
+            ]
+            lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
@@ -115,6 +241,26 @@ def interpolate(points: Sequence[tuple[float, float]], x: float) -> float | None
             return y0 if x1 == x0 else y0 + (y1 - y0) * (x - x0) / (x1 - x0)
     if len(points) == 1 and points[0][0] == x:
         return points[0][1]
+    return None
+
+
+def interpolate_se(points: Sequence[tuple[float, float, float | None]], x: float) -> float | None:
+    """The standard error of :func:`interpolate` at ``x`` over ``(x, y, se)`` points sorted by x: a weighted sum
+    ``w0·y0 + w1·y1`` of independent estimates has SE √(w0²·se0² + w1²·se1²); None outside their range or where
+    a neighbour's SE is unknown.
+
+    Example:
+        >>> interpolate_se([(40.0, 0.8, 0.03), (60.0, 0.9, 0.04)], 50.0)
+        0.025
+    """
+    for (x0, _, s0), (x1, _, s1) in zip(points, points[1:], strict=False):
+        if x0 <= x <= x1:
+            if s0 is None or s1 is None:
+                return None
+            w1 = 0.0 if x1 == x0 else (x - x0) / (x1 - x0)
+            return sqrt(((1 - w1) * s0) ** 2 + (w1 * s1) ** 2)
+    if len(points) == 1 and points[0][0] == x:
+        return points[0][2]
     return None
 
 
@@ -135,12 +281,28 @@ def baseline_points(entries: Mapping[str, Mapping]) -> list[tuple[str, float, fl
     return points
 
 
+def _baseline_se(entries: Mapping[str, Mapping], name: str) -> float | None:
+    """A baseline point's accuracy SE: its evaluation's; the base's cutoff curve points carry none."""
+    entry = entries.get(name)
+    return entry.get("accuracy_se") if entry is not None else None
+
+
+def _gap(family: float, family_se: float | None, accuracy: float, se: float | None) -> str:
+    """``family − baseline`` in points, ± its SE and * beyond noise where both SEs are known."""
+    delta, delta_se = family - accuracy, difference_se(family_se, se)
+    text = signed(100 * delta)
+    if delta_se is not None:
+        text += f" ± {100 * delta_se:.1f}" + (" *" if exceeds_noise(delta, delta_se) else "")
+    return text
+
+
 def matched_length_table(entries: Mapping[str, Mapping]) -> str:
     """Each baseline's accuracy against the α family's at the same mean tokens ('' without a family or baselines).
 
-    Between two α the family's accuracy is interpolated linearly. A baseline longer than every α is
-    *dominated* when some α is both shorter and at least as accurate (the most accurate such α is shown);
-    otherwise, and for a baseline shorter than every α, there is no match.
+    Between two α the family's accuracy is interpolated linearly (its SE too: :func:`interpolate_se`). A baseline
+    longer than every α is *dominated* when some α is both shorter and at least as accurate (the most accurate
+    such α is shown); otherwise, and for a baseline shorter than every α, there is no match. Differences carry
+    ± their SE and * beyond noise where both sides have one (:data:`NOISE_RULE`).
 
     ``entries`` map a name to a summary with ``kind`` (family, base, sft, dpo, cutoff) and, for the family, ``alpha``.
 
@@ -156,9 +318,12 @@ def matched_length_table(entries: Mapping[str, Mapping]) -> str:
         | DPO | 120.0 | 0.600 | dominated: α=0 has 0.900 with 100 tokens | +30.0 |
     """
     members = sorted(
-        (e["mean_tokens"], e["accuracy"], name) for name, e in entries.items() if e.get("kind") == "family"
+        (e["mean_tokens"], e["accuracy"], name, e.get("accuracy_se"))
+        for name, e in entries.items()
+        if e.get("kind") == "family"
     )
-    family = [(tokens, accuracy) for tokens, accuracy, _ in members]
+    family = [(tokens, accuracy) for tokens, accuracy, *_ in members]
+    family_se = [(tokens, accuracy, se) for tokens, accuracy, _, se in members]
     points = baseline_points(entries)
     if not family or not points:
         return ""
@@ -167,27 +332,40 @@ def matched_length_table(entries: Mapping[str, Mapping]) -> str:
         "|---|---|---|---|---|",
     ]
     for name, tokens, accuracy in points:
+        se = _baseline_se(entries, name)
+        shown = with_se(accuracy, se)
         at = interpolate(family, tokens)
         if at is not None:
-            lines.append(f"| {name} | {tokens:.1f} | {accuracy:.3f} | {at:.3f} | {100 * (at - accuracy):+.1f} |")
+            at_se = interpolate_se(family_se, tokens)
+            lines.append(
+                f"| {name} | {tokens:.1f} | {shown} | {with_se(at, at_se)} | {_gap(at, at_se, accuracy, se)} |"
+            )
             continue
         best = max((m for m in members if m[0] <= tokens), key=lambda m: m[1], default=None)
         if best is not None and best[1] >= accuracy:
             lines.append(
-                f"| {name} | {tokens:.1f} | {accuracy:.3f} | dominated: {best[2]} has {best[1]:.3f} with "
-                f"{best[0]:.0f} tokens | {100 * (best[1] - accuracy):+.1f} |"
+                f"| {name} | {tokens:.1f} | {shown} | dominated: {best[2]} has {with_se(best[1], best[3])} with "
+                f"{best[0]:.0f} tokens | {_gap(best[1], best[3], accuracy, se)} |"
             )
         else:
             side = "longer" if tokens > family[-1][0] else "shorter"
             lines.append(
-                f"| {name} | {tokens:.1f} | {accuracy:.3f} | none: {side} than every α "
+                f"| {name} | {tokens:.1f} | {shown} | none: {side} than every α "
                 f"({family[0][0]:.0f}–{family[-1][0]:.0f} tokens) | - |"
             )
     return "\n".join(lines)
 
 
+PER_LEVEL_NOTE = (
+    "Each cell: accuracy (± one SE where known) / mean tokens, and in brackets the change in mean tokens against "
+    "{base} on that level (negative = shorter, positive = longer; ± one SE, * beyond twice it)."
+)
+"""What a :func:`per_level_table` cell says (``{base}``: the reference model's name), for above the table."""
+
+
 def per_level_table(entries: Mapping[str, Mapping], base: str | None) -> str:
-    """Models × difficulty levels: accuracy / mean tokens (token saving against ``base``); '' without levels.
+    """Models × difficulty levels: accuracy (± SE where known) / mean tokens, and the change in mean tokens against
+    ``base`` in % (positive = longer; :data:`PER_LEVEL_NOTE`); '' without levels.
 
     Example:
         >>> e = {"base": dict(per_level={"1": dict(accuracy=1.0, mean_tokens=40.0),
@@ -214,11 +392,49 @@ def per_level_table(entries: Mapping[str, Mapping], base: str | None) -> str:
             if s is None:
                 cells.append("-")
                 continue
-            cell = f"{s['accuracy']:.2f} / {s['mean_tokens']:.0f}"
-            if name != base and lvl in ref and ref[lvl]["mean_tokens"]:
-                cell += f" ({100 * (s['mean_tokens'] / ref[lvl]['mean_tokens'] - 1):+.0f}%)".replace("-", "−")
+            accuracy = with_se(s["accuracy"], s.get("accuracy_se"), 2)
+            cell = f"{accuracy} / {s['mean_tokens']:.0f}"  # the tokens' noise is in the change's ± below
+            if name != base and lvl in ref and ref[lvl].get("mean_tokens"):
+                cell += f" ({delta_tokens(s, ref[lvl])})".replace("-", "−")
             cells.append(cell)
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def _setting(value) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:g}"
+    return str(value).replace("|", "¦")
+
+
+def settings_table(rows: Sequence[Mapping], columns: Sequence[tuple[str, str]]) -> str:
+    """Settings as markdown: ``columns`` (key, header) that no row records are left out; with several rows, those
+    that every row shares go in one "Same for all" line and the table keeps what differs (and the first column).
+
+    Example:
+        >>> rows = [dict(model="base", temperature=0.6, samples=2, seed=None),
+        ...         dict(model="α=0.2", temperature=0.6, samples=4, seed=None)]
+        >>> print(settings_table(rows, [("model", "model"), ("temperature", "temperature"), ("samples", "k"),
+        ...                             ("seed", "seed")]))
+        Same for all: temperature 0.6.
+        <BLANKLINE>
+        | model | k |
+        |---|---|
+        | base | 2 |
+        | α=0.2 | 4 |
+    """
+    columns = [(key, header) for key, header in columns if any(row.get(key) is not None for row in rows)]
+    shared = []
+    if len(rows) > 1:
+        shared = [(k, h) for k, h in columns[1:] if len({_setting(row.get(k)) for row in rows}) == 1]
+    shown = [column for column in columns if column not in shared]
+    lines = []
+    if shared:
+        lines += ["Same for all: " + ", ".join(f"{h} {_setting(rows[0].get(k))}" for k, h in shared) + ".", ""]
+    lines += ["| " + " | ".join(h for _, h in shown) + " |", "|---" * len(shown) + "|"]
+    lines += ["| " + " | ".join(_setting(row.get(k)) for k, _ in shown) + " |" for row in rows]
     return "\n".join(lines)
 
 

@@ -2,14 +2,16 @@
 
     thrifty report runs/sweep-1.5b runs/baselines runs/eval-base=base --out runs/report
 
-Writes ``OUT/report.md`` with: the results table (Δ against the base), accuracy against mean tokens per
-benchmark (the α family as a curve, each baseline as its own marker/curve, the base, the cutoff curve from the
-base's own samples, the oracle where known, the base's frontier and each RL model's gap to its own where
-responses are read as behaviours), accuracy at matched length, the savings per difficulty level, what the
+Writes ``OUT/report.md`` with: the results table (± standard errors, Δ against the base marked where it exceeds
+noise), how the numbers were made (each evaluation's and each training run's settings), accuracy against mean
+tokens per benchmark (the α family as a curve, each baseline as its own marker/curve, the base, the cutoff curve
+from the base's own samples, the oracle where known, error bars, the base's frontier and each RL model's gap to
+its own where responses are read as behaviours), accuracy at matched length, the savings per difficulty level, what the
 responses did per level (behaviours, frontier gaps; :mod:`thrifty.report.frontier`), the training dynamics
 of the α family (the paper's Fig. 4), the advantage-normalisation ablation (Fig. 5), the same problems
-answered by each model, and answers asked live (given by the caller). Reads files, writes files: it never
-loads a model.
+answered by each model, and answers asked live (given by the caller). A training run not evaluated yet is
+reported by its training alone, with the command that evaluates it. Reads files, writes files: it never loads a
+model.
 """
 
 from __future__ import annotations
@@ -22,14 +24,26 @@ from thrifty import runs
 from thrifty.data import get_benchmark, load_benchmark
 from thrifty.report.collect import ModelRun, collect_runs
 from thrifty.report.frontier import distances, frontier, options, own_frontier
-from thrifty.report.plots import plot_ablation, plot_family_pareto, plot_training
+from thrifty.report.plots import (
+    ROLLOUT_KEYS,
+    plot_ablation,
+    plot_family_pareto,
+    plot_training,
+    series,
+    smoothing_note,
+    steps_per_rollout,
+    training_panels,
+)
 from thrifty.report.tables import (
+    NOISE_RULE,
+    PER_LEVEL_NOTE,
     behaviour_table,
     example_section,
     matched_length_table,
     per_level_table,
     responses_block,
     results_table,
+    settings_table,
 )
 
 
@@ -138,6 +152,147 @@ def _questions(benchmark: str, ids: set[str], summary: dict) -> dict[str, str]:
         return {}
 
 
+SMOOTHING_WINDOW = 5
+"""Rollouts per moving average in the training plots."""
+
+
+def _has_curves(run: ModelRun) -> bool:
+    """Whether the run logged anything a training plot draws (a run just started may have logged nothing yet)."""
+    return run.metrics.is_file() and bool(training_panels({run.label(): runs.read_jsonl(run.metrics)}))
+
+
+def _training_text(curves: Mapping[str, ModelRun], path: Path, plot) -> str:
+    """Draw ``curves`` with ``plot`` (:func:`plot_training` or :func:`plot_ablation`) at ``path``, each run's
+    rollout temperature from its own config; returns the sentence that says what the plot shows."""
+    temperatures = {label: run.training().get("temperature") for label, run in curves.items()}
+    plot({label: run.metrics for label, run in curves.items()}, path, SMOOTHING_WINDOW, temperatures=temperatures)
+    spacing = [steps_per_rollout(series(runs.read_jsonl(run.metrics), ROLLOUT_KEYS)[0]) for run in curves.values()]
+    known = sorted({t for t in temperatures.values() if t is not None})
+    temperature = (
+        f"sampled at temperature {', '.join(f'{t:g}' for t in known)} (the runs' configs)"
+        if known
+        else "at the temperature of each run's recipe (not recorded in these folders)"
+    )
+    return (
+        f"Rollouts during RL, {temperature}, against the optimizer step: length, accuracy, and where logged the "
+        f"reward, the KL to the reference model and the share of responses cut at the token limit; "
+        f"{smoothing_note(SMOOTHING_WINDOW, max(spacing, default=1))}. Each run has its own line style."
+    )
+
+
+def _not_evaluated(pending: Sequence[ModelRun]) -> str:
+    """What to do about training runs that have no evaluation yet."""
+    lines = [
+        f"**Not evaluated yet:** {', '.join(run.label() for run in pending)}. Only training is reported for "
+        + ("it" if len(pending) == 1 else "them")
+        + (". Evaluate it" if len(pending) == 1 else ". Evaluate each")
+        + " (the benchmark and settings are yours to choose: `thrifty eval --help`), then run this report again:",
+        "",
+        "```",
+    ]
+    for run in pending:
+        prompts = run.training().get("prompts")  # trained on a benchmark's training split: its test split
+        benchmark = prompts if isinstance(prompts, str) and get_benchmark(prompts) is not None else "math500"
+        lines.append(f"thrifty eval --model {run.folder} --benchmark {benchmark} --out {run.folder / 'eval'}")
+    lines += ["```"]
+    return "\n".join(lines)
+
+
+EVAL_COLUMNS = (
+    ("model", "model"),
+    ("benchmark", "benchmark"),
+    ("path", "model path"),
+    ("n_problems", "problems"),
+    ("samples_per_problem", "samples / problem"),
+    ("temperature", "temperature"),
+    ("top_p", "top_p"),
+    ("max_new_tokens", "max new tokens"),
+    ("verifier", "verifier"),
+    ("seed", "seed"),
+    ("backend", "backend"),
+    ("response_prefix", "response begun with"),
+)
+TRAIN_COLUMNS = (
+    ("model", "model"),
+    ("from", "trained from"),
+    ("method", "method"),
+    ("alpha", "α"),
+    ("reward", "reward"),
+    ("advantage_estimator", "advantage"),
+    ("steps", "steps"),
+    ("learning_rate", "learning rate"),
+    ("temperature", "rollout / sampling temperature"),
+    ("num_generations", "samples per prompt"),
+    ("max_completion_length", "max new tokens"),
+    ("updates_per_rollout", "updates per rollout"),
+    ("prompts", "prompts"),
+    ("seed", "seed"),
+)
+
+
+def _evaluation_row(run: ModelRun, benchmark: str) -> dict:
+    """One evaluation's settings: the summary's, else its ``config.json`` (older summaries record fewer)."""
+    summary = run.summaries[benchmark]
+    settings = runs.read_json_object(run.samples[benchmark].parent / runs.EVAL_SETTINGS) or {}
+    row = {key: summary.get(key, settings.get(key)) for key, _ in EVAL_COLUMNS}
+    row.update(model=run.label(), benchmark=benchmark, path=summary.get("model") or settings.get("model"))
+    row["samples_per_problem"] = summary.get("samples_per_problem") or settings.get("samples")
+    return row
+
+
+def _training_row(run: ModelRun) -> dict | None:
+    """One trained model's settings (:func:`thrifty.report.collect.training_settings`); None for a model thrifty
+    did not train."""
+    settings = run.training()
+    if run.kind in ("family", "ablation"):
+        method = "RL (PPO)"
+    elif run.kind in ("sft", "dpo"):
+        method = {"sft": "rejection sampling + SFT", "dpo": "DPO"}[run.kind]
+    else:
+        return None
+    steps = settings.get("max_steps")
+    if not steps or steps < 0:
+        epochs = settings.get("num_train_epochs")
+        steps = f"{epochs:g} epoch{'s' if epochs != 1 else ''}" if epochs else None
+    done = settings.get("steps_done")
+    if done is not None and done != steps:
+        steps = f"{done} of {steps}" if steps else done
+    prompts = settings.get("prompts")
+    if prompts and settings.get("prompts_split"):
+        prompts = f"{prompts} ({settings['prompts_split']})"
+    row = {key: settings.get(key) for key, _ in TRAIN_COLUMNS}
+    row.update(model=run.label(), method=method, steps=steps, prompts=prompts)
+    row["from"] = settings.get("model_name_or_path")
+    return row
+
+
+def how_made(models: Mapping[str, ModelRun]) -> list[str]:
+    """The report's "How these numbers were made" section: each evaluation's settings and each trained model's
+    (what is unknown reads '-': older runs record less)."""
+    evaluations = [_evaluation_row(run, b) for run in models.values() for b in sorted(run.summaries)]
+    trained = [row for row in (_training_row(run) for run in models.values()) if row is not None]
+    if not evaluations and not trained:
+        return []
+    parts = ["## How these numbers were made", ""]
+    if evaluations:
+        parts += [
+            "**Evaluations** (`thrifty eval`): every problem answered `samples / problem` times at this "
+            "temperature, responses cut at `max new tokens`, the last `\\boxed{}` answer checked by the verifier.",
+            "",
+            settings_table(evaluations, EVAL_COLUMNS),
+            "",
+        ]
+    if trained:
+        parts += [
+            "**Training** (`thrifty train`, `thrifty baseline`): from each run folder's `thrifty_args.json`, "
+            "`train_config.json` or `baseline.json`.",
+            "",
+            settings_table(trained, TRAIN_COLUMNS),
+            "",
+        ]
+    return parts
+
+
 def write_report(
     args: ReportArguments,
     live: Mapping[str, Sequence[Mapping]] | None = None,
@@ -158,23 +313,36 @@ def write_report(
     parts = [
         f"# {args.title}",
         "",
-        f"{len(models)} models, {len(benchmarks)} benchmark(s): {', '.join(benchmarks)}. "
-        "Accuracy is the average pass rate over all samples; tokens are response tokens.",
+        f"{len(models)} model{'s' if len(models) != 1 else ''}, "
+        + (
+            f"{len(benchmarks)} benchmark(s): {', '.join(benchmarks)}. Accuracy is the average pass rate over all "
+            "samples; tokens are response tokens."
+            if benchmarks
+            else "no evaluation yet."
+        ),
         "",
     ]
+    pending = [run for run in models.values() if not run.summaries]
+    if pending:
+        parts += [_not_evaluated(pending), ""]
 
     by_benchmark = {b: _entries(models, b) for b in benchmarks}
     references = {b: with_frontiers(entries, b) for b, entries in by_benchmark.items()}
-    parts += ["## Results", "", results_table(by_benchmark, base_label), ""]
+    if benchmarks:
+        reference = base_label or "the base"
+        parts += ["## Results", "", results_table(by_benchmark, base_label), "", NOISE_RULE.format(base=reference), ""]
+    parts += how_made(models)
     for benchmark in benchmarks:
         entries = by_benchmark[benchmark]
         png = plot_family_pareto(entries, benchmark, out / f"pareto_{benchmark}.png", frontier=references[benchmark])
         parts += [f"## Accuracy against length: {benchmark}", "", f"![{benchmark}]({png.name})", ""]
+        if any(e.get("accuracy_se") is not None for e in entries.values()):
+            parts += ["Error bars: ± one standard error of accuracy and of mean tokens.", ""]
         matched = matched_length_table(entries)
         if matched:
             parts += [
                 "**At matched length.** Each baseline against the α family's accuracy at the baseline's mean "
-                "tokens (linear between neighbouring α):",
+                "tokens (linear between neighbouring α; ± and * as in the results table):",
                 "",
                 matched,
                 "",
@@ -182,7 +350,7 @@ def write_report(
         levels = per_level_table(entries, base_label)
         if levels:
             parts += [
-                f"**By difficulty level ({benchmark}).** Tokens saved against the base, per level:",
+                f"**By difficulty level ({benchmark}).** " + PER_LEVEL_NOTE.format(base=base_label or "the base"),
                 "",
                 levels,
                 "",
@@ -205,30 +373,31 @@ def write_report(
                 "",
             ]
 
-    family = {r.label(): r.metrics for r in models.values() if r.kind == "family" and r.metrics.is_file()}
+    family = {r.label(): r for r in models.values() if r.kind == "family" and _has_curves(r)}
     if family:
-        plot_training(family, out / "training.png")
         parts += [
             "## Training dynamics (the α family)",
             "",
-            "Rollout accuracy and length during RL (temperature 1.0, moving average over 5 steps).",
+            _training_text(family, out / "training.png", plot_training),
             "",
             "![training](training.png)",
             "",
         ]
-    ablations = [r for r in models.values() if r.kind == "ablation"]
+    ablations = [r for r in models.values() if r.kind == "ablation" and _has_curves(r)]
     if ablations:
         alphas = {r.alpha for r in ablations}
         curves = {
-            r.label(): r.metrics for r in models.values() if r.kind in ("family", "ablation") and r.alpha in alphas
+            r.label(): r
+            for r in models.values()
+            if r.kind in ("family", "ablation") and r.alpha in alphas and _has_curves(r)
         }
-        plot_ablation(curves, out / "ablation.png")
         parts += [
             "## Ablation: normalising the advantage",
             "",
             "The same α trained with the paper's un-normalised RLOO advantage and with the advantage divided by "
             "its standard deviation (per prompt = GRPO's, or over the batch). The paper (Fig. 5) finds that "
-            "normalising collapses length and accuracy.",
+            "normalising collapses length and accuracy. "
+            + _training_text(curves, out / "ablation.png", plot_ablation),
             "",
             "![ablation](ablation.png)",
             "",
