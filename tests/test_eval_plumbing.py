@@ -271,3 +271,25 @@ def test_an_edited_gold_answer_is_scored_again(tiny_model_dir, tmp_path, monkeyp
     assert {r["gold"] for r in records if r["id"] == problems[0].id} == {"a fixed gold"}
     assert not any(r["correct"] for r in records if r["id"] == problems[0].id)  # nothing answers "a fixed gold"
     assert {r["gold"] for r in records if r["id"] == problems[1].id} == {problems[1].gold}
+
+
+def test_a_killed_sharded_run_is_not_resumed_with_other_settings(tiny_model_dir, tmp_path, monkeypatch):
+    """Until process 0 merges them, a sharded run's samples live in its part files only: a re-run with other
+    settings must be refused on their account, and the parts kept, not merged away as foreign records."""
+    problems = toy_problems(4)
+    args = _args(tiny_model_dir, tmp_path)
+    folder = tmp_path / "toy"
+    folder.mkdir()
+    runs.write_json(folder / runs.EVAL_SETTINGS, sample_settings(args, "toy", 2, problems))
+    _as_rank(monkeypatch, 1, 2)
+    evaluate_benchmark(args, "toy", problems)  # then the launch is killed before process 0 merges
+    monkeypatch.undo()
+    part = folder / "samples.rank1.jsonl"
+    before = part.read_text()
+    assert before
+    with pytest.raises(ValueError, match="different settings"):
+        evaluate_benchmark(_args(tiny_model_dir, tmp_path, temperature=0.7), "toy", problems)
+    (folder / runs.EVAL_SETTINGS).unlink()  # even without config.json, the parts' own fingerprints decide
+    with pytest.raises(ValueError, match="another settings fingerprint"):
+        evaluate_benchmark(_args(tiny_model_dir, tmp_path, temperature=0.7), "toy", problems)
+    assert part.read_text() == before

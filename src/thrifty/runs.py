@@ -35,6 +35,7 @@ import hashlib
 import json
 import logging
 import os
+import re
 import shutil
 import socket
 import sys
@@ -329,6 +330,30 @@ def _remove_stale_temporaries(folder: Path) -> None:
             stale.unlink()
 
 
+_SECRET_FLAG = re.compile(r"token|secret|password|api_?key", re.IGNORECASE)
+
+
+def redact_secrets(argv: list[str]) -> list[str]:
+    """``argv`` with ``***`` for the value of every flag whose name contains ``token`` (or ``secret``,
+    ``password``, ``api_key``), as ``--flag value`` or ``--flag=value``: what a lock file or a message may show.
+
+    Example:
+        >>> redact_secrets(["train", "--hub_token", "hf_x", "--HUB-TOKEN=hf_y", "--report_to=none", "--seed", "1"])
+        ['train', '--hub_token', '***', '--HUB-TOKEN=***', '--report_to=none', '--seed', '1']
+    """
+    shown, hide_next = [], False
+    for arg in argv:
+        if hide_next and not arg.startswith("--"):
+            shown.append("***")
+            hide_next = False
+            continue
+        name, equals, _ = arg.partition("=")
+        secret = arg.startswith("-") and _SECRET_FLAG.search(name) is not None
+        shown.append(f"{name}=***" if secret and equals else arg)
+        hide_next = secret and not equals
+    return shown
+
+
 def _sign(fd: int, lock: Path) -> None:
     """Write who holds the lock into it, for the message another process gets (best effort: a full disk must not
     stop a run that could otherwise resume); say so if a gone process had held it."""
@@ -340,7 +365,7 @@ def _sign(fd: int, lock: Path) -> None:
         "pid": os.getpid(),
         "host": socket.gethostname(),
         "since": time.strftime("%Y-%m-%d %H:%M:%S"),
-        "command": " ".join(["thrifty", *sys.argv[1:]])[:300],
+        "command": " ".join(["thrifty", *redact_secrets(sys.argv[1:])])[:300],
     }
     try:
         os.ftruncate(fd, 0)
@@ -398,7 +423,7 @@ CHANGE_NAMES = {"problems_sha256": "the problems changed: an edited file, or ano
 """How a change of a setting that is a digest reads in a refusal."""
 
 
-def settings_guard(folder: Path, settings: dict) -> str:
+def settings_guard(folder: Path, settings: dict, extra: Iterable[Path] = ()) -> str:
     """Let an evaluation resume in ``folder`` only with the settings its samples were made with; returns their
     :func:`fingerprint`, which every new sample record carries under :data:`SETTINGS_KEY`.
 
@@ -406,6 +431,8 @@ def settings_guard(folder: Path, settings: dict) -> str:
     other settings is refused with the differences named -- never wiped: the folder is the user's. The samples'
     own fingerprints decide even when :data:`EVAL_SETTINGS` is missing or damaged (then it is rewritten);
     samples that carry none (written by an older thrifty) are trusted only beside a readable, matching file.
+    ``extra`` names other files of sample records in the folder that count too (a killed sharded evaluation's
+    part files, whose samples are not merged into :data:`SAMPLES` yet).
     """
     folder = Path(folder)
     path, samples = folder / EVAL_SETTINGS, folder / SAMPLES
@@ -415,7 +442,8 @@ def settings_guard(folder: Path, settings: dict) -> str:
     except ValueError as error:
         logger.warning("%s; the samples' own fingerprints decide", error)
         recorded = None
-    prints = [record.get(SETTINGS_KEY) for record in read_jsonl(samples) if is_sample_record(record)]
+    records = [record for file in (samples, *extra) for record in read_jsonl(file)]
+    prints = [record.get(SETTINGS_KEY) for record in records if is_sample_record(record)]
     if prints:
         foreign = sum(1 for p in prints if p is not None and p != mine)
         unmarked = sum(1 for p in prints if p is None)

@@ -46,6 +46,7 @@ from pathlib import Path
 
 from thrifty import runs
 from thrifty.args import check_device, check_values, check_verifier_options, parse_limits
+from thrifty.card import refresh_card_of_eval
 from thrifty.data import (
     Columns,
     Problem,
@@ -481,7 +482,8 @@ def evaluate_benchmark(
     started = time.monotonic()
     with runs.folder_lock(out_dir):
         _refuse_other_sampler(out_dir)
-        mark = runs.settings_guard(out_dir, settings)
+        # a killed sharded run's samples are still in its part files: they count as the folder's samples too
+        mark = runs.settings_guard(out_dir, settings, extra=_parts(out_dir))
         records, timing = _generate_and_score(args, problems, samples, backend, out_dir, benchmark, mark, world)
         timing["wall_seconds"] = round(time.monotonic() - started, 3)
         summary = _summarize(args, benchmark, name, problems, records, timing)
@@ -836,4 +838,6 @@ def evaluate(args: EvalArguments) -> dict[str, dict]:
     labels = benchmark_labels(args.benchmarks, args.benchmark_config, args.benchmark_split)  # refuses duplicates
     problems = {b: load_problems(args, b) for b in args.benchmarks}
     summaries = {labels[b]: evaluate_benchmark(args, b, problems[b], backend) for b in args.benchmarks}
+    if launch_shard()[0] == 0:
+        refresh_card_of_eval(args.out)  # <model>/eval: the model's card shows these results
     return {label: summary for label, summary in summaries.items() if summary is not None}
