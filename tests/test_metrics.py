@@ -116,3 +116,9 @@ def test_summarize_reports_standard_errors_and_majority_vote():
     assert s["maj_at_k"] == {"3": 0.5}  # a: the gold wins 2-1; b: "5" wins
     assert s["per_level"]["1"]["accuracy_se"] is None  # one problem per level
     assert "maj_at_k" not in summarize([dict(samples[0])])  # one sample per problem: no vote
+    from thrifty.eval.metrics import majority_at_k
+
+    # one right answer among responses cut before answering: "no answer" is the majority, which is never right
+    cut = [dict(id="c", sample=i, correct=i == 0, extracted="7" if i == 0 else None) for i in range(3)]
+    assert majority_at_k(cut, 3) == 0.0
+    assert majority_at_k(cut[:2], 2) == 0.5  # a tie between the gold and "no answer": broken at random

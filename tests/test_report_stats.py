@@ -174,3 +174,28 @@ def test_settings_shared_by_every_row_are_said_once():
         "| a | 0 |",
         "| b | 1 |",
     ]
+
+
+def test_a_difference_on_the_same_problems_is_paired():
+    """Two models on the same three problems, two samples each: per-problem accuracy 1, 0.5, 0 against 0.5, 0.5, 0.
+    Paired, SE_Δ = sd(0.5, 0, 0) / √3 = 1/6; as independent it would be √(SE_a² + SE_b²), twice as large, and
+    the same +16.7 points would not be marked."""
+    from thrifty.eval.metrics import summarize
+    from thrifty.report.tables import delta_accuracy
+
+    def run(correct):
+        samples = [
+            dict(id=p, sample=j, tokens=10, finished=True, correct=c, extracted="1")
+            for p, pair in zip("xyz", correct, strict=True)
+            for j, c in enumerate(pair)
+        ]
+        return summarize(samples)
+
+    a, b = run([(1, 1), (1, 0), (0, 0)]), run([(1, 0), (1, 0), (0, 0)])
+    assert delta_accuracy(a, b) == "+16.7 ± 16.7"  # not beyond 2 SE
+    independent = {k: v for k, v in a.items() if k != "per_problem"}
+    assert (
+        delta_accuracy(independent, b) == f"+16.7 ± {100 * (a['accuracy_se'] ** 2 + b['accuracy_se'] ** 2) ** 0.5:.1f}"
+    )
+    c = run([(1, 1), (1, 1), (1, 0)])  # +50 points on every problem alike: paired SE 1/6 -> marked
+    assert delta_accuracy(c, b).endswith("*")

@@ -64,21 +64,73 @@ def clustered_se(values: Sequence[float], clusters: Sequence[str]) -> float | No
     return sqrt(p / (p - 1) * sum(e * e for e in sums.values())) / n
 
 
+def per_problem(samples: Sequence[Mapping]) -> dict[str, list]:
+    """``{problem id: [samples, correct, tokens]}``: each problem's sample count, correct count and token sum, in
+    first-seen order -- what :func:`paired_difference_se` needs from each of two evaluations.
+
+    Example:
+        >>> per_problem([dict(id="a", correct=True, tokens=10), dict(id="a", correct=False, tokens=30)])
+        {'a': [2, 1, 40]}
+    """
+    table: dict[str, list] = {}
+    for s in samples:
+        row = table.setdefault(s["id"], [0, 0, 0])
+        row[0] += 1
+        row[1] += int(bool(s["correct"]))
+        row[2] += s["tokens"]
+    return table
+
+
+PER_PROBLEM_COLUMNS = {"accuracy": 1, "mean_tokens": 2}
+"""The column of :func:`per_problem`'s rows holding each paired measure's per-problem sum."""
+
+
+def paired_difference_se(a: Mapping[str, Sequence], b: Mapping[str, Sequence], measure: str) -> float | None:
+    r"""The standard error of ``mean_a - mean_b`` for two evaluations of the same problems (their
+    :func:`per_problem` tables), ``measure`` one of :data:`PER_PROBLEM_COLUMNS`: clustered by problem and paired,
+
+    .. math:: \mathrm{SE}^2 = rac{P}{P-1} \sum_p \Big(rac{s^a_p - n^a_p ar y_a}{N_a}
+              - rac{s^b_p - n^b_p ar y_b}{N_b}\Big)^2
+
+    so that what the two share -- a hard problem is hard for both models -- cancels. With ``k`` samples per
+    problem in both, it is the standard deviation of the per-problem differences over :math:`\sqrt{P}`. None
+    unless both cover the same problems (two or more).
+
+    Example:
+        >>> a = {"x": [2, 2, 0], "y": [2, 1, 0], "z": [2, 0, 0]}  # per-problem accuracy 1, 0.5, 0
+        >>> b = {"x": [2, 1, 0], "y": [2, 1, 0], "z": [2, 0, 0]}  # 0.5, 0.5, 0: differences 0.5, 0, 0
+        >>> round(paired_difference_se(a, b, "accuracy"), 6)  # sd(0.5, 0, 0) / sqrt(3)
+        0.166667
+    """
+    column = PER_PROBLEM_COLUMNS[measure]
+    if set(a) != set(b) or len(a) < 2:
+        return None
+    n_a, n_b = sum(row[0] for row in a.values()), sum(row[0] for row in b.values())
+    mean_a = sum(row[column] for row in a.values()) / n_a
+    mean_b = sum(row[column] for row in b.values()) / n_b
+    residuals = [
+        (a[p][column] - a[p][0] * mean_a) / n_a - (b[p][column] - b[p][0] * mean_b) / n_b for p in a
+    ]  # fmt: skip
+    return sqrt(len(a) / (len(a) - 1) * sum(e * e for e in residuals))
+
+
 def majority_at_k(samples: Sequence[Mapping], k: int) -> float:
     """maj@k: the share of problems whose majority answer over their first ``k`` samples (by ``sample`` index,
     else file order) is correct (Wang et al., 2022, self-consistency).
 
     Votes are cast by answer: every correct sample votes for the gold (they are all equivalent to it, however
-    they were written), an incorrect one for its ``extracted`` answer (whitespace-normalised), and a sample with
-    no answer does not vote. A tie between the gold and other answers counts as 1/t of a correct majority (the
-    expected value of breaking the tie at random among t answers); a problem with no votes counts as wrong.
+    they were written), an incorrect one for its ``extracted`` answer (whitespace-normalised), and samples with
+    no answer (truncated, or nothing to extract) together vote for "no answer", which is never right. A tie
+    between the gold and other answers counts as 1/t of a correct majority (the expected value of breaking the
+    tie at random among t answers). Pooling the correct answers by meaning while wrong ones pool only when
+    written alike favours the gold slightly where wrong answers are written several ways (``3`` and ``3.0``).
 
     Example:
         >>> s = [dict(id="a", correct=True, extracted="2"), dict(id="a", correct=False, extracted="3"),
-        ...      dict(id="a", correct=True, extracted="2.0"), dict(id="b", correct=False, extracted="5"),
+        ...      dict(id="a", correct=True, extracted="2.0"), dict(id="b", correct=False, extracted=None),
         ...      dict(id="b", correct=True, extracted="4"), dict(id="b", correct=False, extracted=None)]
-        >>> majority_at_k(s, 3)  # a: gold 2 votes vs 1; b: gold 1 vote vs "5" 1 vote -> 1/2
-        0.75
+        >>> majority_at_k(s, 3)  # a: the gold 2 votes vs 1; b: "no answer" 2 votes vs the gold 1
+        0.5
     """
     if k < 1:
         raise ValueError(f"k must be >= 1, got {k}")
@@ -89,13 +141,13 @@ def majority_at_k(samples: Sequence[Mapping], k: int) -> float:
     for group in by_problem.values():
         group = sorted(group, key=lambda s: s.get("sample", 0))[:k]
         votes = Counter(
-            True if s["correct"] else " ".join(str(s["extracted"]).split())
+            True
+            if s["correct"]
+            else None
+            if s.get("extracted") in (None, "")
+            else " ".join(str(s["extracted"]).split())
             for s in group
-            if s["correct"] or s.get("extracted") not in (None, "")
         )
-        if not votes:
-            scores.append(0.0)
-            continue
         top = max(votes.values())
         winners = [answer for answer, n in votes.items() if n == top]
         scores.append(1 / len(winners) if True in winners else 0.0)
@@ -188,6 +240,7 @@ def summarize(samples: Sequence[Mapping], cutoffs: Iterable[int] | None = None) 
         ``n_problems``, ``n_samples``, ``samples_per_problem``,
         ``pass_at_k`` (``{"1": ..., ..., "K": ...}``, unbiased, K = fewest samples any problem has),
         ``maj_at_k`` (``{"K": ...}``, :func:`majority_at_k`; when K > 1 and samples carry ``extracted``),
+        ``per_problem`` (:func:`per_problem`: for paired differences between evaluations of the same problems),
         ``per_level`` (``{"3": {accuracy, mean_tokens, ...}}``, when samples carry a level),
         ``mean_oracle_tokens`` and ``oracle_ratio`` (mean tokens / mean minimal tokens, when every sample
         carries ``oracle_tokens``, as the organism's do),
@@ -202,6 +255,7 @@ def summarize(samples: Sequence[Mapping], cutoffs: Iterable[int] | None = None) 
     k_max = min(len(group) for group in by_problem.values())
     summary = _basic(samples)
     summary["samples_per_problem"] = k_max
+    summary["per_problem"] = per_problem(samples)
     summary["pass_at_k"] = {
         str(k): fmean(pass_at_k(len(g), sum(bool(s["correct"]) for s in g), k) for g in by_problem.values())
         for k in range(1, k_max + 1)

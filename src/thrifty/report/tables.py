@@ -14,9 +14,9 @@ from math import sqrt
 
 NOISE_RULE = (
     "± is one standard error, clustered by problem (a problem's samples are not independent). A difference "
-    "against {base} is marked * when it exceeds twice its standard error, SE_Δ = √(SE² + SE_{base}²): the two "
-    "evaluations treated as independent, which overstates SE_Δ (conservative) when they share problems. "
-    "Unmarked differences are within noise."
+    "against {base} is marked * when it exceeds twice its standard error: paired over problems when both were "
+    "evaluated on the same problems (what the two share, a hard problem being hard for both, cancels), else "
+    "√(SE² + SE_{base}²). Unmarked differences are within noise."
 )
 """What the ± and the * of the Δ columns mean (``{base}``: the reference model's name), for under a table."""
 
@@ -68,6 +68,26 @@ def difference_se(se_a: float | None, se_b: float | None) -> float | None:
     return sqrt(se_a**2 + se_b**2)
 
 
+def delta_se(entry: Mapping, ref: Mapping, measure: str) -> tuple[float | None, bool]:
+    """``(SE of entry[measure] - ref[measure], paired)``: paired over problems
+    (:func:`thrifty.eval.metrics.paired_difference_se`) when both summaries hold ``per_problem`` tables of the
+    same problems, else :func:`difference_se` of their own standard errors.
+
+    Example:
+        >>> a = dict(accuracy=0.5, accuracy_se=0.29, per_problem={"x": [2, 2, 0], "y": [2, 1, 0], "z": [2, 0, 0]})
+        >>> b = dict(accuracy=1 / 3, accuracy_se=0.17, per_problem={"x": [2, 1, 0], "y": [2, 1, 0], "z": [2, 0, 0]})
+        >>> [round(se, 4) for se in (delta_se(a, b, "accuracy")[0], difference_se(0.29, 0.17))]
+        [0.1667, 0.3362]
+    """
+    from thrifty.eval.metrics import paired_difference_se
+
+    if entry.get("per_problem") and ref.get("per_problem"):
+        paired = paired_difference_se(entry["per_problem"], ref["per_problem"], measure)
+        if paired is not None:
+            return paired, True
+    return difference_se(entry.get(f"{measure}_se"), ref.get(f"{measure}_se")), False
+
+
 def exceeds_noise(delta: float, se: float | None, z: float = 2.0) -> bool:
     """Whether a difference exceeds noise: ``|delta| > z · se`` (False when ``se`` is unknown).
 
@@ -90,7 +110,7 @@ def delta_accuracy(entry: Mapping, ref: Mapping) -> str:
         '0.0'
     """
     delta = entry["accuracy"] - ref["accuracy"]
-    se = difference_se(entry.get("accuracy_se"), ref.get("accuracy_se"))
+    se, _ = delta_se(entry, ref, "accuracy")
     text = signed(100 * delta)
     if se is not None:
         text += f" ± {100 * se:.1f}" + (" *" if exceeds_noise(delta, se) else "")
@@ -113,9 +133,10 @@ def delta_tokens(entry: Mapping, ref: Mapping, key: str = "mean_tokens") -> str:
     ratio = value / reference
     text = signed(100 * (ratio - 1), 0, "%")
     se_value, se_ref = entry.get(f"{key}_se"), ref.get(f"{key}_se")
-    se = difference_se(se_value, se_ref)
+    se, paired = delta_se(entry, ref, key) if key == "mean_tokens" else (difference_se(se_value, se_ref), False)
     if se is not None and value:
-        ratio_se = ratio * sqrt((se_value / value) ** 2 + (se_ref / reference) ** 2)
+        # the ratio's SE: the paired difference's over the reference, else the delta method on two independent means
+        ratio_se = se / reference if paired else ratio * sqrt((se_value / value) ** 2 + (se_ref / reference) ** 2)
         text += f" ± {100 * ratio_se:.0f}" + (" *" if exceeds_noise(value - reference, se) else "")
     return text
 
