@@ -89,9 +89,14 @@ def test_a_mistyped_local_path_is_not_asked_of_the_hub(tmp_path, monkeypatch):
 
     monkeypatch.chdir(tmp_path)
     (tmp_path / "runs" / "tiny-model").mkdir(parents=True)
-    with pytest.raises(FileNotFoundError, match="--model runs/tiny-modle: no such file or folder .not a hub id"):
+    with pytest.raises(FileNotFoundError, match="--model runs/tiny-modle: no such folder here .runs/ exists"):
         check_model_source("runs/tiny-modle")
     assert check_model_source("org/name") == "org/name"  # no local folder "org": a hub id
+    # a folder ./org does not hide a hub model the local Hugging Face cache holds (e.g. downloaded before)
+    from thrifty.generation import loading
+
+    monkeypatch.setattr(loading, "_in_hub_cache", lambda model: model == "runs/cached-model")
+    assert check_model_source("runs/cached-model") == "runs/cached-model"
 
 
 def test_an_unfinished_or_weightless_model_folder_is_refused(tiny_model_dir, tmp_path):
@@ -305,8 +310,42 @@ def test_a_baseline_folder_has_thriftys_model_card(tiny_model_dir, tmp_path, met
     assert "arXiv:2502.04463" in card and "[None]" not in card and method in card.split("---")[1]
 
 
+class _Hub:
+    """A stand-in for transformers' Hub client: records what ``upload_folder`` would upload, with the Hub's own
+    pattern matching of the ignore patterns the trainer passed."""
+
+    def __init__(self):
+        self.uploads = []
+
+    def __call__(self):  # transformers calls ``hf_api()`` for its client
+        return self
+
+    def upload_folder(self, repo_id, folder_path, ignore_patterns=None, run_as_future=False, **kwargs):
+        from concurrent.futures import Future
+
+        from huggingface_hub.utils import filter_repo_objects
+
+        folder = Path(folder_path)
+        files = sorted(str(path.relative_to(folder)) for path in folder.rglob("*") if path.is_file())
+        kept = list(filter_repo_objects(files, ignore_patterns=ignore_patterns))
+        self.uploads.append((repo_id, kept, (folder / "README.md").read_text() if "README.md" in kept else None))
+        done = Future()
+        done.set_result(None)
+        return done if run_as_future else None
+
+
+def _private_files(folder: Path) -> set[str]:
+    """A held lock and unfinished writes in ``folder`` (as a run leaves them while it pushes)."""
+    made = {runs.LOCK, f".README.md.x1{runs.TMP_SUFFIX}", f"eval/organism/.summary.json.x2{runs.TMP_SUFFIX}"}
+    for name in made:
+        (folder / name).parent.mkdir(parents=True, exist_ok=True)
+        (folder / name).write_text('{"host": "lab-7", "command": "thrifty train"}')
+    return made
+
+
 def test_push_to_hub_publishes_thriftys_card(tiny_model_dir, tmp_path, monkeypatch):
-    """TRL's push_to_hub writes its card (create_model_card) right before it uploads the folder: thrifty's goes up."""
+    """TRL's push_to_hub writes its card (create_model_card) right before it uploads the folder: thrifty's goes up,
+    the run's private files do not."""
     from datasets import Dataset
     from transformers import AutoTokenizer
     from trl import SFTTrainer
@@ -314,13 +353,8 @@ def test_push_to_hub_publishes_thriftys_card(tiny_model_dir, tmp_path, monkeypat
     from thrifty.baselines.finetune import BaselineArguments, SFTBaselineConfig, with_thrifty_card
     from thrifty.card import baseline_facts
 
-    uploaded = {}
-
-    class Hub:
-        def upload_folder(self, repo_id, folder_path, **kwargs):
-            uploaded[repo_id] = (Path(folder_path) / "README.md").read_text()
-
-    monkeypatch.setattr("transformers.trainer.hf_api", Hub)
+    hub = _Hub()
+    monkeypatch.setattr("transformers.trainer.hf_api", hub)
     args = BaselineArguments(model=str(tiny_model_dir), prompts="organism")
     config = SFTBaselineConfig(output_dir=str(tmp_path / "sft"), use_cpu=True, report_to="none", max_steps=1)
     rows = Dataset.from_list([{"prompt": "1+2=", "completion": "3"}])
@@ -330,8 +364,147 @@ def test_push_to_hub_publishes_thriftys_card(tiny_model_dir, tmp_path, monkeypat
     )
     trainer.card = baseline_facts("sft", args, config, 1)
     trainer.hub_model_id = "me/thrifty-sft"  # a repo already made: nothing else is asked of the Hub
+    private = _private_files(tmp_path / "sft")
     trainer.push_to_hub()
-    assert "the rejection-sampling SFT baseline of Arora & Zanette (2025)" in uploaded["me/thrifty-sft"]
+    ((repo, files, card),) = hub.uploads
+    assert repo == "me/thrifty-sft" and "the rejection-sampling SFT baseline of Arora & Zanette (2025)" in card
+    assert "config.json" in files and not private & set(files), files
+    import transformers.trainer
+
+    assert transformers.trainer.hf_api is hub  # the client is the trainer's own again after the push
+
+
+def _rl_trainer(model_dir: Path, out: Path, alpha: float, estimator: str):
+    from transformers import AutoTokenizer
+
+    from helpers import ParityVerifier, toy_problems
+    from thrifty.rewards import make_reward
+    from thrifty.rl import ThriftyTrainer, TrainConfig, build_dataset
+
+    config = TrainConfig(
+        output_dir=str(out), use_cpu=True, report_to="none", num_generations=4, per_device_train_batch_size=8,
+        steps_per_generation=2, max_completion_length=8, max_steps=1, seed=3,
+    )  # fmt: skip
+    return ThriftyTrainer(
+        model=str(model_dir),
+        reward=make_reward("length_penalized", alpha=alpha),
+        advantage_estimator=estimator,
+        verifier=ParityVerifier(),
+        args=config,
+        train_dataset=build_dataset(toy_problems(8), "{question}"),
+        processing_class=AutoTokenizer.from_pretrained(model_dir),
+    )
+
+
+def test_the_rl_trainers_card_says_what_ran_and_its_pushes_keep_private_files(tiny_model_dir, tmp_path, monkeypatch):
+    """ThriftyTrainer's own create_model_card (TRL calls it at checkpoints and before a push) writes thrifty's card
+    from what the trainer knows; push_to_hub and a checkpoint push upload it without the lock or temporaries."""
+    from thrifty.card import CARD, CARD_FACTS, read_facts
+
+    out = tmp_path / "rl"
+    trainer = _rl_trainer(tiny_model_dir, out, alpha=0.0, estimator="grpo")
+    trainer.create_model_card(model_name="ignored", dataset_name="ignored", tags=["ignored"])
+    card = (out / CARD).read_text()
+    assert "# A model trained with RL on correctness alone (α = 0)" in card
+    assert "with RL on correctness alone (α = 0) with group-normalised advantages: every correct answer" in card
+    assert "- reward: `length_penalized`, α = 0" in card and "- advantage estimator: `grpo` (" in card
+    assert "length-penalised RLOO" not in card and "the shorter they are" not in card.split("## Method")[0]
+    assert f"Fine-tuned from `{tiny_model_dir}` (a local model)" in card and "| samples per prompt | 4 |" in card
+    assert "[None]" not in card and "DeepSeekMath" not in card
+    facts = read_facts(out)
+    assert (facts.reward, facts.alpha, facts.advantage_estimator) == ("length_penalized", 0, "grpo")
+    assert facts.n_prompts == 8
+    assert (out / CARD_FACTS).is_file()
+
+    hub = _Hub()
+    monkeypatch.setattr("transformers.trainer.hf_api", hub)
+    trainer.hub_model_id, trainer.push_in_progress = "me/thrifty-rl", None  # as init_hf_repo leaves them
+    private = _private_files(out)
+    trainer.push_to_hub()
+    checkpoint = out / "checkpoint-1"
+    checkpoint.mkdir()
+    (checkpoint / "config.json").write_text((out / "config.json").read_text())
+    (checkpoint / f".reward_state.json.x3{runs.TMP_SUFFIX}").write_text("{}")
+    trainer._push_from_checkpoint(str(checkpoint))
+    assert len(hub.uploads) == 2
+    for repo, files, uploaded_card in hub.uploads:
+        assert repo == "me/thrifty-rl" and uploaded_card == (out / CARD).read_text()
+        assert {"config.json", CARD, CARD_FACTS} <= set(files) and not private & set(files), files
+        assert not any(name.endswith(runs.TMP_SUFFIX) for name in files), files
+
+
+@pytest.mark.parametrize(
+    ("reward", "alpha", "estimator", "headline", "title"),
+    [
+        ("length_penalized", 0.2, "rloo", "with length-penalised RLOO (Arora & Zanette, 2025): reinforcement "
+         "learning that rewards correct answers more the shorter they are", "A model trained to reason efficiently"),
+        ("length_penalized", 0.2, "grpo", "with length-penalised RL (Arora & Zanette, 2025) with group-normalised "
+         "advantages (the paper's ablation): reinforcement learning that rewards correct answers more the shorter",
+         "A model trained to reason efficiently"),
+        ("length_penalized", 0.0, "rloo", "with RL on correctness alone (α = 0) with leave-one-out (RLOO) "
+         "advantages, not normalised: every correct answer earns the same reward, whatever its length",
+         "A model trained with RL on correctness alone (α = 0)"),
+        ("length_penalized", 0.4, "batch", "with length-penalised RL (Arora & Zanette, 2025) with leave-one-out "
+         "advantages whitened over the rollout: ", "A model trained to reason efficiently"),
+        ("shortest_wins", None, "grpo", "with RL on the `shortest_wins` reward with group-normalised advantages. ",
+         "A model trained with RL on the `shortest_wins` reward"),
+    ],
+)  # fmt: skip
+def test_the_cards_headline_names_the_reward_alpha_and_estimator_that_ran(reward, alpha, estimator, headline, title):
+    from thrifty.card import CardFacts, render_card
+
+    facts = CardFacts("me/base", "rl", {}, "organism", reward=reward, alpha=alpha, advantage_estimator=estimator)
+    card = render_card(facts)
+    intro = card.split("## Method")[0]
+    assert f"\n# {title}\n" in card and headline in intro, intro
+    assert ("length-penalised RLOO" in intro) == (estimator == "rloo" and reward == "length_penalized" and alpha > 0)
+    assert ("the paper's ablation" in intro) == (estimator == "grpo" and reward == "length_penalized" and alpha > 0)
+
+
+def test_thrifty_eval_into_a_models_eval_folder_refreshes_its_card(tiny_model_dir, tmp_path, caplog):
+    """The card tells the user to run ``thrifty eval --model <folder> --out <folder>/eval``: that shows the results."""
+    import shutil
+
+    from thrifty.card import CARD, CardFacts, write_card
+    from thrifty.eval import EvalArguments, evaluate
+
+    model = tmp_path / "model"
+    shutil.copytree(tiny_model_dir, model)
+    write_card(model, CardFacts(str(tiny_model_dir), "rl", {}, "organism", reward="length_penalized", alpha=0.2))
+    options = dict(model=str(model), benchmark="organism", limit=2, samples=1, max_new_tokens=4, verify_workers=1)
+    evaluate(EvalArguments(**options, out=str(tmp_path / "elsewhere")))
+    assert "Not evaluated yet" in (model / CARD).read_text()  # another folder's results are not this card's
+    assert main(["eval", *flags(**options, out=model / "eval")]) == 0
+    card = (model / CARD).read_text()
+    assert "| organism | 2 | 1 |" in card and "Not evaluated yet" not in card
+
+    (model / "eval" / "README.md").mkdir()  # a folder where a card is never written: no refresh, no error
+    evaluate(EvalArguments(**options, out=str(model / "eval" / "README.md")))
+    assert card == (model / CARD).read_text()
+
+
+def test_a_card_that_cannot_be_refreshed_does_not_fail_the_evaluation(tmp_path, caplog):
+    from thrifty.card import CARD, CARD_FACTS, refresh_card_of_eval
+
+    (tmp_path / CARD_FACTS).write_text('{"base_model": "b", "method": "rl", "hyperparameters": {}, "prompts": "p"}')
+    (tmp_path / CARD).mkdir()  # the card cannot be written
+    with caplog.at_level("WARNING"):
+        assert refresh_card_of_eval(tmp_path / "eval") is None
+    assert any("could not refresh the model card" in r.getMessage() for r in caplog.records)
+    assert refresh_card_of_eval(tmp_path / "results") is None and refresh_card_of_eval(tmp_path / "x" / "eval") is None
+
+
+def test_the_lock_beside_a_card_records_no_token(tmp_path, monkeypatch):
+    """The run folder's lock names the holder's command line; a token given on it is not written there."""
+    argv = ["thrifty", "train", "--hub_token", "hf_secret1", "--push_to_hub", "true", "--HUB-TOKEN=hf_secret2",
+            "--wandb_api_key=k3y", "--hub_token", "--output_dir", "runs/a"]  # fmt: skip
+    monkeypatch.setattr(sys, "argv", argv)
+    with runs.folder_lock(tmp_path):
+        holder = json.loads((tmp_path / runs.LOCK).read_text())
+    assert holder["command"] == (
+        "thrifty train --hub_token *** --push_to_hub true --HUB-TOKEN=*** --wandb_api_key=*** --hub_token "
+        "--output_dir runs/a"
+    )
 
 
 # --------------------------------------------------------------------------------------------- sweep
@@ -444,37 +617,134 @@ def test_the_trl_reward_groups_by_prompt_and_refuses_incomplete_groups():
         reward(prompts[:3], completions[:3], completion_ids=ids[:3], answer=["1"] * 3)
     with pytest.raises(ValueError, match="dataset column 'answer'.*columns: \\['solution'\\]"):
         reward(prompts, completions, completion_ids=ids, solution=["1"] * 4)
-    with pytest.raises(ValueError, match="give eos_token_id"):
+    with pytest.raises(ValueError, match="give max_completion_length"):
         make_length_penalty_reward(alpha=0.2)
 
 
+def _sigmoid_reward(z: float) -> float:
+    """The paper's reward of a correct finished response ``z`` group standard deviations from the mean length."""
+    return 1 - 0.2 / (1 + math.exp(-z))
+
+
+def test_the_trl_reward_groups_by_position_so_adjacent_duplicate_rows_stay_two_groups():
+    from thrifty.rewards import make_length_penalty_reward
+
+    reward = make_length_penalty_reward(alpha=0.2, num_generations=2, max_completion_length=100, verify_workers=1)
+    prompts = ["a", "a", "a", "a", "b", "b"]  # two dataset rows with the same text, adjacent (RepeatSampler)
+    ids = [_ids(10), _ids(30), _ids(20), _ids(20), _ids(5), _ids(15)]
+    answers = ["1"] * 6
+    rewards = reward(prompts, ["\\boxed{1}"] * 6, completion_ids=ids, answer=answers)
+    # by hand, groups {10, 30}, {20, 20}, {5, 15}: z = -1, 1; 0, 0; -1, 1 (population std 10, 0, 5)
+    expected = [_sigmoid_reward(-1), _sigmoid_reward(1), 0.9, 0.9, _sigmoid_reward(-1), _sigmoid_reward(1)]
+    assert rewards == pytest.approx(expected, abs=1e-6)
+    separately = [
+        reward(["a", "a"], ["\\boxed{1}"] * 2, completion_ids=ids[i : i + 2], answer=["1"] * 2) for i in (0, 2)
+    ]
+    assert rewards[:4] == pytest.approx(separately[0] + separately[1])
+    # the documented fallback without num_generations groups by text: the two rows merge (mean 20, std sqrt(50))
+    by_text = make_length_penalty_reward(alpha=0.2, max_completion_length=100, verify_workers=1)
+    merged = by_text(prompts, ["\\boxed{1}"] * 6, completion_ids=ids, answer=answers)
+    assert merged[0] == pytest.approx(_sigmoid_reward(-10 / math.sqrt(50)), abs=1e-6) != rewards[0]
+
+
+class _Trainer:
+    """What the reward sees of TRL's trainer: ``log_metric`` is its bound method, ``model.training`` its mode."""
+
+    def __init__(self, training: bool):
+        self.model = type("Model", (), {"training": training})()
+        self.logged = {}
+
+    def log_metric(self, name, value):
+        self.logged[name] = value
+
+
+def test_the_trl_reward_takes_evaluation_calls_with_num_generations_eval():
+    from thrifty.rewards import IncompleteGroupError, make_length_penalty_reward
+
+    reward = make_length_penalty_reward(
+        alpha=0.2, num_generations=4, num_generations_eval=1, eos_token_id=EOS, verify_workers=1
+    )
+    prompts, completions = ["a", "b", "c"], ["\\boxed{1}", "\\boxed{2}", "\\boxed{1}"]
+    ids = [_ids(10), _ids(20), _ids(30, finished=False)]
+    evaluating = _Trainer(training=False)
+    rewards = reward(prompts, completions, completion_ids=ids, answer=["1"] * 3, log_metric=evaluating.log_metric)
+    assert rewards == pytest.approx([0.9, 0.0, 0.0])  # groups of one: a correct finished response is at its mean
+    assert evaluating.logged == {"length_penalty/accuracy": pytest.approx(1 / 3)}
+    assert reward(prompts, completions, completion_ids=ids, answer=["1"] * 3) == pytest.approx(rewards)  # mode unknown
+    with pytest.raises(IncompleteGroupError, match="num_generations=4"):  # the same call while training
+        reward(prompts, completions, completion_ids=ids, answer=["1"] * 3, log_metric=_Trainer(True).log_metric)
+
+    # the mode decides G when both fit: 4 samples of one prompt are two groups of 2 in training, one of 4 in eval
+    reward = make_length_penalty_reward(
+        alpha=0.2, num_generations=2, num_generations_eval=4, eos_token_id=EOS, verify_workers=1
+    )
+    ids = [_ids(10), _ids(30), _ids(20), _ids(20)]
+    call = {"completion_ids": ids, "answer": ["1"] * 4}
+    training = reward(["a"] * 4, ["\\boxed{1}"] * 4, **call, log_metric=_Trainer(True).log_metric)
+    evaluation = reward(["a"] * 4, ["\\boxed{1}"] * 4, **call, log_metric=_Trainer(False).log_metric)
+    assert training == pytest.approx([_sigmoid_reward(-1), _sigmoid_reward(1), 0.9, 0.9], abs=1e-6)
+    z = 10 / math.sqrt(50)  # one group of 4: mean 20, population std sqrt(50)
+    assert evaluation == pytest.approx([_sigmoid_reward(-z), _sigmoid_reward(z), 0.9, 0.9], abs=1e-6)
+
+
+def test_the_trl_reward_finishes_at_any_eos_id_and_zeroes_only_truncated_completions():
+    from thrifty.rewards import make_length_penalty_reward
+
+    second_eos = 3  # e.g. Qwen2.5-Instruct's 151643, in generation_config.eos_token_id beside the tokenizer's EOS
+    prompts, completions, answers = ["a"] * 4, ["\\boxed{1}"] * 4, ["1"] * 4
+    ids = [[7] * 7 + [second_eos], [7] * 9 + [EOS], [7] * 10, [7] * 4 + [second_eos]]  # the third: cut at 10
+    by_limit = make_length_penalty_reward(alpha=0.2, max_completion_length=10, eos_token_id=EOS, verify_workers=1)
+    by_ids = make_length_penalty_reward(alpha=0.2, eos_token_id=[EOS, second_eos], verify_workers=1)
+    # by hand: the finished lengths are 8, 10, 5: mean 23/3, population std sqrt(114/27)
+    mean, std = 23 / 3, math.sqrt(114 / 27)
+    expected = [_sigmoid_reward((8 - mean) / std), _sigmoid_reward((10 - mean) / std), 0.0]
+    expected.append(_sigmoid_reward((5 - mean) / std))
+    for reward in (by_limit, by_ids):
+        assert reward(prompts, completions, completion_ids=ids, answer=answers) == pytest.approx(expected, abs=1e-6)
+    # the tokenizer's EOS alone misses the second: a finished completion would earn 0
+    only_tokenizer_eos = make_length_penalty_reward(alpha=0.2, eos_token_id=EOS, verify_workers=1)
+    assert only_tokenizer_eos(prompts, completions, completion_ids=ids, answer=answers)[0] == 0.0
+    # at exactly the limit, the last id decides, as in TRL: a second EOS id there needs the full list
+    at_limit = [[7] * 9 + [second_eos], [7] * 5 + [EOS]]
+    both = make_length_penalty_reward(
+        alpha=0.2, max_completion_length=10, eos_token_id=[EOS, second_eos], verify_workers=1
+    )
+    assert both(["a"] * 2, completions[:2], completion_ids=at_limit, answer=answers[:2])[0] > 0.8
+    assert by_limit(["a"] * 2, completions[:2], completion_ids=at_limit, answer=answers[:2])[0] == 0.0
+
+
 @pytest.mark.slow
-def test_a_plain_trl_grpo_trainer_trains_with_the_reward(tiny_model_dir, tmp_path):
+def test_a_plain_trl_grpo_trainer_trains_and_evaluates_with_the_reward(tiny_model_dir, tmp_path):
     from datasets import Dataset
     from transformers import AutoTokenizer
     from trl import GRPOConfig, GRPOTrainer
 
     from thrifty.rewards import make_length_penalty_reward
+    from thrifty.rewards.trl_reward import _training
 
     tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
     seen = []
-    reward = make_length_penalty_reward(
-        alpha=0.2, num_generations=4, eos_token_id=tokenizer.eos_token_id, verify_workers=1
-    )
-
-    def length_penalty(prompts, completions, completion_ids=None, **kwargs):
-        seen.append(len(prompts))
-        return reward(prompts, completions, completion_ids=completion_ids, **kwargs)
-
     dataset = Dataset.from_list([{"prompt": f"{i}+{i}=", "answer": str(2 * i)} for i in range(8)])
     config = GRPOConfig(
         output_dir=str(tmp_path / "grpo"), use_cpu=True, bf16=False, per_device_train_batch_size=8,
-        num_generations=4, max_completion_length=8, max_steps=1, report_to="none", save_strategy="no",
+        per_device_eval_batch_size=8, num_generations=4, num_generations_eval=2, max_completion_length=8,
+        max_steps=1, report_to="none", save_strategy="no",
     )  # fmt: skip
+    reward = make_length_penalty_reward(  # the README's arguments
+        alpha=0.2, num_generations=config.num_generations, num_generations_eval=config.num_generations_eval,
+        max_completion_length=config.max_completion_length, eos_token_id=tokenizer.eos_token_id, verify_workers=1,
+    )  # fmt: skip
+
+    def length_penalty(prompts, completions, completion_ids=None, **kwargs):
+        seen.append((len(prompts), _training(kwargs["log_metric"])))
+        return reward(prompts, completions, completion_ids=completion_ids, **kwargs)
+
     trainer = GRPOTrainer(
         model=str(tiny_model_dir), reward_funcs=[length_penalty], args=config, train_dataset=dataset,
-        processing_class=tokenizer,
+        eval_dataset=dataset.select(range(4)), processing_class=tokenizer,
     )  # fmt: skip
     trainer.train()
-    assert seen == [8] and trainer.state.global_step == 1
+    assert seen == [(8, True)] and trainer.state.global_step == 1
     assert any("rewards/length_penalty/mean" in entry for entry in trainer.state.log_history)
+    metrics = trainer.evaluate()  # 4 prompts x num_generations_eval=2: groups of 2, not of 4
+    assert seen[1:] == [(8, False)] and "eval_rewards/length_penalty/mean" in metrics

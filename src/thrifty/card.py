@@ -1,25 +1,32 @@
 """The model card of every model thrifty trains: ``README.md`` in its folder, written by thrifty, not by TRL.
 
 TRL's card would say "fine-tuned version of [None]" for a local base, "trained with GRPO" citing DeepSeekMath, and
-nothing of α. thrifty's says what the model is: its base model, the method (the paper's length-penalised RLOO, or
-the SFT / DPO baseline), the reward and its α, the advantage estimator, the key hyperparameters, the training data,
-the thrifty version, the paper's citation, and the evaluation results found in ``<folder>/eval/<benchmark>/``
-(``thrifty sweep`` evaluates there and then refreshes the card). The Hub reads its YAML header (``base_model``,
-``library_name``, ``tags``, ``datasets``, ``license``) and ``push_to_hub`` publishes this card.
+nothing of α. thrifty's says what the model is: its base model, the method as it was run (the paper's
+length-penalised RLOO; its group-normalised ablation; correctness alone at α = 0; another reward; or the SFT / DPO
+baseline), the reward and its α, the advantage estimator, the key hyperparameters, the training data, the thrifty
+version, the paper's citation, and the evaluation results found in ``<folder>/eval/<benchmark>/`` (``thrifty eval
+--out <folder>/eval`` refreshes the card when it is done). The Hub reads its YAML header (``base_model``,
+``library_name``, ``tags``, ``datasets``, ``license``) and ``push_to_hub`` publishes this card, never the run's
+private files (:data:`NOT_PUBLISHED`: the folder lock, which names the host and command, and unfinished writes).
 
 :class:`CardFacts` is what a card states, :func:`render_card` the card (pure), :func:`write_card` and
 :func:`refresh_card` the files (the facts are kept beside the card in :data:`CARD_FACTS`, so a card can be redone
-when evaluations arrive).
+when evaluations arrive); :class:`PrivateFilesStayLocal` keeps a trainer's uploads to the run's public files.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
+import logging
 import math
 import re
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
+
+from thrifty import runs
 
 
 CARD = "README.md"
@@ -42,11 +49,20 @@ METHODS = {
     "dpo": "the DPO baseline of Arora & Zanette (2025): preference-tuned on (shortest correct, longest correct) pairs "
     "of the base model's own responses to each training prompt",
 }
-"""The methods a card can name, by key."""
+"""The methods a card can name, by key (an RL run's own words come from :func:`method_text`)."""
+
+ESTIMATORS = {
+    "rloo": "REINFORCE leave-one-out, not normalised: the paper's",
+    "grpo": "leave-one-out, divided by the group's reward std: the paper's Fig. 5 ablation",
+    "batch": "leave-one-out, whitened over the rollout: as the official OpenRLHF code",
+}
+"""What the card says of a registered advantage estimator, by name."""
 
 PAPER_URL = "https://arxiv.org/abs/2502.04463"
 
 TAGS = ("thrifty", "reasoning", "length-penalty")
+
+logger = logging.getLogger(__name__)
 
 _HUB_ID = re.compile(r"[A-Za-z0-9][\w.-]*/[\w.-]+")
 
@@ -259,12 +275,59 @@ def _base_text(base_model: str) -> str:
     return f"`{base_model}` (a local model)"
 
 
+def _length_penalised(facts: CardFacts) -> bool:
+    return facts.reward == "length_penalized" and facts.alpha != 0
+
+
+def method_text(facts: CardFacts) -> str:
+    """How the card's headline names the method: from the reward, α and advantage estimator actually used.
+
+    Example:
+        >>> facts = CardFacts("base", "rl", {}, "organism", reward="length_penalized", alpha=0.0,
+        ...                   advantage_estimator="grpo")
+        >>> method_text(facts).split(":")[0]
+        'RL on correctness alone (α = 0) with group-normalised advantages'
+    """
+    if facts.method != "rl":
+        return METHODS[facts.method]
+    penalised, estimator = _length_penalised(facts), facts.advantage_estimator
+    if penalised and estimator == "rloo":
+        return METHODS["rl"]
+    if penalised:
+        name, why = "length-penalised RL (Arora & Zanette, 2025)", METHODS["rl"][METHODS["rl"].index(":") :]
+    elif facts.reward == "length_penalized":
+        name, why = (
+            "RL on correctness alone (α = 0)",
+            ": every correct answer earns the same reward, whatever its length",
+        )
+    else:
+        name, why = f"RL on the `{facts.reward}` reward", ""
+    if estimator == "rloo":
+        name += " with leave-one-out (RLOO) advantages, not normalised"
+    elif estimator == "grpo":
+        name += " with group-normalised advantages" + (" (the paper's ablation)" if penalised else "")
+    elif estimator == "batch":
+        name += " with leave-one-out advantages whitened over the rollout"
+    elif estimator:
+        name += f" with the `{estimator}` advantage estimator"
+    return name + why
+
+
+def title(facts: CardFacts) -> str:
+    """The card's first heading: what the training aimed at."""
+    if facts.method != "rl" or _length_penalised(facts):
+        return "A model trained to reason efficiently"
+    if facts.reward == "length_penalized":
+        return "A model trained with RL on correctness alone (α = 0)"
+    return f"A model trained with RL on the `{facts.reward}` reward"
+
+
 def _method_lines(facts: CardFacts) -> list[str]:
     if facts.method != "rl":
         return [f"- {METHODS[facts.method]}"]
     estimator = f"- advantage estimator: `{facts.advantage_estimator}`"
-    if facts.advantage_estimator == "rloo":
-        estimator += " (REINFORCE leave-one-out, not normalised: the paper's)"
+    if facts.advantage_estimator in ESTIMATORS:
+        estimator += f" ({ESTIMATORS[facts.advantage_estimator]})"
     lines = [f"- reward: `{facts.reward}`" + (f", α = {facts.alpha:g}" if facts.alpha is not None else "")]
     if facts.reward_kwargs:
         lines.append(f"- reward parameters: `{json.dumps(facts.reward_kwargs)}`")
@@ -279,10 +342,10 @@ def _method_lines(facts: CardFacts) -> list[str]:
 
 def render_card(facts: CardFacts, results: dict[str, dict] | None = None) -> str:
     """The model card (Markdown with a Hub YAML header) stating ``facts`` and the evaluation ``results``."""
-    lines = [_header(facts), "# A model trained to reason efficiently", ""]
+    lines = [_header(facts), f"# {title(facts)}", ""]
     lines.append(
         f"Fine-tuned from {_base_text(facts.base_model)} by thrifty {facts.thrifty_version} with "
-        f"{METHODS[facts.method]}. Paper: [Training Language Models to Reason Efficiently]({PAPER_URL})."
+        f"{method_text(facts)}. Paper: [Training Language Models to Reason Efficiently]({PAPER_URL})."
     )
     lines += ["", "## Method", "", *_method_lines(facts), "", "## Training data", ""]
     where = f"`{facts.prompts}`" + (f" (split `{facts.prompts_split}`)" if facts.prompts_split else "")
@@ -306,8 +369,6 @@ def render_card(facts: CardFacts, results: dict[str, dict] | None = None) -> str
 def write_card(folder: str | Path, facts: CardFacts) -> Path:
     """Write ``folder/README.md`` from ``facts`` and the evaluations found in ``folder``; keep the facts beside it
     (:data:`CARD_FACTS`) for :func:`refresh_card`. Returns the card's path."""
-    from thrifty import runs
-
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     runs.write_json(folder / CARD_FACTS, asdict(facts))
@@ -328,3 +389,69 @@ def refresh_card(folder: str | Path) -> Path | None:
     """Write the card of ``folder`` again with the evaluations now in it; None when thrifty wrote no card there."""
     facts = read_facts(folder)
     return None if facts is None else write_card(folder, facts)
+
+
+def refresh_card_of_eval(out: str | Path) -> Path | None:
+    """After ``thrifty eval --out <folder>/eval``: when ``<folder>`` holds a thrifty card (its :data:`CARD_FACTS`),
+    write the card again with the results now there. Never raises (the evaluation is done and written): a failure
+    is a warning. Returns the card's path, or None."""
+    out = Path(out).resolve()
+    if out.name != "eval" or not (out.parent / CARD_FACTS).is_file():
+        return None
+    try:
+        return refresh_card(out.parent)
+    except Exception as error:  # any failure: an unwritable folder, a damaged facts file, a full disk
+        logger.warning("%s: could not refresh the model card with these results (%s)", out.parent / CARD, error)
+        return None
+
+
+# --------------------------------------------------------------------------------------------- pushing
+NOT_PUBLISHED = (runs.LOCK, f"*/{runs.LOCK}", f".*{runs.TMP_SUFFIX}", f"*/.*{runs.TMP_SUFFIX}")
+"""Upload ignore patterns of a run folder's private files: the folder lock (its holder's host and command line) and
+:func:`thrifty.runs.write_atomic`'s unfinished temporaries, at any depth (a pattern's ``*`` spans folders)."""
+
+
+class _IgnoringPrivateFiles:
+    """An ``HfApi`` whose ``upload_folder`` also ignores :data:`NOT_PUBLISHED`; everything else is the api's."""
+
+    def __init__(self, api):
+        self._api = api
+
+    def upload_folder(self, *args, ignore_patterns: list[str] | str | None = None, **kwargs):
+        given = [ignore_patterns] if isinstance(ignore_patterns, str) else list(ignore_patterns or [])
+        return self._api.upload_folder(*args, ignore_patterns=[*given, *NOT_PUBLISHED], **kwargs)
+
+    def __getattr__(self, name: str):
+        return getattr(self._api, name)
+
+
+@contextlib.contextmanager
+def private_files_stay_local() -> Iterator[None]:
+    """While the block runs, the uploads of transformers' ``Trainer`` (``push_to_hub`` and the checkpoint pushes of
+    ``hub_strategy``) leave out :data:`NOT_PUBLISHED`. (``Trainer`` passes its own fixed ignore patterns to
+    ``upload_folder`` and takes none from its caller, so its Hub client is wrapped for the block.)"""
+    import transformers.trainer as module
+
+    original = getattr(module, "hf_api", None)
+    if original is None:  # a transformers whose Trainer uploads otherwise: say so rather than fail the push
+        logger.warning("this transformers' Trainer cannot be kept from uploading %s", ", ".join(NOT_PUBLISHED))
+        yield
+        return
+    module.hf_api = lambda: _IgnoringPrivateFiles(original())
+    try:
+        yield
+    finally:
+        module.hf_api = original
+
+
+class PrivateFilesStayLocal:
+    """Mixin for a transformers ``Trainer`` (put it first among the bases): ``push_to_hub`` and the checkpoint
+    pushes upload the run folder without its private files (:data:`NOT_PUBLISHED`)."""
+
+    def push_to_hub(self, *args, **kwargs):
+        with private_files_stay_local():
+            return super().push_to_hub(*args, **kwargs)
+
+    def _push_from_checkpoint(self, checkpoint_folder: str) -> None:
+        with private_files_stay_local():
+            return super()._push_from_checkpoint(checkpoint_folder)

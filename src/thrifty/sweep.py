@@ -20,7 +20,6 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 from thrifty.args import parse_alphas
-from thrifty.card import refresh_card
 from thrifty.data import get_benchmark
 from thrifty.eval import EvalArguments, evaluate
 from thrifty.rl import load_recipe, train_once
@@ -126,8 +125,7 @@ def run_sweep(args: SweepArguments, overrides: Sequence[str] = ()) -> dict[str, 
             limit=args.limit,
             out=str(out / "eval"),
         )
-        results[name] = evaluate(eval_args)
-        refresh_card(out)
+        results[name] = evaluate(eval_args)  # which also writes the results into the member's model card
     return results
 
 

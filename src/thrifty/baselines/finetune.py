@@ -28,7 +28,7 @@ from trl import DPOConfig, SFTConfig
 from thrifty import runs
 from thrifty.args import PromptArguments, read_recipe
 from thrifty.baselines.selection import dpo_rows, sft_rows
-from thrifty.card import baseline_facts, write_card
+from thrifty.card import PrivateFilesStayLocal, baseline_facts, write_card
 from thrifty.data import render_prompt
 from thrifty.eval import EvalArguments, evaluate_benchmark, read_samples, sample_settings
 
@@ -257,9 +257,10 @@ _NOT_RECORDED = {  # settings that do not change the trained model (a change to 
 
 def with_thrifty_card(trainer_class):
     """``trainer_class`` (TRL's ``SFTTrainer`` or ``DPOTrainer``) writing thrifty's model card (its ``card``
-    attribute, :mod:`thrifty.card`) where TRL writes its own: at every checkpoint and before ``push_to_hub``."""
+    attribute, :mod:`thrifty.card`) where TRL writes its own: at every checkpoint and before ``push_to_hub``, which
+    uploads the folder without the run's private files (:data:`thrifty.card.NOT_PUBLISHED`)."""
 
-    class WithThriftyCard(trainer_class):
+    class WithThriftyCard(PrivateFilesStayLocal, trainer_class):
         card = None
 
         def create_model_card(self, model_name=None, dataset_name=None, tags=None):

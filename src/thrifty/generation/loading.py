@@ -41,7 +41,18 @@ def _looks_local(model: str) -> bool:
     if model.startswith((".", "/", "~")) or model.count("/") > 1 or "\\" in model or model.endswith(".gguf"):
         return True
     head = model.split("/", 1)[0]
-    return "/" in model and Path(head).is_dir()
+    return "/" in model and Path(head).is_dir() and not _in_hub_cache(model)
+
+
+def _in_hub_cache(model: str) -> bool:
+    """Whether the local Hugging Face cache holds a model of the hub id ``model`` (no network): then ``org/name``
+    is that model even where a folder ``org/`` exists here."""
+    try:
+        from huggingface_hub import try_to_load_from_cache
+
+        return isinstance(try_to_load_from_cache(model, "config.json"), str)
+    except Exception:  # not a valid repo id, or no hub library: not a cached hub model
+        return False
 
 
 def _missing(model: str, flag: str) -> str:
@@ -50,6 +61,13 @@ def _missing(model: str, flag: str) -> str:
         return (
             f"{flag} {model}: no such file or folder; build the base organism first: "
             f"thrifty organism --out {model.rstrip('/')}"
+        )
+    head = model.split("/", 1)[0]
+    if model.count("/") == 1 and Path(head).is_dir():  # reads as a path because ./org exists; may be a hub id
+        return (
+            f"{flag} {model}: no such folder here ({head}/ exists, so this reads as a local path), and the Hugging "
+            f"Face cache holds no model {model!r}; check the path, or to use the hub model, download it first: "
+            f"huggingface-cli download {model}"
         )
     return f"{flag} {model}: no such file or folder (not a hub id 'org/name' either); check the path"
 

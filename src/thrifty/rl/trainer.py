@@ -34,8 +34,8 @@ from trl import GRPOTrainer
 
 from thrifty import runs
 from thrifty.advantages import TokenTerms, get_advantage
-from thrifty.card import CardFacts, rl_facts, write_card
-from thrifty.rewards import GroupReward, Rollout, StatefulReward
+from thrifty.card import CardFacts, PrivateFilesStayLocal, rl_facts, write_card
+from thrifty.rewards import REWARDS, GroupReward, Rollout, StatefulReward
 from thrifty.rl.vllm_cpu import use_cpu_weight_sync
 
 
@@ -53,7 +53,7 @@ def _scored_by_thrifty(name: str):
     return scored_by_thrifty
 
 
-class ThriftyTrainer(GRPOTrainer):
+class ThriftyTrainer(PrivateFilesStayLocal, GRPOTrainer):
     """``GRPOTrainer`` that scores each rollout with a group reward and takes its advantages from a registered
     estimator, both on the whole rollout across processes.
 
@@ -66,6 +66,8 @@ class ThriftyTrainer(GRPOTrainer):
         verifier_mode (`str`, defaults to ``"math-verify"``): the verifier's mode.
         model_card (`CardFacts`, *optional*): what the model card states (:mod:`thrifty.card`); default: what the
             trainer knows (its base model, reward, estimator and config; the prompts' source is then not named).
+            ``push_to_hub`` publishes this card and the model, never the run's private files
+            (:data:`thrifty.card.NOT_PUBLISHED`).
         *args, **kwargs: ``GRPOTrainer``'s, without ``reward_funcs``. The training set has columns ``prompt``,
             ``answer`` (the gold answer) and ``problem_id``; any other column reaches the reward in
             :attr:`Rollout.columns`.
@@ -235,10 +237,11 @@ class ThriftyTrainer(GRPOTrainer):
             params = {f.name: getattr(self.reward, f.name) for f in fields(self.reward)}
         base = getattr(getattr(self.model, "config", None), "_name_or_path", None) or "unknown"
         dataset = self.train_dataset
+        registered = [name for name, factory in REWARDS.items() if factory is type(self.reward)]
         return rl_facts(
             self.args,
             base_model=base,
-            reward=self.reward_name,
+            reward=registered[0] if registered else self.reward_name,
             reward_params=params,
             advantage_estimator=self.advantage_estimator,
             prompts="not recorded",
