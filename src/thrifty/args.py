@@ -189,8 +189,30 @@ def read_recipe(dataclass_types, path: str | Path, *overrides: str) -> tuple:
 
 
 # --------------------------------------------------------------------------------------------- prompts
+@dataclass(kw_only=True)
+class ColumnArguments:
+    """Which columns of a user's rows hold the question and the gold answer: the same flags for training
+    (``--prompts``) and evaluation (``--benchmark``). Keyword-only, so commands with a required field of their own
+    can take them in."""
+
+    question_column: str | None = field(
+        default=None, metadata={"help": "Column of the question (default: problem, question or prompt)."}
+    )
+    answer_column: str | None = field(
+        default=None, metadata={"help": "Column of the gold answer (default: answer, gold or final_answer)."}
+    )
+    solution_column: str | None = field(
+        default=None,
+        metadata={"help": "Column of a worked solution whose last \\boxed{} is the gold (default: solution)."},
+    )
+
+    def columns(self) -> Columns:
+        """The column mapping ``--question_column`` / ``--answer_column`` / ``--solution_column`` give."""
+        return Columns(self.question_column, self.answer_column, self.solution_column)
+
+
 @dataclass
-class PromptArguments:
+class PromptArguments(ColumnArguments):
     """Where the training prompts come from and how answers are checked (shared by RL and the baselines)."""
 
     prompts: str | None = field(
@@ -206,16 +228,6 @@ class PromptArguments:
         default=None, metadata={"help": "Config of a Hub dataset (e.g. main for openai/gsm8k, its default)."}
     )
     prompts_split: str = field(default="train", metadata={"help": "Split of a Hub dataset or a saved DatasetDict."})
-    question_column: str | None = field(
-        default=None, metadata={"help": "Column of the question (default: problem, question or prompt)."}
-    )
-    answer_column: str | None = field(
-        default=None, metadata={"help": "Column of the gold answer (default: answer, gold or final_answer)."}
-    )
-    solution_column: str | None = field(
-        default=None,
-        metadata={"help": "Column of a worked solution whose last \\boxed{} is the gold (default: solution)."},
-    )
     max_prompts: int | None = field(default=None, metadata={"help": "Use only the first N usable prompts."})
     prompts_per_level: int = field(
         default=1000, metadata={"help": "Prompts per difficulty level of a generated training split (the organism's)."}
@@ -245,10 +257,6 @@ class PromptArguments:
 
     def template(self) -> str:
         return self.prompt_template if self.prompt_template is not None else template_for(self.prompts)
-
-    def columns(self) -> Columns:
-        """The column mapping ``--question_column`` / ``--answer_column`` / ``--solution_column`` give."""
-        return Columns(self.question_column, self.answer_column, self.solution_column)
 
     def problems(self) -> list[Problem]:
         """The training prompts these arguments name."""

@@ -455,3 +455,21 @@ class PrivateFilesStayLocal:
     def _push_from_checkpoint(self, checkpoint_folder: str) -> None:
         with private_files_stay_local():
             return super()._push_from_checkpoint(checkpoint_folder)
+
+
+class ThriftyModelCard(PrivateFilesStayLocal):
+    """Mixin for a TRL trainer (put it first among the bases): thrifty's model card, :meth:`card_facts`, written to
+    ``output_dir/README.md`` where TRL writes its own -- at every checkpoint and before ``push_to_hub`` uploads the
+    folder, so both publish thrifty's card -- and pushes that leave the run's private files local."""
+
+    card: CardFacts | None = None
+    """What the card states; None: no card is written."""
+
+    def card_facts(self) -> CardFacts | None:
+        return self.card
+
+    def create_model_card(self, model_name=None, dataset_name=None, tags=None):
+        """TRL's hook, writing thrifty's card instead (TRL's arguments are unused)."""
+        facts = self.card_facts()
+        if facts is not None and self.is_world_process_zero():
+            write_card(self.args.output_dir, facts)

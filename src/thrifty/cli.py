@@ -308,15 +308,10 @@ PACKAGE_DIR = Path(__file__).resolve().parent
 
 
 def version_text() -> str:
-    """``thrifty X.Y.Z``: the installed distribution's version, else the source tree's ``thrifty.__version__``."""
-    from importlib.metadata import PackageNotFoundError, version
+    """``thrifty X.Y.Z``: ``thrifty.__version__`` (the installed distribution's)."""
+    from thrifty import __version__
 
-    try:
-        return f"thrifty {version('thrifty')}"
-    except PackageNotFoundError:
-        from thrifty import __version__
-
-        return f"thrifty {__version__}"
+    return f"thrifty {__version__}"
 
 
 def is_out_of_memory(error: BaseException) -> bool:

@@ -28,7 +28,7 @@ from trl import DPOConfig, SFTConfig
 from thrifty import runs
 from thrifty.args import PromptArguments, read_recipe
 from thrifty.baselines.selection import dpo_rows, sft_rows
-from thrifty.card import PrivateFilesStayLocal, baseline_facts, write_card
+from thrifty.card import ThriftyModelCard, baseline_facts
 from thrifty.data import render_prompt
 from thrifty.eval import EvalArguments, evaluate_benchmark, read_samples, sample_settings
 
@@ -257,15 +257,11 @@ _NOT_RECORDED = {  # settings that do not change the trained model (a change to 
 
 def with_thrifty_card(trainer_class):
     """``trainer_class`` (TRL's ``SFTTrainer`` or ``DPOTrainer``) writing thrifty's model card (its ``card``
-    attribute, :mod:`thrifty.card`) where TRL writes its own: at every checkpoint and before ``push_to_hub``, which
-    uploads the folder without the run's private files (:data:`thrifty.card.NOT_PUBLISHED`)."""
+    attribute) where TRL writes its own, and pushing without the run's private files
+    (:class:`thrifty.card.ThriftyModelCard`)."""
 
-    class WithThriftyCard(PrivateFilesStayLocal, trainer_class):
-        card = None
-
-        def create_model_card(self, model_name=None, dataset_name=None, tags=None):
-            if self.card is not None and self.is_world_process_zero():
-                write_card(self.args.output_dir, self.card)
+    class WithThriftyCard(ThriftyModelCard, trainer_class):
+        pass
 
     WithThriftyCard.__name__ = WithThriftyCard.__qualname__ = f"{trainer_class.__name__}WithThriftyCard"
     return WithThriftyCard

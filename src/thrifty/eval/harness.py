@@ -45,10 +45,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from thrifty import runs
-from thrifty.args import check_device, check_values, check_verifier_options, parse_limits
+from thrifty.args import ColumnArguments, check_device, check_values, check_verifier_options, parse_limits
 from thrifty.card import refresh_card_of_eval
 from thrifty.data import (
-    Columns,
     Problem,
     benchmark_label,
     benchmark_labels,
@@ -69,7 +68,7 @@ logger = logging.getLogger(__name__)
 
 
 @dataclass
-class EvalArguments:
+class EvalArguments(ColumnArguments):
     """Arguments of ``thrifty eval`` (also settable from a YAML file with ``--config``)."""
 
     model: str = field(metadata={"help": "Model to evaluate: hub id, local folder, or path to a .gguf file."})
@@ -99,16 +98,6 @@ class EvalArguments:
             "help": "Split of the Hub datasets and saved DatasetDicts in --benchmark. Default: test, else the "
             "dataset's only split (a public benchmark: its own)."
         },
-    )
-    question_column: str | None = field(
-        default=None, metadata={"help": "Column of the question in your files (default: problem, question or prompt)."}
-    )
-    answer_column: str | None = field(
-        default=None, metadata={"help": "Column of the gold answer (default: answer, gold or final_answer)."}
-    )
-    solution_column: str | None = field(
-        default=None,
-        metadata={"help": "Column of a worked solution whose last \\boxed{} is the gold (default: solution)."},
     )
     limit: int | None = field(default=None, metadata={"help": "Evaluate only the first N problems of each benchmark."})
     samples: int | None = field(
@@ -588,24 +577,22 @@ def summary_name(verifier: str) -> str:
     return f"{Path(runs.SUMMARY).stem}.{verifier}.json"
 
 
-PACKAGES = ("thrifty", "torch", "transformers", "trl", "accelerate", "vllm", "math-verify")
-"""The packages whose versions a summary records (``None`` for one that is not installed)."""
+PACKAGES = ("torch", "transformers", "trl", "accelerate", "vllm", "math-verify")
+"""The packages whose versions a summary records besides thrifty's (``None`` for one that is not installed)."""
 
 
 def package_versions(packages: Iterable[str] = PACKAGES) -> dict[str, str | None]:
-    """``{package: installed version or None}``; thrifty's own falls back to ``thrifty.__version__``."""
+    """``{package: installed version or None}``, thrifty's own (``thrifty.__version__``) first."""
     from importlib.metadata import PackageNotFoundError, version
 
-    versions = {}
+    from thrifty import __version__
+
+    versions: dict[str, str | None] = {"thrifty": __version__}
     for package in packages:
         try:
             versions[package] = version(package)
         except PackageNotFoundError:
             versions[package] = None
-    if versions.get("thrifty") is None and "thrifty" in versions:
-        import thrifty
-
-        versions["thrifty"] = getattr(thrifty, "__version__", None)
     return versions
 
 
@@ -822,8 +809,7 @@ def _summarize(
 
 def load_problems(args: EvalArguments, benchmark: str) -> list[Problem]:
     """The problems of ``benchmark`` as ``args`` name them (data folder, hub config and split, column mapping)."""
-    columns = Columns(args.question_column, args.answer_column, args.solution_column)
-    return load_benchmark(benchmark, args.data_dir, args.benchmark_config, args.benchmark_split, columns)
+    return load_benchmark(benchmark, args.data_dir, args.benchmark_config, args.benchmark_split, args.columns())
 
 
 def evaluate(args: EvalArguments) -> dict[str, dict]:

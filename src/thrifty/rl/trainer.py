@@ -34,7 +34,7 @@ from trl import GRPOTrainer
 
 from thrifty import runs
 from thrifty.advantages import TokenTerms, get_advantage
-from thrifty.card import CardFacts, PrivateFilesStayLocal, rl_facts, write_card
+from thrifty.card import CardFacts, ThriftyModelCard, rl_facts
 from thrifty.rewards import REWARDS, GroupReward, Rollout, StatefulReward
 from thrifty.rl.vllm_cpu import use_cpu_weight_sync
 
@@ -53,7 +53,7 @@ def _scored_by_thrifty(name: str):
     return scored_by_thrifty
 
 
-class ThriftyTrainer(PrivateFilesStayLocal, GRPOTrainer):
+class ThriftyTrainer(ThriftyModelCard, GRPOTrainer):
     """``GRPOTrainer`` that scores each rollout with a group reward and takes its advantages from a registered
     estimator, both on the whole rollout across processes.
 
@@ -221,13 +221,6 @@ class ThriftyTrainer(PrivateFilesStayLocal, GRPOTrainer):
         return TokenTerms(mask=output["completion_mask"], logps=policy, ref_logps=reference, beta=self.kl_coef)
 
     # ----------------------------------------------------------------------------------------- model card
-    def create_model_card(self, model_name=None, dataset_name=None, tags=None):
-        """thrifty's model card (:mod:`thrifty.card`), not TRL's, in ``output_dir/README.md``: TRL writes its card
-        through this method at every checkpoint and before ``push_to_hub`` uploads the folder, so both publish
-        thrifty's. The arguments are TRL's and unused."""
-        if self.is_world_process_zero():
-            write_card(self.args.output_dir, self.card_facts())
-
     def card_facts(self) -> CardFacts:
         """What the model card states: :attr:`model_card` if given, else what the trainer knows."""
         if self.model_card is not None:
