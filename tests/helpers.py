@@ -78,6 +78,15 @@ TINY_RL = dict(
 """`thrifty train` on the organism's prompts at toy scale: 16 responses per rollout (4 prompts x 4), two updates."""
 
 
+DEEPSEEK_TOKENIZER = Path(
+    os.environ.get(
+        "THRIFTY_DEEPSEEK_TOKENIZER",
+        Path(__file__).resolve().parents[2] / "shared" / "tokenizers" / "deepseek-r1-distill-qwen",
+    )
+)
+"""The paper's own tokenizer and chat template (DeepSeek-R1-Distill-Qwen), in ../shared beside the repository."""
+
+
 ONE_THREAD = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "TOKENIZERS_PARALLELISM": "false"}
 """For processes that share the 2 cores with others: one thread each, or they slow each other down many times."""
 

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from helpers import DEEPSEEK_TOKENIZER as TOKENIZER
 from helpers import TINY_RL, flags
 from thrifty.data import (
     Columns,
@@ -27,7 +28,6 @@ from thrifty.data import (
 
 
 REPO = Path(__file__).resolve().parents[1]
-TOKENIZER = Path("/work/shared/tokenizers/deepseek-r1-distill-qwen")
 ROWS = [
     {"problem": "What is 12+30?", "answer": "42"},
     {"question": "What is 2+2?", "gold": 4, "id": "q2"},

@@ -54,6 +54,121 @@ def test_a_sample_record_holds_its_question_prompt_and_gold(tiny_model_dir, tmp_
         assert record["prompt"] == build_prompt(problem.question, tokenizer, args.template_for("toy")) + ">"
         assert record["response"].startswith(">")
         assert record["verdicts"]["math-verify"]["correct"] == record["correct"]
+        assert "thinking_tokens" not in record and "answer_tokens" not in record  # a character tokenizer: no </think>
+
+
+# --------------------------------------------------------------------------------------------- thinking models
+class WordTokenizer:
+    """One token per word: ``<eos>`` 0, and ``</think>`` one token, 9, as in DeepSeek-R1's vocabulary."""
+
+    chat_template = None
+    eos_token_id = 0
+    vocab = {"<eos>": 0, "hmm": 1, "42": 3, "</think>": 9}
+
+    def get_vocab(self):
+        return dict(self.vocab)
+
+    def __call__(self, text, add_special_tokens=False):
+        encode = lambda t: [self.vocab[w] for w in t.replace("</think>", " </think> ").split()]  # noqa: E731
+        return {"input_ids": encode(text) if isinstance(text, str) else [encode(t) for t in text]}
+
+    def decode(self, ids, skip_special_tokens=True):
+        words = {i: w for w, i in self.vocab.items()}
+        return " ".join(words[i] for i in ids if not (skip_special_tokens and i == 0))
+
+
+THOUGHTS = {  # question: the ids each sample generates, and its (thinking, answer) tokens
+    "qa": [([1, 1, 9, 3, 0], (3, 2)), ([1, 9, 3, 0], (2, 2))],  # hmm hmm </think> 42 EOS
+    "qb": [([1, 1, 1, 1, 1, 1], (6, 0)), ([1, 1, 1, 9, 3, 0], (4, 2))],  # cut at 6 tokens: all thinking
+}
+
+
+class ThinkingBackend:
+    """Generates :data:`THOUGHTS` (by the question the prompt starts with) through the engines' shared
+    ``completion_from_ids``."""
+
+    def __init__(self, tokenizer):
+        self.tokenizer = tokenizer
+
+    def generate(self, prompts, n, params, seeds):
+        from thrifty.generation import completion_from_ids
+
+        script = [next(ids for q, ids in THOUGHTS.items() if prompt.startswith(q)) for prompt in prompts]
+        return [[completion_from_ids(ids, [0], self.tokenizer) for ids, _ in samples[:n]] for samples in script]
+
+
+class RightPool:
+    """A verifier pool without processes that calls every response correct."""
+
+    def __init__(self, **kwargs):
+        pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+    def verify(self, texts, golds, mode="math-verify", progress=False):
+        from thrifty.verify import Verdict
+
+        return [Verdict("42", True, False) for _ in texts]
+
+
+def _thinking_run(tmp_path, monkeypatch, tokenizer, **options):
+    """Evaluate :data:`THOUGHTS`'s two problems (levels 1 and 2), two samples each, with ``tokenizer`` (None: the
+    samples exist, no model may be loaded)."""
+    from thrifty.data import Problem
+
+    if tokenizer is None:
+        _no_model(monkeypatch)
+    else:
+        monkeypatch.setattr(harness, "load_backend", lambda *a, **k: ThinkingBackend(tokenizer))
+    monkeypatch.setattr(harness, "VerifierPool", RightPool)
+    problems = [Problem("a", "qa", "42", 1), Problem("b", "qb", "42", 2)]
+    args = _args(tmp_path / "model", tmp_path, max_new_tokens=6, prompt_template="{question}", **options)
+    return evaluate_benchmark(args, "toy", problems)
+
+
+def test_a_thinking_model_s_records_and_summary_split_thinking_from_answer(tmp_path, monkeypatch):
+    summary = _thinking_run(tmp_path, monkeypatch, WordTokenizer())
+    records = _records(tmp_path / "toy")
+    expected = [split for samples in THOUGHTS.values() for _, split in samples]
+    assert [(r["thinking_tokens"], r["answer_tokens"]) for r in records] == expected
+    assert all(r["thinking_tokens"] + r["answer_tokens"] == r["tokens"] for r in records)
+    assert (summary["mean_thinking_tokens"], summary["mean_answer_tokens"]) == (3.75, 1.5)
+    levels = summary["per_level"]
+    assert [(levels[lvl]["mean_thinking_tokens"], levels[lvl]["mean_answer_tokens"]) for lvl in "12"] == [
+        (2.5, 2.0),
+        (5.0, 1.0),
+    ]
+    on_disk = json.loads((tmp_path / "toy" / "summary.json").read_text())
+    assert on_disk["mean_thinking_tokens_se"] == summary["mean_thinking_tokens_se"] == pytest.approx(1.25)
+
+    # records written before the split was counted (one problem's here): re-summarised, without the split
+    for record in records[:2]:
+        del record["thinking_tokens"], record["answer_tokens"]
+    (tmp_path / "toy" / runs.SAMPLES).write_text(runs.jsonl_text(records))
+    again = _thinking_run(tmp_path, monkeypatch, None)
+    assert again["mean_tokens"] == summary["mean_tokens"]
+    assert not any("thinking" in key for key in [*again, *again["per_level"]["2"]])
+
+
+def test_a_forced_response_prefix_is_part_of_the_thinking_split(tmp_path, monkeypatch):
+    """A prefix that closes the thinking (``</think>``, forced) is the whole thinking: 1 token, the rest answer."""
+    _thinking_run(tmp_path, monkeypatch, WordTokenizer(), response_prefix="</think>")
+    records = _records(tmp_path / "toy")
+    assert [r["tokens"] for r in records] == [6, 5, 7, 7]
+    assert [(r["thinking_tokens"], r["answer_tokens"]) for r in records] == [(1, 5), (1, 4), (1, 6), (1, 6)]
+
+
+def test_a_tokenizer_without_an_end_of_thinking_token_writes_no_split(tmp_path, monkeypatch):
+    class Plain(WordTokenizer):
+        vocab = {"<eos>": 0, "hmm": 1, "42": 3, "done": 9}
+
+    summary = _thinking_run(tmp_path, monkeypatch, Plain())
+    assert not any("thinking_tokens" in r or "answer_tokens" in r for r in _records(tmp_path / "toy"))
+    assert not any("thinking" in key or "answer" in key for key in [*summary, *summary["per_level"]["1"]])
 
 
 # --------------------------------------------------------------------------------------------- verdicts

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
+from helpers import DEEPSEEK_TOKENIZER, with_many_eos
 from thrifty.generation import SamplingParams
 from thrifty.generation.hf import HFBackend, resolve_model_path
+
+
+REPO = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="module")
@@ -108,3 +114,42 @@ def test_cpu_attention_and_shared_prefill_sample_exactly_what_plain_generate_doe
         SamplingParams(temperature=0.0, max_new_tokens=30),
     ):
         assert fast.generate(prompts, 3, params, seeds=11) == plain.generate(prompts, 3, params, seeds=11)
+
+
+def test_a_completion_keeps_its_ids_up_to_the_first_eos(tiny_model_dir, tmp_path):
+    """What the thinking split is counted on: the response's ids, as many as its tokens, the EOS last when finished
+    (the padding of a batch's shorter rows dropped), decoding to its text."""
+    backend = HFBackend(str(with_many_eos(tiny_model_dir, tmp_path / "many-eos")))
+    params = SamplingParams(temperature=1.0, max_new_tokens=20)
+    completions = [c for group in backend.generate(["abc", "a longer prompt"], 6, params, 3) for c in group]
+    assert {c.finished for c in completions} == {True, False}  # both kinds are checked
+    for c in completions:
+        assert len(c.ids) == c.tokens
+        ends = [i for i, token in enumerate(c.ids) if token in backend.eos_ids]
+        assert ends == ([c.tokens - 1] if c.finished else [])
+        assert backend.tokenizer.decode(list(c.ids[: c.tokens - c.finished]), skip_special_tokens=True) == c.text
+
+
+DEEPSEEK = DEEPSEEK_TOKENIZER
+
+
+@pytest.mark.skipif(not DEEPSEEK.is_dir(), reason=f"the DeepSeek-R1-Distill tokenizer is not at {DEEPSEEK}")
+def test_deepseek_thinking_and_answer_tokens_from_generated_ids():
+    """DeepSeek-R1-Distill's generated ids, through the engines' shared ``completion_from_ids``: thinking up to and
+    including ``</think>`` (151649), the answer and its EOS (151643, also the padding) after it."""
+    from transformers import AutoTokenizer
+
+    from thrifty.eval.harness import response_lengths
+    from thrifty.generation import completion_from_ids
+    from thrifty.lengths import end_of_thinking_id
+
+    tokenizer = AutoTokenizer.from_pretrained(DEEPSEEK)
+    thought = tokenizer("Let me think. 1+1=2.", add_special_tokens=False)["input_ids"]  # 11 tokens
+    answer = tokenizer("\n\nThe answer is \\boxed{2}.", add_special_tokens=False)["input_ids"]  # 9 tokens
+    end = end_of_thinking_id(tokenizer)
+    assert (end, tokenizer.eos_token_id) == (151649, 151643)
+    done = completion_from_ids([*thought, end, *answer, 151643, 151643], [151643], tokenizer)
+    assert done.text == "Let me think. 1+1=2.</think>\n\nThe answer is \\boxed{2}."
+    assert response_lengths([], done, end) == {"tokens": 22, "thinking_tokens": 12, "answer_tokens": 10}
+    cut = completion_from_ids(thought, [151643], tokenizer)  # still thinking at the token limit
+    assert response_lengths([], cut, end) == {"tokens": 11, "thinking_tokens": 11, "answer_tokens": 0}

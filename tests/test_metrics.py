@@ -122,3 +122,36 @@ def test_summarize_reports_standard_errors_and_majority_vote():
     cut = [dict(id="c", sample=i, correct=i == 0, extracted="7" if i == 0 else None) for i in range(3)]
     assert majority_at_k(cut, 3) == 0.0
     assert majority_at_k(cut[:2], 2) == 0.5  # a tie between the gold and "no answer": broken at random
+
+
+def _thinking(pid, thinking, answer, level):
+    return dict(id=pid, tokens=thinking + answer, finished=True, correct=True, level=level,
+                thinking_tokens=thinking, answer_tokens=answer)  # fmt: skip
+
+
+def test_thinking_and_answer_means_overall_and_per_level():
+    samples = [
+        _thinking("a", 3, 2, level=1),  # 5 tokens: 2 thought, </think>, 1 answered, EOS
+        _thinking("a", 2, 2, level=1),
+        _thinking("b", 6, 0, level=2),  # never closed its thinking: all thinking
+        _thinking("b", 4, 2, level=2),
+    ]
+    s = summarize(samples)
+    assert (s["mean_thinking_tokens"], s["mean_answer_tokens"]) == (3.75, 1.5)
+    assert s["mean_thinking_tokens"] + s["mean_answer_tokens"] == s["mean_tokens"]
+    # per-problem means: thinking 2.5 and 5 -> sd 1.7678 / sqrt(2) = 1.25; answer 2 and 1 -> 0.5
+    assert s["mean_thinking_tokens_se"] == pytest.approx(1.25)
+    assert s["mean_answer_tokens_se"] == pytest.approx(0.5)
+    assert (s["per_level"]["1"]["mean_thinking_tokens"], s["per_level"]["1"]["mean_answer_tokens"]) == (2.5, 2.0)
+    assert (s["per_level"]["2"]["mean_thinking_tokens"], s["per_level"]["2"]["mean_answer_tokens"]) == (5.0, 1.0)
+    assert s["per_level"]["2"]["mean_thinking_tokens_se"] is None  # one problem in the level
+
+
+def test_no_thinking_fields_without_them_on_every_record():
+    """A model that does not think, and records written before the split was counted (alone or mixed with newer
+    ones in a resumed run), summarise as before: no thinking or answer means, rather than means over some."""
+    plain = [_s("a", 5, True, level=1), _s("b", 7, False, level=2)]
+    mixed = [_thinking("a", 3, 2, level=1), _s("b", 7, False, level=2)]
+    for samples in (plain, mixed):
+        s = summarize(samples)
+        assert not any("thinking" in key or "answer" in key for key in [*s, *s["per_level"]["1"]])

@@ -24,6 +24,7 @@ from thrifty.report.tables import (
     settings_table,
     signed,
     summary_table,
+    thinking_table,
 )
 
 
@@ -199,3 +200,24 @@ def test_a_difference_on_the_same_problems_is_paired():
     )
     c = run([(1, 1), (1, 1), (1, 0)])  # +50 points on every problem alike: paired SE 1/6 -> marked
     assert delta_accuracy(c, b).endswith("*")
+
+
+def test_thinking_and_answer_columns_only_where_a_summary_has_them():
+    thinker = _summary(mean_thinking_tokens=60.5, mean_thinking_tokens_se=2.04, mean_answer_tokens=8.44)
+    table = summary_table({"math500": thinker, "organism": _summary()}).splitlines()
+    assert table[0].split(" | ")[6:10] == ["mean tokens ± SE", "thinking ± SE", "answer ± SE", "tokens (correct)"]
+    assert table[2].split(" | ")[6:9] == ["68.9 ± 2.3", "60.5 ± 2.0", "8.4"]  # no SE recorded for the answer's
+    assert table[3] == "| organism | 350 | 2 | 0.900 ± 0.016 | 0.977 | 0.900 | 68.9 ± 2.3 | - | - | 71.4 | 0.000 |"
+    assert "thinking" not in summary_table({"organism": _summary()})
+    results = results_table({"math500": {"base": _summary(), "R1": thinker}}, "base").splitlines()
+    assert results[0].split(" | ")[5:8] == ["mean tokens", "thinking tokens", "answer tokens"]
+    assert results[3].split(" | ")[5:8] == ["68.9 ± 2.3", "60.5 ± 2.0", "8.4"]
+    assert "thinking" not in results_table({"math500": {"base": _summary()}}, "base")
+
+
+def test_thinking_per_level_lists_only_the_models_that_think():
+    levels = {"1": dict(mean_thinking_tokens=30.4, mean_answer_tokens=4.0), "2": dict(accuracy=1.0)}
+    entries = {"R1": dict(per_level=levels), "organism": dict(per_level={"1": {}, "2": {}})}
+    assert thinking_table(entries).splitlines()[2:] == ["| R1 | 30 / 4 | - |"]
+    assert thinking_table({"organism": entries["organism"]}) == ""
+    assert thinking_table({"R1": dict(per_level={"1": levels["1"]})}) == ""  # one level: nothing to compare

@@ -4,9 +4,11 @@ For each benchmark it writes, under ``OUT/<benchmark>/``:
 
 * ``samples.jsonl`` -- one line per response, enough to audit its verdict on its own: ``id``, ``sample``,
   ``level``, ``question``, ``prompt`` (the exact text the model was given), ``gold``, ``response``, ``tokens``,
-  ``finished``; after scoring ``verdicts`` (``{verifier: {"correct", "extracted", "version"[, "timed_out",
-  "verify_timeout"]}}``, one entry per verifier it was ever scored with) and, for the last command's verifier,
-  ``correct``, ``extracted``, ``verifier``, ``verifier_version`` (what reports and metrics read);
+  ``finished``, for a thinking model (its tokenizer has ``</think>`` as one token) ``thinking_tokens`` and
+  ``answer_tokens`` (:func:`response_lengths`); after scoring ``verdicts`` (``{verifier: {"correct",
+  "extracted", "version"[, "timed_out", "verify_timeout"]}}``, one entry per verifier it was ever scored with)
+  and, for the last command's verifier, ``correct``, ``extracted``, ``verifier``, ``verifier_version`` (what
+  reports and metrics read);
 * ``summary.json`` -- :func:`thrifty.eval.metrics.summarize` with the run's settings, wall time, throughput and
   package versions, for the last command's ``--verifier``; ``summary.<verifier>.json`` keeps each verifier's;
 * ``config.json`` -- the settings that determine the samples (model, sampling, prompt, seed, sampler); a folder
@@ -59,8 +61,9 @@ from thrifty.data import (
 )
 from thrifty.data.public import BENCHMARKS
 from thrifty.eval.metrics import default_cutoffs, summarize
-from thrifty.generation import BACKENDS, Backend, SamplingParams, derive_seed, load_backend
+from thrifty.generation import BACKENDS, Backend, Completion, SamplingParams, derive_seed, load_backend
 from thrifty.generation.loading import check_model_source
+from thrifty.lengths import end_of_thinking_id, thinking_split
 from thrifty.verify import MODES, VERIFIER_VERSION, VerifierPool
 
 
@@ -328,7 +331,8 @@ def _generate_missing(
     params = SamplingParams(args.temperature, args.top_p, args.max_new_tokens)
     engine = backend.get()
     prefix = args.response_prefix or ""
-    prefix_tokens = len(engine.tokenizer(prefix, add_special_tokens=False)["input_ids"]) if prefix else 0
+    prefix_ids = engine.tokenizer(prefix, add_special_tokens=False)["input_ids"] if prefix else []
+    end_id = end_of_thinking_id(engine.tokenizer)
     with tqdm(total=sum(len(c) for c in todo) * samples, desc=f"generating {path.parent.name}", unit="resp") as bar:
         for chunk in todo:
             prompts = [render_prompt(p, engine.tokenizer, template) + prefix for p in chunk]
@@ -342,7 +346,7 @@ def _generate_missing(
                     "prompt": prompt,
                     "gold": p.gold,
                     "response": prefix + c.text,
-                    "tokens": prefix_tokens + c.tokens,
+                    **response_lengths(prefix_ids, c, end_id),
                     "finished": c.finished,
                     runs.SETTINGS_KEY: mark,
                 }
@@ -351,6 +355,26 @@ def _generate_missing(
             ]
             runs.append_jsonl(path, records)
             bar.update(len(records))
+
+
+def response_lengths(prefix_ids: list[int], completion: Completion, end_id: int | None) -> dict[str, int]:
+    """The length fields of a response's sample record. ``tokens``: the ``--response_prefix`` 's tokens and the
+    generated ones (the EOS included). For a thinking model (``end_id``, the id of its ``</think>``, is not None)
+    also ``thinking_tokens`` and ``answer_tokens``: :func:`thrifty.lengths.thinking_split` of the prefix's and the
+    generated ids, so they add up to ``tokens`` and a prefix that closes the thinking counts as thinking.
+
+    Example:
+        >>> response = Completion("7 8", tokens=4, finished=True, ids=(5, 9, 7, 2))  # 5 </think> 7 EOS
+        >>> response_lengths([4], response, end_id=9)
+        {'tokens': 5, 'thinking_tokens': 3, 'answer_tokens': 2}
+        >>> response_lengths([4], response, end_id=None)
+        {'tokens': 5}
+    """
+    lengths = {"tokens": len(prefix_ids) + completion.tokens}
+    if end_id is not None and completion.ids is not None:
+        thinking, answer = thinking_split([*prefix_ids, *completion.ids], end_id)
+        lengths.update(thinking_tokens=thinking, answer_tokens=answer)
+    return lengths
 
 
 VERDICT_FIELDS = ("correct", "extracted", "verifier", "verifier_version", "timed_out", "verify_timeout")

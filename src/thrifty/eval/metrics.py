@@ -1,7 +1,8 @@
 """Evaluation metrics, pure: scored samples in, numbers out. No models, no files.
 
 A *sample* here is a mapping with at least ``id`` (problem), ``tokens`` (response length in tokens),
-``finished`` (ended with EOS rather than at the token limit), ``correct`` and optionally ``level``.
+``finished`` (ended with EOS rather than at the token limit), ``correct`` and optionally ``level``, and for a
+thinking model ``thinking_tokens`` and ``answer_tokens`` (its tokens up to and including ``</think>``, and after).
 
 The paper reports the *average pass rate* (mean correctness over all samples of all problems) and the mean
 response length over all samples; both are here with their standard errors (clustered by problem: a problem's
@@ -205,6 +206,33 @@ def _basic(samples: Sequence[Mapping]) -> dict:
     return basic
 
 
+THINKING_PARTS = ("thinking_tokens", "answer_tokens")
+"""The sample fields that split a thinking model's ``tokens``: up to and including ``</think>``, and after."""
+
+
+def thinking_means(samples: Sequence[Mapping]) -> dict:
+    """``mean_thinking_tokens`` and ``mean_answer_tokens`` with their clustered standard errors (``..._se``:
+    :func:`clustered_se`) when every sample carries both :data:`THINKING_PARTS`; ``{}`` otherwise (a model that
+    does not think, or records written before they were counted: no mean over only some of the samples).
+
+    Example:
+        >>> s = [dict(id="a", thinking_tokens=30, answer_tokens=10), dict(id="b", thinking_tokens=50, answer_tokens=6)]
+        >>> {k: v for k, v in thinking_means(s).items() if not k.endswith("_se")}
+        {'mean_thinking_tokens': 40.0, 'mean_answer_tokens': 8.0}
+        >>> thinking_means([dict(id="a", tokens=40)])
+        {}
+    """
+    if not all(s.get(part) is not None for s in samples for part in THINKING_PARTS):
+        return {}
+    problems = [s["id"] for s in samples]
+    means = {}
+    for part in THINKING_PARTS:
+        values = [float(s[part]) for s in samples]
+        means[f"mean_{part}"] = fmean(values)
+        means[f"mean_{part}_se"] = clustered_se(values, problems)
+    return means
+
+
 def behaviour_table(samples: Sequence[Mapping]) -> dict[str, dict]:
     """Per behaviour label (samples' ``behaviour``): its ``share`` of the samples, ``n``, ``accuracy`` and
     ``mean_tokens``, most frequent first.
@@ -244,6 +272,8 @@ def summarize(samples: Sequence[Mapping], cutoffs: Iterable[int] | None = None) 
         ``per_level`` (``{"3": {accuracy, mean_tokens, ...}}``, when samples carry a level),
         ``mean_oracle_tokens`` and ``oracle_ratio`` (mean tokens / mean minimal tokens, when every sample
         carries ``oracle_tokens``, as the organism's do),
+        ``mean_thinking_tokens``, ``mean_answer_tokens`` and their ``_se`` (:func:`thinking_means`: when every
+        sample carries ``thinking_tokens`` and ``answer_tokens``, as a thinking model's do; in each level too),
         ``behaviours`` (:func:`behaviour_table`, overall and in each level, when samples carry a ``behaviour``) and
         ``cutoff_curve`` (see :func:`cutoff_curve`; only when ``cutoffs`` are given).
     """
@@ -268,6 +298,10 @@ def summarize(samples: Sequence[Mapping], cutoffs: Iterable[int] | None = None) 
             levels[int(s["level"])].append(s)
     if levels:
         summary["per_level"] = {str(level): _basic(levels[level]) for level in sorted(levels)}
+    if thinking := thinking_means(samples):  # every record splits its tokens: so does every level
+        summary.update(thinking)
+        for level, group in levels.items():
+            summary["per_level"][str(level)].update(thinking_means(group))
     if all(s.get("behaviour") is not None for s in samples):
         summary["behaviours"] = behaviour_table(samples)
         for level, group in levels.items():

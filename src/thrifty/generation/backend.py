@@ -35,11 +35,14 @@ class Completion:
         text (`str`): the response, special tokens removed.
         tokens (`int`): response length in tokens, the EOS token included when there is one.
         finished (`bool`): True if the model emitted EOS, False if it was cut at ``max_new_tokens``.
+        ids (`tuple[int, ...]`, *optional*): the response's token ids, the EOS included (``len(ids) == tokens``):
+            what its thinking and answer tokens are counted on (:func:`thrifty.lengths.thinking_split`).
     """
 
     text: str
     tokens: int
     finished: bool
+    ids: tuple[int, ...] | None = None
 
 
 class Backend(Protocol):
@@ -112,9 +115,17 @@ def eos_token_ids(tokenizer, generation_config) -> list[int]:
 
 def completion_from_ids(ids: Sequence[int], eos_ids: Sequence[int], tokenizer) -> Completion:
     """The response in generated ids: up to and including the first EOS (finished), else all of them (cut at
-    the token limit). The EOS counts as a token and is not part of the text."""
+    the token limit). The EOS counts as a token and is not part of the text; the response's ids keep it.
+
+    Example:
+        >>> class Letters:
+        ...     def decode(self, ids, skip_special_tokens=True):
+        ...         return "".join(chr(96 + i) for i in ids)
+        >>> completion_from_ids([1, 2, 0, 0], eos_ids=[0], tokenizer=Letters())  # padding after the EOS goes
+        Completion(text='ab', tokens=3, finished=True, ids=(1, 2, 0))
+    """
     eos = set(eos_ids)
     stop = next((i for i, token in enumerate(ids) if token in eos), None)
-    if stop is None:
-        return Completion(tokenizer.decode(list(ids), skip_special_tokens=True), len(ids), False)
-    return Completion(tokenizer.decode(list(ids[:stop]), skip_special_tokens=True), stop + 1, True)
+    response = tuple(int(token) for token in (ids if stop is None else ids[: stop + 1]))
+    text = tokenizer.decode(list(response if stop is None else response[:-1]), skip_special_tokens=True)
+    return Completion(text, len(response), stop is not None, response)

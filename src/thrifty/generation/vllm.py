@@ -5,9 +5,10 @@ the README). vLLM starts worker processes: call it from a script's ``if __name__
 ``thrifty`` command does).
 
 Prompts are tokenized here, with the same rule as the hf backend, and passed to vLLM as token ids; responses
-are decoded here from vLLM's token ids. So token counts, EOS handling and text match the hf backend exactly,
-and only the sampling engine differs. Sampling is pinned as in the hf backend: the model's
-``generation_config.json`` defaults (top_k, repetition_penalty, ...) are not applied.
+are decoded here from vLLM's token ids. So token counts, EOS handling, text and the response's ids (on which
+thinking and answer tokens are counted) match the hf backend exactly, and only the sampling engine differs.
+Sampling is pinned as in the hf backend: the model's ``generation_config.json`` defaults (top_k,
+repetition_penalty, ...) are not applied.
 
 Sampling is batch-invariant as in the hf backend: every sample is a request of its own (``n=1``) with its own
 seed, ``sample_seed(prompt seed, j)``, so it depends neither on its siblings nor on the other requests of the

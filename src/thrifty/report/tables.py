@@ -8,7 +8,7 @@ when it exceeds twice its standard error (:func:`exceeds_noise`, :data:`NOISE_RU
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from math import sqrt
 
 
@@ -155,8 +155,29 @@ def _at_k(summary: Mapping, key: str) -> str:
     return f"{values[k]:.3f} (k={k})"
 
 
+THINKING_NOTE = (
+    "For a thinking model, *thinking* tokens run up to and including its `</think>` and *answer* tokens follow it "
+    "(they add up to the mean tokens; a response that never closes its thinking is all thinking)."
+)
+"""What the thinking / answer columns mean, for under a table that has them."""
+
+THINKING_KEYS = ("mean_thinking_tokens", "mean_answer_tokens")
+"""The summary fields of a thinking model's split of its mean tokens (:func:`thrifty.eval.metrics.thinking_means`)."""
+
+
+def has_thinking(summaries: Iterable[Mapping]) -> bool:
+    """Whether any summary splits its tokens into thinking and answer (a thinking model's evaluation)."""
+    return any(s.get(THINKING_KEYS[0]) is not None for s in summaries)
+
+
+def _thinking_cells(summary: Mapping) -> list[str]:
+    """Mean thinking and answer tokens ± SE ('-' for a summary without them)."""
+    return [with_se(summary.get(key), summary.get(f"{key}_se"), 1) for key in THINKING_KEYS]
+
+
 def summary_table(summaries: Mapping[str, Mapping]) -> str:
-    """One markdown row per benchmark: problems, samples, accuracy ± SE, pass@k, maj@k, tokens ± SE, truncation.
+    """One markdown row per benchmark: problems, samples, accuracy ± SE, pass@k, maj@k, tokens ± SE, truncation;
+    where some summary has them (a thinking model's), thinking and answer tokens ± SE after the mean tokens.
 
     Example:
         >>> print(summary_table({"gsm8k": dict(n_problems=2, samples_per_problem=2, accuracy=0.5, accuracy_se=0.25,
@@ -166,19 +187,18 @@ def summary_table(summaries: Mapping[str, Mapping]) -> str:
         |---|---|---|---|---|---|---|---|---|
         | gsm8k | 2 | 2 | 0.500 ± 0.250 | 0.750 | 0.500 | 10.0 ± 1.5 | 8.0 | 0.000 |
     """
-    lines = [
-        "| benchmark | problems | k | accuracy ± SE | pass@k | maj@k | mean tokens ± SE | tokens (correct) "
-        "| truncated |",
-        "|---|---|---|---|---|---|---|---|---|",
-    ]
+    thinking = has_thinking(summaries.values())
+    columns = ["benchmark", "problems", "k", "accuracy ± SE", "pass@k", "maj@k", "mean tokens ± SE"]
+    columns += ["thinking ± SE", "answer ± SE"] if thinking else []
+    columns += ["tokens (correct)", "truncated"]
+    lines = ["| " + " | ".join(columns) + " |", "|---" * len(columns) + "|"]
     for name, s in summaries.items():
         k = str(s.get("samples_per_problem") or _largest_k(s.get("pass_at_k")))
-        lines.append(
-            f"| {name} | {s['n_problems']} | {k} | {with_se(s['accuracy'], s.get('accuracy_se'))} | "
-            f"{_fmt((s.get('pass_at_k') or {}).get(k))} | {_fmt((s.get('maj_at_k') or {}).get(k))} | "
-            f"{with_se(s['mean_tokens'], s.get('mean_tokens_se'), 1)} | {_fmt(s.get('mean_tokens_correct'), 1)} | "
-            f"{_fmt(s.get('truncation_rate'))} |"
-        )
+        cells = [name, str(s["n_problems"]), k, with_se(s["accuracy"], s.get("accuracy_se"))]
+        cells += [_fmt((s.get("pass_at_k") or {}).get(k)), _fmt((s.get("maj_at_k") or {}).get(k))]
+        cells += [with_se(s["mean_tokens"], s.get("mean_tokens_se"), 1), *(_thinking_cells(s) if thinking else [])]
+        cells += [_fmt(s.get("mean_tokens_correct"), 1), _fmt(s.get("truncation_rate"))]
+        lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
@@ -221,7 +241,8 @@ def model_table(models: Mapping[str, Mapping], base: str = "base") -> str:
 
 def results_table(by_benchmark: Mapping[str, Mapping[str, Mapping]], base: str | None) -> str:
     """One row per (model, benchmark): accuracy ± SE, pass@k and maj@k (when some model has k > 1 samples per
-    problem), mean tokens ± SE (all / correct), tokens / oracle, Δ against ``base`` (:data:`NOISE_RULE`).
+    problem), mean tokens ± SE (all / correct; thinking / answer when some model thinks: :data:`THINKING_NOTE`),
+    tokens / oracle, Δ against ``base`` (:data:`NOISE_RULE`).
 
     Example:
         >>> gsm8k = {"base": dict(accuracy=0.8, accuracy_se=0.02, mean_tokens=200.0, mean_tokens_correct=180.0),
@@ -235,8 +256,10 @@ def results_table(by_benchmark: Mapping[str, Mapping[str, Mapping]], base: str |
     """
     entries_all = [e for entries in by_benchmark.values() for e in entries.values()]
     at_k = [key for key in ("pass_at_k", "maj_at_k") if any(_largest_k(e.get(key)) > 1 for e in entries_all)]
-    columns = ["model", "benchmark", "accuracy", *(k.replace("_at_", "@") for k in at_k)]
-    columns += ["mean tokens", "tokens (correct)", "tokens / oracle", "Δ accuracy (points)", "Δ tokens"]
+    thinking = has_thinking(entries_all)
+    columns = ["model", "benchmark", "accuracy", *(k.replace("_at_", "@") for k in at_k), "mean tokens"]
+    columns += ["thinking tokens", "answer tokens"] if thinking else []
+    columns += ["tokens (correct)", "tokens / oracle", "Δ accuracy (points)", "Δ tokens"]
     lines = ["| " + " | ".join(columns) + " |", "|---" * len(columns) + "|"]
     for benchmark, entries in by_benchmark.items():
         ref = entries.get(base) if base else None
@@ -244,8 +267,8 @@ def results_table(by_benchmark: Mapping[str, Mapping[str, Mapping]], base: str |
             d_acc, d_tok = ("-", "-") if ref is None or e is ref else (delta_accuracy(e, ref), delta_tokens(e, ref))
             cells = [name, benchmark, with_se(e["accuracy"], e.get("accuracy_se"))]
             cells += [_at_k(e, key) for key in at_k]
+            cells += [with_se(e["mean_tokens"], e.get("mean_tokens_se"), 1), *(_thinking_cells(e) if thinking else [])]
             cells += [
-                with_se(e["mean_tokens"], e.get("mean_tokens_se"), 1),
                 _fmt(e.get("mean_tokens_correct"), 1),
                 _fmt(e.get("oracle_ratio"), 2),
                 d_acc,
@@ -377,6 +400,13 @@ def matched_length_table(entries: Mapping[str, Mapping]) -> str:
     return "\n".join(lines)
 
 
+def _levels(entries: Mapping[str, Mapping]) -> list[str]:
+    """Every difficulty level any entry's ``per_level`` holds, in numeric order ("2" before "10")."""
+    return sorted(
+        {lvl for e in entries.values() for lvl in e.get("per_level", {})}, key=lambda x: (len(str(x)), str(x))
+    )
+
+
 PER_LEVEL_NOTE = (
     "Each cell: accuracy (± one SE where known) / mean tokens, and in brackets the change in mean tokens against "
     "{base} on that level (negative = shorter, positive = longer; ± one SE, * beyond twice it)."
@@ -399,9 +429,7 @@ def per_level_table(entries: Mapping[str, Mapping], base: str | None) -> str:
         | base | 1.00 / 40 | 0.50 / 80 |
         | α=0.2 | 1.00 / 20 (−50%) | 0.60 / 60 (−25%) |
     """
-    levels = sorted(
-        {lvl for e in entries.values() for lvl in e.get("per_level", {})}, key=lambda x: (len(str(x)), str(x))
-    )
+    levels = _levels(entries)
     if len(levels) < 2:
         return ""
     ref = entries.get(base, {}).get("per_level", {}) if base else {}
@@ -418,6 +446,34 @@ def per_level_table(entries: Mapping[str, Mapping], base: str | None) -> str:
             if name != base and lvl in ref and ref[lvl].get("mean_tokens"):
                 cell += f" ({delta_tokens(s, ref[lvl])})".replace("-", "−")
             cells.append(cell)
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def thinking_table(entries: Mapping[str, Mapping]) -> str:
+    """Models × difficulty levels: mean thinking / answer tokens of the models that think (:data:`THINKING_NOTE`);
+    '' without two levels or without a thinking model.
+
+    Example:
+        >>> e = {"R1": dict(per_level={"1": dict(mean_thinking_tokens=300.0, mean_answer_tokens=40.0),
+        ...                            "2": dict(mean_thinking_tokens=900.0, mean_answer_tokens=60.0)}),
+        ...      "organism": dict(per_level={"1": dict(mean_tokens=20.0), "2": dict(mean_tokens=30.0)})}
+        >>> print(thinking_table(e))
+        | model | level 1 | level 2 |
+        |---|---|---|
+        | R1 | 300 / 40 | 900 / 60 |
+    """
+    levels = _levels(entries)
+    thinkers = {name: e for name, e in entries.items() if has_thinking(e.get("per_level", {}).values())}
+    if len(levels) < 2 or not thinkers:
+        return ""
+    lines = ["| model | " + " | ".join(f"level {lvl}" for lvl in levels) + " |", "|---|" + "---|" * len(levels)]
+    for name, e in thinkers.items():
+        cells = []
+        for lvl in levels:
+            s = e.get("per_level", {}).get(lvl) or {}
+            thinking, answer = (s.get(key) for key in THINKING_KEYS)
+            cells.append("-" if thinking is None else f"{thinking:.0f} / {answer:.0f}")
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
