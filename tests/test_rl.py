@@ -11,7 +11,7 @@ import pytest
 import torch
 import yaml
 
-from helpers import TINY_RL, flags, torchrun
+from helpers import DEEPSEEK_TOKENIZER, TINY_RL, flags, torchrun
 from thrifty import runs
 from thrifty.advantages import ADVANTAGES, get_advantage, register_advantage, rloo_advantages
 from thrifty.rewards import REWARDS, Rollout, length_penalized_rewards, make_reward, register_reward
@@ -72,11 +72,14 @@ def _scorer(correct, reward, estimator="rloo", n=4):
     trainer.num_generations = trainer.num_generations_eval = n
     trainer.model = SimpleNamespace(training=True)
     trainer.state = SimpleNamespace(global_step=3)
-    trainer.accelerator = SimpleNamespace(device=torch.device("cpu"))
+    trainer.accelerator = SimpleNamespace(device=torch.device("cpu"), num_processes=1)
     trainer.beta = trainer.kl_coef = 1e-3
+    trainer.kl_penalty, trainer.whiten_advantages, trainer.grade_truncated = "loss", "none", False
+    trainer.length_measure, trainer.length_unit, trainer.max_prompt_length = "tokens", "response", 0
+    trainer._prompt_ids = []
     trainer._logs = {"advantages": deque([9.0] * 8, maxlen=8)}  # TRL's own advantages of this rollout
     trainer.logged = {}
-    trainer._log_metric = trainer.logged.__setitem__
+    trainer._log_metric = trainer._log_now = trainer.logged.__setitem__
     return trainer
 
 
@@ -99,7 +102,7 @@ def _inputs(extra=None):
     return [{"prompt": p, "answer": "1", "problem_id": f"id-{p}", **(extra or {})} for p in ["p"] * 4 + ["q"] * 4]
 
 
-@pytest.mark.parametrize("estimator", ["rloo", "grpo", "batch"])
+@pytest.mark.parametrize("estimator", ["rloo", "grpo"])
 def test_one_process_scores_and_advantages_are_the_pure_functions(estimator):
     trainer = _scorer(CORRECT, make_reward("length_penalized", alpha=0.4), estimator)
     rewards = trainer._calculate_rewards(_inputs(), ["p"] * 4 + ["q"] * 4, ["x"] * 8, IDS)
@@ -107,9 +110,10 @@ def test_one_process_scores_and_advantages_are_the_pure_functions(estimator):
     want = length_penalized_rewards(CORRECT, lengths, GROUPS, 0.4, TRUNCATED)
     assert rewards.shape == (8, 1) and rewards[:, 0].tolist() == pytest.approx(want)
     assert want[3] == 0.0  # correct but cut off
-    advantages = trainer._advantages({"advantages": torch.zeros(8)})
+    advantages = trainer._advantages({"advantages": torch.zeros(8), "completion_mask": torch.ones(8, 30)})
     assert advantages.tolist() == pytest.approx(get_advantage(estimator).sequence(want, GROUPS), rel=1e-6)
-    assert list(trainer._logs["advantages"]) == get_advantage(estimator).sequence(want, GROUPS)  # what is logged
+    logged_advantages = list(trainer._logs["advantages"])  # what the completions log shows
+    assert logged_advantages == pytest.approx(get_advantage(estimator).sequence(want, GROUPS), rel=1e-6)
     logged = trainer.logged
     assert logged["accuracy"] == pytest.approx(5 / 8) and logged["alpha"] == 0.4 and logged["truncated"] == 1 / 8
     assert logged["tokens/mean"] == pytest.approx(sum(lengths) / 8)
@@ -151,7 +155,7 @@ def test_a_reward_must_answer_every_response_and_groups_must_be_whole(monkeypatc
     unscored = _scorer(CORRECT, reward)
     unscored._scored = None
     with pytest.raises(RuntimeError, match="not scored"):
-        unscored._advantages({"advantages": torch.zeros(8)})
+        unscored._advantages({"advantages": torch.zeros(8), "completion_mask": torch.ones(8, 30)})
 
 
 def test_a_per_token_estimator_gets_this_process_terms(monkeypatch):
@@ -177,12 +181,200 @@ def test_a_per_token_estimator_gets_this_process_terms(monkeypatch):
     assert terms.logps is output["old_per_token_logps"] and terms.ref_logps is output["ref_per_token_logps"]
 
 
+def _official_output(seed=0):
+    """What TRL hands the advantage step for IDS: a (responses, tokens) mask and both log-probs."""
+    generator = torch.Generator().manual_seed(seed)
+    width = max(len(ids) for ids in IDS)
+    mask = torch.tensor([[1.0] * len(ids) + [0.0] * (width - len(ids)) for ids in IDS])
+    logps = -torch.rand(8, width, generator=generator) * mask
+    ref = logps - 0.3 * torch.rand(8, width, generator=generator) * mask
+    return {
+        "advantages": torch.zeros(8),
+        "completion_mask": mask,
+        "old_per_token_logps": logps,
+        "ref_per_token_logps": ref,
+    }
+
+
+def test_the_official_update_is_kl_to_go_then_token_whitening():
+    """--kl_penalty reward and --whiten_advantages tokens: per-token advantages, in that order, from the whole
+    rollout's RLOO advantages; the completions log shows each response's mean over its tokens."""
+    from thrifty.advantages import kl_reward_to_go, whiten_tokens
+
+    trainer = _scorer(CORRECT, make_reward("length_penalized", alpha=0.4))
+    trainer.kl_penalty, trainer.whiten_advantages, trainer.kl_coef = "reward", "tokens", 0.05
+    want = trainer._calculate_rewards(_inputs(), ["p"] * 4 + ["q"] * 4, ["x"] * 8, IDS)[:, 0].tolist()
+    output = _official_output()
+    mask = output["completion_mask"]
+    advantages = trainer._advantages(output)
+    sequence = torch.tensor(rloo_advantages(want, GROUPS))
+    per_token = kl_reward_to_go(sequence, output["old_per_token_logps"], output["ref_per_token_logps"], mask, 0.05)
+    assert advantages.shape == mask.shape
+    assert torch.allclose(advantages, whiten_tokens(per_token, mask), atol=1e-6)
+    tokens = advantages[mask.bool()]
+    assert tokens.mean().item() == pytest.approx(0, abs=1e-6) and tokens.std(unbiased=False).item() == pytest.approx(1)
+    kl_first = 0.05 * ((output["old_per_token_logps"] - output["ref_per_token_logps"]) * mask).sum(1)
+    assert trainer.logged["kl_to_go/mean"] == pytest.approx(kl_first.mean().item(), rel=1e-5)
+    assert trainer.logged["advantages/abs_mean"] == pytest.approx(sum(map(abs, sequence.tolist())) / 8, rel=1e-6)
+    logged = list(trainer._logs["advantages"])
+    assert logged == pytest.approx(((advantages * mask).sum(1) / mask.sum(1)).tolist(), abs=1e-6)
+    # the pieces one at a time: the KL alone keeps the advantages unwhitened, whitening alone has no KL
+    trainer.whiten_advantages = "none"
+    trainer._calculate_rewards(_inputs(), ["p"] * 4 + ["q"] * 4, ["x"] * 8, IDS)
+    assert torch.allclose(trainer._advantages(output), per_token, atol=1e-6)
+    trainer.kl_penalty, trainer.whiten_advantages = "loss", "tokens"
+    trainer._calculate_rewards(_inputs(), ["p"] * 4 + ["q"] * 4, ["x"] * 8, IDS)
+    flat = sequence.unsqueeze(1) * mask
+    assert torch.allclose(trainer._advantages(output), whiten_tokens(flat, mask), atol=1e-6)
+
+
+class TextVerifier:
+    """Right when the text ends in '1' (and records what it was asked)."""
+
+    def __init__(self):
+        self.texts = []
+
+    def verify(self, texts, golds, mode):
+        self.texts.extend(texts)
+        return [Verdict(None, t.endswith("1"), False) for t in texts]
+
+
+def test_truncated_responses_are_graded_as_the_official_code_grades_them():
+    """--grade_truncated: a cut response is checked without its last token (the official trainer writes EOS over
+    it) and, if right, rewarded against its group's finished correct responses."""
+    tokenizer = SimpleNamespace(decode=lambda ids, skip_special_tokens: "".join(str(i) for i in ids))
+    ids = [[1, 2, 1, EOS], [2, 1, 1, 1, 1, 1, EOS], [1, 1, 1, 1, 1, 1, 1, 1, 1, 1], [2, 2, 2, 2, 2, 2, 2, 2, 2, 1]]
+    texts = ["121", "211111", "1111111111", "2222222221"]
+    for grade in (False, True):
+        trainer = _scorer(None, make_reward("length_penalized", alpha=0.2, grade_truncated=grade), n=4)
+        trainer.verifier, trainer.processing_class, trainer.grade_truncated = TextVerifier(), tokenizer, grade
+        rewards = trainer._calculate_rewards(_inputs()[:4], ["p"] * 4, texts, ids)[:, 0].tolist()
+        want = length_penalized_rewards(
+            [True, True, True, grade is False], [4, 7, 10, 10], [0] * 4, 0.2, [False, False, True, True], grade
+        )
+        assert rewards == pytest.approx(want)
+        if grade:  # the last token is gone before checking: "2222222221" -> "222222222" is wrong
+            assert trainer.verifier.texts == ["121", "211111", "111111111", "222222222"]
+            assert rewards[2] > 0 and rewards[3] == 0
+        else:
+            assert trainer.verifier.texts == texts and rewards[2] == rewards[3] == 0
+
+
+def test_lengths_can_be_the_official_measure_or_the_thinking():
+    from transformers import AutoTokenizer
+
+    from thrifty.lengths import official_length
+
+    tokenizer = AutoTokenizer.from_pretrained(DEEPSEEK_TOKENIZER)
+    eos, think_end = tokenizer.eos_token_id, 151649
+    prompt = tokenizer("<｜User｜>1+1?<｜Assistant｜><think>\n")["input_ids"]
+    body = tokenizer.encode("Two.", add_special_tokens=False)
+    ids = [body + [think_end] + body + [eos], body * 3]  # finished; cut at the limit
+    trainer = _scorer([True, True], make_reward("length_penalized", alpha=0.2), n=2)
+    trainer.processing_class, trainer._prompt_ids = tokenizer, [prompt, prompt]
+    assert trainer._lengths(ids, [True, False]) == [len(ids[0]), len(ids[1])]
+    trainer.length_measure = "official"
+    cut = ids[1][:-1] + [eos]  # as the official code sees a response cut at the limit
+    assert trainer._lengths(ids, [True, False]) == [
+        official_length(tokenizer, prompt, ids[0]),
+        official_length(tokenizer, prompt, cut),
+    ]
+    trainer.length_measure, trainer.length_unit, trainer.end_of_thinking = "tokens", "thinking", think_end
+    assert trainer._lengths(ids, [True, False]) == [len(body) + 1, len(ids[1])]
+
+
+def test_profiles_set_every_piece_and_a_given_value_wins(tmp_path):
+    paper, official = ThriftyArguments(prompts="organism"), ThriftyArguments(prompts="organism", profile="official")
+    pieces = (
+        "kl_penalty",
+        "whiten_advantages",
+        "grade_truncated",
+        "length_measure",
+        "prompt_format",
+        "max_prompt_length",
+    )
+    assert [getattr(paper, p) for p in pieces] == ["loss", "none", False, "tokens", "chat", 0]
+    assert [getattr(official, p) for p in pieces] == ["reward", "tokens", True, "official", "raw", 512]
+    mixed = ThriftyArguments(prompts="organism", profile="official", whiten_advantages="none", grade_truncated=False)
+    assert (mixed.kl_penalty, mixed.whiten_advantages, mixed.grade_truncated) == ("reward", "none", False)
+    organism = REPO / "recipes" / "organism" / "alpha_0.2.yaml"
+    _, config, _ = load_recipe(organism, "--profile", "official")
+    assert (config.warmup_steps, config.max_completion_length) == (0, 256)  # the recipe gives both: they win
+    recipe = {
+        k: v
+        for k, v in yaml.safe_load(organism.read_text()).items()
+        if k not in ("warmup_steps", "max_completion_length")
+    }
+    (tmp_path / "r.yaml").write_text(yaml.safe_dump(recipe))
+    _, config, _ = load_recipe(tmp_path / "r.yaml", "--profile", "official")
+    assert (config.warmup_steps, config.max_completion_length) == (6, 32000)  # the official scheduler and cap
+    _, config, _ = load_recipe(tmp_path / "r.yaml", "--profile", "official", "--warmup_steps", "3")
+    assert (config.warmup_steps, config.max_completion_length) == (3, 32000)
+    _, config, _ = load_recipe(tmp_path / "r.yaml")
+    assert (config.warmup_steps, config.max_completion_length) == (0.05, TrainConfig.max_completion_length)
+
+
+@pytest.mark.parametrize(
+    "given, message",
+    [
+        (dict(profile="openrlhf"), "--profile must be one of paper, official, got 'openrlhf'"),
+        (dict(kl_penalty="k3"), "--kl_penalty must be one of loss, reward, got 'k3'"),
+        (dict(whiten_advantages="batch"), "--whiten_advantages must be one of none, tokens"),
+        (dict(length_measure="chars"), "--length_measure must be one of tokens, official"),
+        (dict(max_prompt_length=-1), "--max_prompt_length must be >= 0"),
+        (dict(advantage_estimator="batch"), "--advantage_estimator rloo --whiten_advantages tokens"),
+        (dict(length_unit="thinking", length_measure="official"), "use it with --length_measure tokens"),
+    ],
+)
+def test_profile_pieces_are_validated(given, message):
+    with pytest.raises(ValueError, match=message.replace("(", "\\(").replace("[", "\\[")):
+        ThriftyArguments(prompts="organism", **given)
+
+
+def test_sixteen_bit_weights_are_refused_without_master_weights():
+    from trl import ModelConfig
+
+    from thrifty.rl.run import check_precision
+
+    config = TrainConfig(output_dir="unused", use_cpu=True)
+    check_precision(ModelConfig(dtype="float32"), config)
+    with pytest.raises(
+        ValueError, match="--dtype bfloat16 loads bfloat16 weights, and without DeepSpeed ZeRO or FSDP"
+    ):
+        check_precision(ModelConfig(dtype="bfloat16"), config)
+    config.deepspeed = {"zero_optimization": {"stage": 2}}
+    check_precision(ModelConfig(dtype="bfloat16"), config)
+
+
+def test_raw_prompts_hold_one_bos_and_chat_rows_are_refused_there():
+    from transformers import AutoTokenizer
+
+    from thrifty.data import Problem
+    from thrifty.data.prompts import OFFICIAL_PROMPT_TEMPLATE
+    from thrifty.rl import build_dataset
+
+    tokenizer = AutoTokenizer.from_pretrained(DEEPSEEK_TOKENIZER)
+    rows = build_dataset([Problem("a", "1+1?", "2")], OFFICIAL_PROMPT_TEMPLATE, "raw", tokenizer)
+    ids = tokenizer(rows[0]["prompt"])["input_ids"]  # as TRL tokenizes a string prompt
+    assert ids.count(tokenizer.bos_token_id) == 1 and ids[0] == tokenizer.bos_token_id
+    assert ids[-1] == tokenizer.convert_tokens_to_ids("<｜Assistant｜>") and 151648 not in ids  # no <think> opened
+    with pytest.raises(ValueError, match="--prompt_format raw fills a template with a question, but 1 rows are chat"):
+        build_dataset([Problem("b", "x", "2", messages=(("user", "x"),))], "{question}", "raw", tokenizer)
+
+
 # --------------------------------------------------------------------------------------------- two ranks
+def _padded(rows: list[list[float]], width: int) -> torch.Tensor:
+    return torch.tensor([row + [0.0] * (width - len(row)) for row in rows])
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize("estimator", ["rloo", "batch"])
-def test_two_ranks_see_whole_groups(tiny_model_dir, tmp_path, estimator):
-    """torchrun, 2 CPU ranks (gloo), 6 responses each per rollout, groups of 4: the middle group straddles them."""
-    run = torchrun(REPO / "tests" / "scripts" / "two_rank_rewards.py", tiny_model_dir, tmp_path, 0.3, estimator)
+@pytest.mark.parametrize("mode", ["rloo", "official"])
+def test_two_ranks_see_whole_groups(tiny_model_dir, tmp_path, mode):
+    """torchrun, 2 CPU ranks (gloo), 6 responses each per rollout, groups of 4: the middle group straddles them.
+    ``official``: each rank's KL-to-go advantages, whitened with statistics over both ranks' tokens."""
+    from thrifty.advantages import kl_reward_to_go, whiten_tokens
+
+    run = torchrun(REPO / "tests" / "scripts" / "two_rank_rewards.py", tiny_model_dir, tmp_path, 0.3, mode)
     assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-4000:]
     ranks = [json.loads((tmp_path / f"rank{r}.json").read_text()) for r in (0, 1)]
     assert len(ranks[0]) == len(ranks[1]) == 2  # 4 steps, 2 per rollout
@@ -197,8 +389,27 @@ def test_two_ranks_see_whole_groups(tiny_model_dir, tmp_path, estimator):
         truncated = call0["truncated"] + call1["truncated"]
         want = length_penalized_rewards(correct, lengths, groups, 0.3, truncated)
         assert call0["rewards"] == pytest.approx(want) and call1["rewards"] == pytest.approx(want)  # the whole rollout
-        advantages = get_advantage(estimator).sequence(want, groups)
-        assert call0["advantages"] + call1["advantages"] == pytest.approx(advantages, abs=1e-6)
+        advantages = rloo_advantages(want, groups)
+        if mode == "rloo":
+            assert call0["advantages"] + call1["advantages"] == pytest.approx(advantages, abs=1e-6)
+        else:  # pad both ranks' tokens to one width and whiten the whole rollout at once
+            width = max(len(c["mask"][0]) for c in (call0, call1))
+            per_token = torch.cat(
+                [
+                    kl_reward_to_go(
+                        torch.tensor(advantages[6 * r : 6 * r + 6]),
+                        _padded(c["logps"], width),
+                        _padded(c["ref_logps"], width),
+                        _padded(c["mask"], width),
+                        0.05,
+                    )
+                    for r, c in enumerate((call0, call1))
+                ]
+            )
+            mask = torch.cat([_padded(c["mask"], width) for c in (call0, call1)])
+            trained = torch.cat([_padded(c["advantages"], width) for c in (call0, call1)])
+            assert torch.allclose(trained * mask, whiten_tokens(per_token, mask), atol=1e-5)
+            assert call0["beta"] == call1["beta"] == 0.05
         # the split group (samples 4-7) has correct answers of different lengths, so its statistics matter
         informative |= len({round(r, 6) for r in want[4:8] if r > 0}) >= 2
     assert split_seen and informative
@@ -363,6 +574,26 @@ def test_an_estimator_can_take_the_kl_out_of_the_loss_and_into_the_advantages(ti
     assert _train(tmp_path, tiny_model_dir, *flags(advantage_estimator="kl_to_go", beta=0, max_steps=1)) == 2
 
 
+def test_train_cli_runs_the_official_profile(tiny_model_dir, tmp_path):
+    """--profile official end to end on the tiny model: every piece recorded in the run's arguments, no KL term in
+    the loss, the KL-to-go and the length signal logged beside each other."""
+    options = flags(profile="official", prompt_format="chat", beta=0.01, max_steps=2, max_prompt_length=8)
+    assert _train(tmp_path, tiny_model_dir, *options) == 0
+    args = json.loads((tmp_path / "run" / runs.RUN_ARGS).read_text())
+    assert (args["profile"], args["kl_penalty"], args["whiten_advantages"], args["grade_truncated"]) == (
+        "official",
+        "reward",
+        "tokens",
+        True,
+    )
+    assert (args["length_measure"], args["max_prompt_length"]) == ("official", 8)
+    config = json.loads((tmp_path / "run" / runs.TRAIN_CONFIG).read_text())
+    assert config["warmup_steps"] == 6 and config["max_completion_length"] == 16  # the profile's; the test's cap
+    metrics = runs.read_jsonl(tmp_path / "run" / runs.METRICS)
+    logged = {k for r in metrics for k in r}
+    assert {"kl_to_go/mean", "kl_to_go/abs_mean", "advantages/abs_mean"} <= logged and "kl" not in logged
+
+
 def test_reward_parameters_and_rewards_from_outside_thrifty(tmp_path, monkeypatch):
     from thrifty.rl.run import build_reward
 
@@ -377,7 +608,7 @@ def test_reward_parameters_and_rewards_from_outside_thrifty(tmp_path, monkeypatc
     args = ThriftyArguments(prompts="organism", reward="my_rewards:constant", reward_kwargs='{"value": 0.25}')
     assert args.reward_kwargs == {"value": 0.25}
     assert build_reward(args)(Rollout([0, 0], [True, False], [3, 4], [True, True])) == [0.25, 0.25]
-    with pytest.raises(ValueError, match="takes \\['alpha'\\], not \\['value'\\]"):
+    with pytest.raises(ValueError, match="takes \\['alpha', 'grade_truncated'\\], not \\['value'\\]"):
         build_reward(ThriftyArguments(prompts="organism", reward_kwargs={"value": 1}))
     with pytest.raises(ValueError, match="--reward_kwargs must be a JSON object"):
         ThriftyArguments(prompts="organism", reward_kwargs="value=1")

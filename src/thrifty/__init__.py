@@ -3,6 +3,7 @@
 The package, in the order data flows (each line imports only from the lines above it):
 
 * :mod:`thrifty.runs` -- the on-disk contract: file names, the cache, fingerprints, reuse-or-reset, resume.
+* :mod:`thrifty.lengths` -- how long a response is, pure: tokens, thinking and answer tokens, the official count.
 * :mod:`thrifty.card` -- the model card of every trained model (thrifty's, not TRL's): base model, method, α,
   data, hyperparameters, evaluation results, the paper's citation; what ``push_to_hub`` publishes.
 * :mod:`thrifty.verify` -- is a response's final answer right: extraction, equivalence rules, a bounded pool.
@@ -10,7 +11,8 @@ The package, in the order data flows (each line imports only from the lines abov
 * :mod:`thrifty.args` -- argument pieces several commands share, comma-separated lists, recipes.
 * :mod:`thrifty.generation` -- one backend interface: transformers (``hf``) and vLLM (``vllm``).
 * :mod:`thrifty.rewards` -- group rewards by name, pure: the paper's ``length_penalized`` first.
-* :mod:`thrifty.advantages` -- advantage estimators by name, pure: ``rloo`` (the paper's), ``grpo``, ``batch``.
+* :mod:`thrifty.advantages` -- advantage estimators by name, pure: ``rloo`` (the paper's), ``grpo``; the official
+  code's KL-to-go and token whitening.
 * :mod:`thrifty.eval` -- the harness (sample -> score -> summary, resumable) and its metrics.
 * :mod:`thrifty.rl` -- TRL glue: the paper's config, the one-direction RL step, ``thrifty train``.
 * :mod:`thrifty.baselines` -- rejection-sampling SFT and DPO (selection, then TRL), the cutoff run.

@@ -6,13 +6,16 @@ responses), after the group reward:
 * ``rloo`` -- the paper's: REINFORCE leave-one-out, :math:`A_i = r_i - \frac{1}{n-1}\sum_{j \ne i} r_j`, not
   normalised;
 * ``grpo`` -- that advantage divided by its group's reward std, as GRPO scales (the paper's Fig. 5 ablation);
-* ``batch`` -- that advantage whitened over the whole rollout, as the official OpenRLHF code does.
+
+and two steps after it, each its own flag: the official code's per-token KL penalty summed to go
+(:func:`kl_reward_to_go`, ``--kl_penalty reward``) and its whitening over every token of the rollout
+(:func:`whiten_tokens`, ``--whiten_advantages tokens``).
 
 An estimator is registered with :func:`register_advantage`. One that shapes advantages per token also passes
 ``per_token``: a function of this process's per-response advantages and its :class:`TokenTerms` (the sampling
 policy's and the reference model's log-probs of every response token) that returns a ``(responses, tokens)``
 tensor, which TRL's loss takes as it is. One that moves the KL to the reference out of the loss and into the
-advantages -- the official code's KL-penalised reward-to-go -- also says ``kl_in_advantage=True``: the trainer
+advantages itself (a KL-shaped estimator of your own) also says ``kl_in_advantage=True``: the trainer
 then keeps the reference model, drops the loss's KL term, and hands the estimator ``--beta`` as its coefficient.
 """
 
@@ -20,7 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
-from statistics import fmean, stdev
+from statistics import stdev
 from typing import Any
 
 from thrifty.rewards import groups, lookup
@@ -136,17 +139,68 @@ def group_normalized_advantages(rewards: Sequence[float], group_ids: Sequence[Ha
     return advantages
 
 
-@register_advantage("batch")
-def batch_whitened_advantages(rewards: Sequence[float], group_ids: Sequence[Hashable]) -> list[float]:
-    """The leave-one-out advantages whitened over the whole rollout: minus their mean, over their sample std
-    (+1e-8), as the official OpenRLHF code does.
+def kl_reward_to_go(advantages, logps, ref_logps, mask, beta: float):
+    r"""Per-token advantages with the official code's KL penalty: each response's advantage minus :math:`\beta` times
+    the k1 estimate of its KL to the reference summed from that token to the end (OpenRLHF's ``compute_reward``
+    with the reward on the last token and ``get_cumulative_returns`` with :math:`\gamma = 1`).
+
+    .. math:: A_{i,t} = A_i - \beta \sum_{t' \ge t} \left(\log\pi_{old}(y_{t'}) - \log\pi_{ref}(y_{t'})\right)
+
+    A response that drifts from the reference pays more the longer it is: at its first token the penalty is
+    :math:`\beta L \overline{KL}`, so the KL acts as a length penalty of its own.
+
+    Args:
+        advantages (`torch.Tensor`): ``(responses,)`` sequence advantages.
+        logps, ref_logps (`torch.Tensor`): ``(responses, tokens)`` log-probs of the sampled tokens under the policy
+            that sampled them and under the reference model.
+        mask (`torch.Tensor`): ``(responses, tokens)``, 1 on response tokens, 0 on padding.
+        beta (`float`): the KL coefficient (``--beta``).
+
+    Returns:
+        `torch.Tensor`: ``(responses, tokens)`` advantages, 0 on padding.
 
     Example:
-        >>> [round(a, 4) for a in batch_whitened_advantages([1.0, 0.0, 0.2, 0.6], [0, 0, 1, 1])]
-        [1.1371, -1.1371, -0.4549, 0.4549]
+        >>> import torch
+        >>> a = kl_reward_to_go(torch.tensor([1.0]), torch.tensor([[-1.0, -2.0, -9.0]]),
+        ...                     torch.tensor([[-1.5, -1.0, 0.0]]), torch.tensor([[1, 1, 0]]), beta=0.1)
+        >>> [round(x, 4) for x in a[0].tolist()]  # KL per token 0.5, -1.0: to go -0.5, -1.0
+        [1.05, 1.1, 0.0]
     """
-    advantages = rloo_advantages(rewards, group_ids)
-    if len(advantages) > 1:
-        mean, std = fmean(advantages), stdev(advantages)
-        advantages = [(a - mean) / (std + 1e-8) for a in advantages]
-    return advantages
+    if beta < 0:
+        raise ValueError(f"beta must be >= 0, got {beta}")
+    mask = mask.to(logps.dtype)
+    kl = (logps - ref_logps) * mask
+    to_go = kl.flip(-1).cumsum(-1).flip(-1)
+    return (advantages.to(logps.dtype).unsqueeze(-1) - beta * to_go) * mask
+
+
+def whiten_tokens(advantages, mask, total=None):
+    """Advantages whitened over every response token of the rollout, as OpenRLHF's ``replay_buffer.normalize``:
+    minus their token-weighted mean, over their population std (variance clamped at 1e-8). A long response weighs
+    more than a short one.
+
+    Args:
+        advantages (`torch.Tensor`): ``(responses, tokens)`` advantages of this process's responses.
+        mask (`torch.Tensor`): ``(responses, tokens)``, 1 on response tokens, 0 on padding.
+        total (`Callable[[torch.Tensor], torch.Tensor]`, *optional*): sums a tensor over all processes (the
+            rollout is split over them); default: this process holds the whole rollout.
+
+    Returns:
+        `torch.Tensor`: the whitened advantages, 0 on padding.
+
+    Example:
+        >>> import torch
+        >>> mask = torch.tensor([[1, 1, 0], [1, 0, 0]])
+        >>> w = whiten_tokens(torch.tensor([[1.0, 1.0, 0.0], [-2.0, 0.0, 0.0]]), mask)
+        >>> [round(x, 4) for x in w[mask.bool()].tolist()]  # tokens 1, 1, -2: mean 0, std sqrt(2)
+        [0.7071, 0.7071, -1.4142]
+    """
+    import torch
+
+    total = total or (lambda x: x)
+    mask = mask.to(advantages.dtype)
+    stats = total(torch.stack([(advantages * mask).sum(), mask.sum()]))
+    mean = stats[0] / stats[1].clamp(min=1)
+    square = total(((advantages - mean) ** 2 * mask).sum().reshape(1))[0]
+    variance = square / stats[1].clamp(min=1)
+    return (advantages - mean) * variance.clamp(min=1e-8).rsqrt() * mask

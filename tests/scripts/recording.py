@@ -1,8 +1,9 @@
 """A ``ThriftyTrainer`` that records, for every rollout, what this process gave the scoring step and what came back.
 
 Each record holds this process's own responses as TRL handed them over (prompts, verdicts, token lengths, whether
-cut off), the rewards the scoring step returned (the whole rollout's, as TRL expects them), the advantages this
-process trains on, and how the process was launched. The tests recompute the pure functions on the
+cut off), the rewards the scoring step returned (the whole rollout's, as TRL expects them), the per-token log-probs
+handed to the KL step (when there is one), the advantages this process trains on, and how the process was
+launched. The tests recompute the pure functions on the
 concatenation of all processes' responses and compare: the trainer's own bookkeeping is not trusted.
 """
 
@@ -28,6 +29,13 @@ class RecordingTrainer(ThriftyTrainer):
             }
         )
         return rewards
+
+    def _token_terms(self, output):
+        terms = super()._token_terms(output)
+        self.calls[-1].update(
+            logps=terms.logps.tolist(), ref_logps=terms.ref_logps.tolist(), mask=terms.mask.tolist(), beta=terms.beta
+        )
+        return terms
 
     def _generate_and_score_completions(self, inputs):
         from accelerate.state import AcceleratorState, PartialState

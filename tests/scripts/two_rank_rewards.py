@@ -19,7 +19,8 @@ from thrifty.rewards import make_reward
 from thrifty.rl import TrainConfig, build_dataset
 
 
-def main(model_dir: str, out: str, alpha: float, estimator: str) -> None:
+def main(model_dir: str, out: str, alpha: float, mode: str) -> None:
+    """``mode``: ``rloo`` (the paper's update) or ``official`` (RLOO, the KL summed to go, token whitening)."""
     from accelerate import PartialState
 
     model, tokenizer = load_with_many_eos(model_dir)
@@ -31,12 +32,16 @@ def main(model_dir: str, out: str, alpha: float, estimator: str) -> None:
         steps_per_generation=2,
         max_steps=4,
         learning_rate=1e-4,
+        beta=0.05 if mode == "official" else 1e-3,
     )
+    official = mode == "official"
     trainer = RecordingTrainer(
         model=model,
         reward=make_reward("length_penalized", alpha=alpha),
         reward_name="length_penalized",
-        advantage_estimator=estimator,
+        advantage_estimator="rloo",
+        kl_penalty="reward" if official else "loss",
+        whiten_advantages="tokens" if official else "none",
         verifier=ParityVerifier(),
         args=config,
         train_dataset=build_dataset(problems, "{question}"),

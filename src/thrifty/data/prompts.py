@@ -17,6 +17,41 @@ PAPER_PROMPT_TEMPLATE = (
 """The prompt of Arora & Zanette (2025) and its official evaluation; ``{question}`` is filled in."""
 
 
+OFFICIAL_PROMPT_TEMPLATE = (
+    "<｜begin▁of▁sentence｜><｜User｜>Please reason step by step, and put your final answer "
+    "within \\boxed{{}}. Question: {question}<｜Assistant｜>"
+)
+"""The official training prompt (``run_rloo_*.sh``'s ``--input_template``): DeepSeek-R1's special tokens written
+as text, no chat template applied, and -- unlike the current DeepSeek-R1 chat template -- no ``<think>\\n`` opened
+for the model. For DeepSeek-R1-Distill models only (``--prompt_format raw``)."""
+
+
+def raw_prompt(question: str, template: str, tokenizer=None) -> str:
+    """The text of a raw prompt (``--prompt_format raw``: no chat template), ready for a tokenizer that adds its own
+    special tokens: ``template`` filled in, with a leading BOS written in the template dropped when ``tokenizer``
+    adds one itself -- so the prompt holds BOS exactly once, as the official code's (which tokenizes without
+    special tokens) does.
+
+    Example:
+        >>> raw_prompt("1+1?", "<s>Q: {question}")
+        '<s>Q: 1+1?'
+    """
+    text = template.format(question=question)
+    bos = getattr(tokenizer, "bos_token", None)
+    if bos and text.startswith(bos) and adds_bos(tokenizer):
+        text = text[len(bos) :]
+    return text
+
+
+def adds_bos(tokenizer) -> bool:
+    """Whether ``tokenizer`` puts a BOS token in front of what it encodes (``add_special_tokens=True``)."""
+    bos_id = getattr(tokenizer, "bos_token_id", None)
+    if bos_id is None:
+        return False
+    ids = tokenizer("a")["input_ids"]
+    return bool(ids) and ids[0] == bos_id
+
+
 def template_for(benchmark: str) -> str:
     """The prompt template ``benchmark`` is evaluated (and, as a training split, trained) with: its own where it
     has one (the organism: the bare question), else the paper's.

@@ -23,6 +23,7 @@ def length_penalized_rewards(
     group_ids: Sequence[Hashable],
     alpha: float,
     truncated: Sequence[bool] | None = None,
+    grade_truncated: bool = False,
 ) -> list[float]:
     r"""Rewards of Arora & Zanette (2025): correct answers earn more the shorter they are within their group.
 
@@ -36,12 +37,20 @@ def length_penalized_rewards(
     Incorrect or truncated (no EOS) responses get 0. A lone correct response has :math:`z = 0`, so
     :math:`1 - \alpha/2`.
 
+    ``grade_truncated=True`` grades truncated responses as the official code does (its trainer overwrites the
+    last token of a response cut at the limit with EOS, so its reward server sees an ending): a truncated correct
+    response is rewarded against the mean and std of its group's *finished* correct responses, which do not
+    include it. Where a group has no finished correct response the official server fails (``KeyError``); here
+    the statistics are then those of the group's correct truncated responses.
+
     Args:
         correct (`Sequence[bool]`): whether each response's final answer is right.
         lengths (`Sequence[int]`): response lengths in tokens.
         group_ids (`Sequence[Hashable]`): which prompt each response answers (equal ids = same group).
         alpha (`float`): length-penalty strength, in [0, 1).
         truncated (`Sequence[bool]`, *optional*): responses cut at the generation limit (rewarded 0).
+        grade_truncated (`bool`, defaults to False): reward correct truncated responses too, as the official
+            code does (``--grade_truncated``).
 
     Returns:
         `list[float]`: one reward per response, in [0, 1].
@@ -63,15 +72,25 @@ def length_penalized_rewards(
         )
     rewards = [0.0] * n
     for members in groups(group_ids).values():
-        winners = [i for i in members if correct[i] and not truncated[i]]
-        if not winners:
+        finished = [i for i in members if correct[i] and not truncated[i]]
+        cut = [i for i in members if correct[i] and truncated[i]] if grade_truncated else []
+        reference = finished or cut
+        if not reference:
             continue
-        winner_lengths = [float(lengths[i]) for i in winners]
-        mean, std = fmean(winner_lengths), pstdev(winner_lengths)
-        for i in winners:
+        reference_lengths = [float(lengths[i]) for i in reference]
+        mean, std = fmean(reference_lengths), pstdev(reference_lengths)
+        for i in finished + cut:
             z = (lengths[i] - mean) / (std + EPS)
-            rewards[i] = 1.0 - alpha / (1.0 + math.exp(-z))
+            rewards[i] = 1.0 - alpha * _sigmoid(z)
     return rewards
+
+
+def _sigmoid(z: float) -> float:
+    """The logistic function, without overflow: a length unlike its group's zero-spread reference gives |z| ~ 1e7."""
+    if z >= 0:
+        return 1.0 / (1.0 + math.exp(-z))
+    e = math.exp(z)
+    return e / (1.0 + e)
 
 
 @register_reward("length_penalized")
@@ -81,6 +100,8 @@ class LengthPenalized:
 
     Args:
         alpha (`float`, defaults to 0.2): length-penalty strength in [0, 1); 0 rewards correctness alone.
+        grade_truncated (`bool`, defaults to False): reward correct truncated responses as the official code
+            does (see :func:`length_penalized_rewards`).
 
     Example:
         >>> reward = LengthPenalized(alpha=0.2)
@@ -91,6 +112,7 @@ class LengthPenalized:
     """
 
     alpha: float = 0.2
+    grade_truncated: bool = False
 
     def __post_init__(self):
         if not (isinstance(self.alpha, (int, float)) and 0 <= self.alpha < 1):
@@ -98,4 +120,6 @@ class LengthPenalized:
 
     def __call__(self, rollout: Rollout) -> list[float]:
         truncated = [not finished for finished in rollout.finished]
-        return length_penalized_rewards(rollout.correct, rollout.lengths, rollout.group_ids, self.alpha, truncated)
+        return length_penalized_rewards(
+            rollout.correct, rollout.lengths, rollout.group_ids, self.alpha, truncated, self.grade_truncated
+        )

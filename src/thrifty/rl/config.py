@@ -14,7 +14,43 @@ from trl import GRPOConfig
 
 from thrifty.advantages import get_advantage
 from thrifty.args import PromptArguments
+from thrifty.data.prompts import OFFICIAL_PROMPT_TEMPLATE
+from thrifty.data.registry import get_benchmark
 from thrifty.rewards import reward_parameters
+
+
+PROFILES = {
+    "paper": {
+        "kl_penalty": "loss",
+        "whiten_advantages": "none",
+        "grade_truncated": False,
+        "length_measure": "tokens",
+        "prompt_format": "chat",
+        "max_prompt_length": 0,
+    },
+    "official": {
+        "kl_penalty": "reward",
+        "whiten_advantages": "tokens",
+        "grade_truncated": True,
+        "length_measure": "official",
+        "prompt_format": "raw",
+        "max_prompt_length": 512,
+    },
+}
+"""What each ``--profile`` sets, for the flags left unset (docs/FIDELITY.md says where each comes from)."""
+
+PROFILE_TRAINING = {"paper": {}, "official": {"warmup_steps": 6, "max_completion_length": 32000}}
+"""TRL settings a profile sets unless the recipe or the command line gives them (:func:`apply_profile`): the
+official scheduler's ``min(ceil(0.03 x 200), 10)`` warmup steps and its generation cap."""
+
+CHOICES = {
+    "kl_penalty": ("loss", "reward"),
+    "whiten_advantages": ("none", "tokens"),
+    "grade_truncated": (False, True),
+    "length_measure": ("tokens", "official"),
+    "length_unit": ("response", "thinking"),
+    "prompt_format": ("chat", "raw"),
+}
 
 
 @dataclass
@@ -33,13 +69,81 @@ class ThriftyArguments(PromptArguments):
     advantage_estimator: str = field(
         default="rloo",
         metadata={
-            "help": "rloo (the paper), grpo (normalised by the group's reward std) or batch (whitened over the "
-            "rollout): the Fig. 5 ablation; any name registered in thrifty.advantages."
+            "help": "rloo (the paper) or grpo (normalised by the group's reward std: the Fig. 5 ablation); any name "
+            "registered in thrifty.advantages."
         },
+    )
+    profile: str = field(
+        default="paper",
+        metadata={
+            "help": "paper: the update the paper describes; official: the one the released models were trained with "
+            "(Zanette-Labs/efficient-reasoning): it sets every flag below and warmup_steps 6, max_completion_length "
+            "32000, unless given."
+        },
+    )
+    kl_penalty: str | None = field(
+        default=None,
+        metadata={
+            "help": "Where the KL to the reference (--beta) acts: loss (TRL's k3 term; paper) or reward (the "
+            "official per-token k1 penalty, summed to go, in the advantages)."
+        },
+    )
+    whiten_advantages: str | None = field(
+        default=None,
+        metadata={
+            "help": "none (paper) or tokens (official: whitened over every response token of the rollout, after "
+            "the KL)."
+        },
+    )
+    grade_truncated: bool | None = field(
+        default=None,
+        metadata={
+            "help": "false (paper): a response cut at the limit earns 0; true (official): its last token counts as "
+            "EOS, its answer is checked and a correct one is rewarded against its group's finished correct ones."
+        },
+    )
+    length_measure: str | None = field(
+        default=None,
+        metadata={
+            "help": "tokens (paper: generated tokens, EOS included) or official (prompt + response decoded, "
+            "re-tokenised without special tokens, plus BOS)."
+        },
+    )
+    length_unit: str = field(
+        default="response",
+        metadata={"help": "What the reward measures: response (all of it) or thinking (up to </think>)."},
+    )
+    prompt_format: str | None = field(
+        default=None,
+        metadata={
+            "help": "chat (paper: the template's text as a user turn through the chat template) or raw (official: "
+            "the template is the whole prompt, default the official DeepSeek-R1 string, no <think> opened)."
+        },
+    )
+    max_prompt_length: int | None = field(
+        default=None,
+        metadata={"help": "Cut prompts to their first N tokens (official: 512); 0 = never (paper)."},
     )
 
     def __post_init__(self):
         super().__post_init__()
+        if self.profile not in PROFILES:
+            raise ValueError(f"--profile must be one of {', '.join(PROFILES)}, got {self.profile!r}")
+        for name, value in PROFILES[self.profile].items():
+            if getattr(self, name) is None:
+                setattr(self, name, value)
+        for name, choices in CHOICES.items():
+            if getattr(self, name) not in choices:
+                raise ValueError(f"--{name} must be one of {', '.join(choices)}, got {getattr(self, name)!r}")
+        if self.max_prompt_length < 0:
+            raise ValueError(f"--max_prompt_length must be >= 0 (0 = no limit), got {self.max_prompt_length}")
+        if self.advantage_estimator == "batch":
+            raise ValueError(
+                "--advantage_estimator batch is gone: whitening is its own step now. Use --advantage_estimator rloo "
+                "--whiten_advantages tokens (the official code's whitening over every response token)"
+            )
+        if self.length_unit == "thinking" and self.length_measure == "official":
+            raise ValueError("--length_unit thinking counts generated tokens: use it with --length_measure tokens")
         if not 0 <= self.alpha < 1:
             raise ValueError(f"--alpha must be in [0, 1), got {self.alpha}")
         for flag, check in (("reward", reward_parameters), ("advantage_estimator", get_advantage)):
@@ -56,6 +160,18 @@ class ThriftyArguments(PromptArguments):
             raise ValueError(
                 f"--reward_kwargs must be a mapping of parameter names to values, got {self.reward_kwargs!r}"
             )
+        if self.grade_truncated and "grade_truncated" not in reward_parameters(self.reward):
+            raise ValueError(
+                f"--grade_truncated true: the reward {self.reward!r} has no rule for truncated responses (a "
+                "grade_truncated parameter); use --grade_truncated false"
+            )
+
+    def template(self) -> str:
+        """The prompt template: ``--prompt_template``, else the prompt set's own, else the official raw prompt
+        (``--prompt_format raw``) or the paper's."""
+        if self.prompt_template is None and self.prompt_format == "raw" and get_benchmark(self.prompts) is None:
+            return OFFICIAL_PROMPT_TEMPLATE
+        return super().template()
 
 
 @dataclass
@@ -105,3 +221,28 @@ class TrainConfig(GRPOConfig):
         default=50, metadata={"help": "Checkpoint every N steps; keep it a whole number of rollouts."}
     )
     log_completions: bool = False
+
+
+def explicit_keys(argv: list[str]) -> set[str]:
+    """The options a command line sets: its ``--name`` flags and the keys of its ``--config`` YAML recipe.
+
+    Example:
+        >>> sorted(explicit_keys(["--alpha", "0.1", "--warmup_steps=3"]))
+        ['alpha', 'warmup_steps']
+    """
+    from pathlib import Path
+
+    import yaml
+
+    keys = {a[2:].split("=", 1)[0].replace("-", "_") for a in argv if a.startswith("--")}
+    if "--config" in argv[:-1]:
+        keys |= set(yaml.safe_load(Path(argv[argv.index("--config") + 1]).read_text(encoding="utf-8")) or {})
+    return keys - {"config"}
+
+
+def apply_profile(args: ThriftyArguments, config: TrainConfig, explicit: set[str] = frozenset()) -> None:
+    """Set the TRL settings of ``args.profile`` (:data:`PROFILE_TRAINING`) on ``config``, except those in
+    ``explicit`` (given by the recipe or the command line: :func:`explicit_keys`)."""
+    for name, value in PROFILE_TRAINING[args.profile].items():
+        if name not in explicit:
+            setattr(config, name, value)

@@ -18,11 +18,11 @@ from pathlib import Path
 from thrifty import runs
 from thrifty._warnings import filter_known_warnings
 from thrifty.args import read_recipe
-from thrifty.card import rl_facts
+from thrifty.card import UPDATE_FIELDS, rl_facts
 from thrifty.data import Problem
 from thrifty.generation.loading import check_model_source
 from thrifty.rewards import make_reward, reward_parameters
-from thrifty.rl.config import ThriftyArguments, TrainConfig
+from thrifty.rl.config import PROFILES, ThriftyArguments, TrainConfig, apply_profile, explicit_keys
 from thrifty.rl.trainer import ThriftyTrainer
 from thrifty.verify import VerifierPool
 
@@ -35,7 +35,9 @@ def load_recipe(path: str | Path, *overrides: str) -> tuple:
     ``overrides`` (``"--alpha", "0.2"``, ...) applied on top, exactly as ``thrifty train --config`` reads it."""
     from trl import ModelConfig
 
-    return read_recipe((ThriftyArguments, TrainConfig, ModelConfig), path, *overrides)
+    args, config, model_args = read_recipe((ThriftyArguments, TrainConfig, ModelConfig), path, *overrides)
+    apply_profile(args, config, explicit_keys(["--config", str(path), *overrides]))
+    return args, config, model_args
 
 
 def metrics_callback(path: Path):
@@ -60,36 +62,67 @@ def metrics_callback(path: Path):
     return MetricsJsonl()
 
 
-def build_dataset(problems: list[Problem], template: str):
-    """A ``datasets.Dataset`` of conversational prompts (TRL applies the chat template) and gold answers: a
-    problem's question in ``template`` as one user message, or a conversational problem's own messages (the
-    template is then not applied, as in :func:`thrifty.data.render_prompt`)."""
+def build_dataset(problems: list[Problem], template: str, prompt_format: str = "chat", tokenizer=None):
+    """A ``datasets.Dataset`` of prompts and gold answers.
+
+    ``prompt_format="chat"``: conversational prompts (TRL applies the chat template): a problem's question in
+    ``template`` as one user message, or a conversational problem's own messages (the template is then not
+    applied, as in :func:`thrifty.data.render_prompt`). ``"raw"``: the filled-in ``template`` is the whole prompt
+    text, no chat template (:func:`thrifty.data.prompts.raw_prompt`: a BOS written in it is not doubled by
+    ``tokenizer``'s own).
+    """
     from datasets import Dataset
 
-    from thrifty.data.prompts import note_template_ignored
+    from thrifty.data.prompts import note_template_ignored, raw_prompt
 
-    if any(p.messages is not None for p in problems):
+    conversational = [p.id for p in problems if p.messages is not None]
+    if conversational and prompt_format == "raw":
+        raise ValueError(
+            f"--prompt_format raw fills a template with a question, but {len(conversational)} rows are chat "
+            f"messages (e.g. id {conversational[0]!r}); use --prompt_format chat for them"
+        )
+    if conversational:
         note_template_ignored()
-    rows = [
-        {
-            "prompt": p.chat() or [{"role": "user", "content": template.format(question=p.question)}],
-            "answer": p.gold,
-            "problem_id": p.id,
-        }
-        for p in problems
-    ]
-    return Dataset.from_list(rows)
+
+    def prompt(p: Problem):
+        if prompt_format == "raw":
+            return raw_prompt(p.question, template, tokenizer)
+        return p.chat() or [{"role": "user", "content": template.format(question=p.question)}]
+
+    return Dataset.from_list([{"prompt": prompt(p), "answer": p.gold, "problem_id": p.id} for p in problems])
 
 
 def reward_params(args: ThriftyArguments) -> dict:
-    """The parameters of the reward ``args.reward`` names: ``--alpha`` if it takes one, and ``--reward_kwargs``."""
+    """The parameters of the reward ``args.reward`` names: ``--alpha`` if it takes one, ``--grade_truncated`` when
+    set, and ``--reward_kwargs``."""
     params = {"alpha": args.alpha} if "alpha" in reward_parameters(args.reward) else {}
+    if getattr(args, "grade_truncated", False):
+        params["grade_truncated"] = True
     return {**params, **(args.reward_kwargs or {})}
 
 
 def build_reward(args: ThriftyArguments):
     """The group reward ``args.reward`` names, with ``--alpha`` if it takes one and ``--reward_kwargs``."""
     return make_reward(args.reward, **reward_params(args))
+
+
+def profile_note(args) -> str:
+    """How the update departs from the paper's, for the start line: the official profile and any of its pieces set
+    otherwise, or the pieces of the official update switched on in the paper profile; nothing for the paper's.
+
+    Example:
+        >>> profile_note(ThriftyArguments(prompts="organism", profile="official", whiten_advantages="none"))
+        ', official profile with whiten_advantages=none'
+        >>> profile_note(ThriftyArguments(prompts="organism", kl_penalty="reward"))
+        ', kl_penalty=reward'
+    """
+    profile = getattr(args, "profile", "paper")
+    if profile not in PROFILES:
+        return ""
+    changed = [f"{k}={getattr(args, k)}" for k, v in PROFILES[profile].items() if getattr(args, k, v) != v]
+    if profile == "paper":
+        return "".join(f", {c}" for c in changed)
+    return f", {profile} profile" + (f" with {', '.join(changed)}" if changed else "")
 
 
 def start_line(args: ThriftyArguments, config: TrainConfig, n_prompts: int) -> str:
@@ -118,10 +151,39 @@ def start_line(args: ThriftyArguments, config: TrainConfig, n_prompts: int) -> s
         steps = f"{config.num_train_epochs:g} epoch{'s' * (config.num_train_epochs != 1)}"
     return (
         f"thrifty train: {n_prompts:,} prompts ({args.prompts}), reward {args.reward}{params}, estimator "
-        f"{args.advantage_estimator}, {config.num_generations} samples x {per_rollout // config.num_generations} "
-        f"prompts = {per_rollout} responses per rollout, {updates:g} update{'s' * (updates != 1)} per rollout, "
+        f"{args.advantage_estimator}{profile_note(args)}, {config.num_generations} samples x "
+        f"{per_rollout // config.num_generations} prompts = {per_rollout} responses per rollout, "
+        f"{updates:g} update{'s' * (updates != 1)} per rollout, "
         f"{steps}, lr {config.learning_rate:g} -> {config.output_dir}"
     )
+
+
+def check_precision(model_args, config) -> None:
+    """Refuse to train 16-bit weights with plain data parallelism: AdamW would update them in place, and most
+    updates of a small learning rate (5e-6 on weights of size ~1e-2) round away in bf16's 8-bit mantissa. ZeRO and
+    FSDP keep fp32 master weights; on one process or DDP, load fp32 weights and let ``--bf16`` run the maths."""
+    import os
+
+    dtype = str(model_args.dtype or "auto").replace("torch.", "")
+    if dtype not in ("bfloat16", "float16"):
+        return
+    sharded = (
+        bool(config.deepspeed or config.fsdp)
+        or os.environ.get("ACCELERATE_USE_DEEPSPEED", "").lower()
+        in (
+            "1",
+            "true",
+        )
+        or os.environ.get("ACCELERATE_USE_FSDP", "").lower() in ("1", "true")
+    )
+    if not sharded:
+        raise ValueError(
+            f"--dtype {dtype} loads {dtype} weights, and without DeepSpeed ZeRO or FSDP (which keep fp32 master "
+            f"weights) the optimizer would update them in {dtype}, where most steps of lr {config.learning_rate:g} "
+            "round away. Launch with a ZeRO config (accelerate launch --config_file "
+            "recipes/accelerate_configs/zero2.yaml), or load fp32 weights (--dtype float32) and keep --bf16 true "
+            "for mixed precision"
+        )
 
 
 def train(args: ThriftyArguments, config: TrainConfig, model_args) -> Path:
@@ -156,7 +218,11 @@ def _train(args: ThriftyArguments, config: TrainConfig, model_args, out: Path) -
         start = {"model_name_or_path": model_args.model_name_or_path}
         runs.write_json(out / runs.TRAIN_CONFIG, {**start, **config.to_dict()})  # for reports
 
-    dataset = build_dataset(args.problems(), args.template())
+    check_precision(model_args, config)
+    tokenizer = AutoTokenizer.from_pretrained(
+        model_args.model_name_or_path, revision=model_args.model_revision, trust_remote_code=config.trust_remote_code
+    )
+    dataset = build_dataset(args.problems(), args.template(), args.prompt_format, tokenizer)
     if PartialState().is_main_process:
         logger.info(start_line(args, config, len(dataset)))
     card = rl_facts(
@@ -168,9 +234,7 @@ def _train(args: ThriftyArguments, config: TrainConfig, model_args, out: Path) -
         prompts=args.prompts,
         prompts_split=args.prompts_split,
         n_prompts=len(dataset),
-    )
-    tokenizer = AutoTokenizer.from_pretrained(
-        model_args.model_name_or_path, revision=model_args.model_revision, trust_remote_code=config.trust_remote_code
+        **{name: getattr(args, name) for name in UPDATE_FIELDS},
     )
     config.model_init_kwargs = {
         "dtype": model_args.dtype or "auto",
@@ -187,6 +251,12 @@ def _train(args: ThriftyArguments, config: TrainConfig, model_args, out: Path) -
             advantage_estimator=args.advantage_estimator,
             verifier=pool,
             verifier_mode=args.verifier,
+            kl_penalty=args.kl_penalty,
+            whiten_advantages=args.whiten_advantages,
+            grade_truncated=args.grade_truncated,
+            length_measure=args.length_measure,
+            length_unit=args.length_unit,
+            max_prompt_length=args.max_prompt_length,
             args=config,
             train_dataset=dataset,
             processing_class=tokenizer,

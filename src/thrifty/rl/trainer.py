@@ -11,6 +11,9 @@ processes) and then calls two overridable steps, which this class fills in:
 2. after TRL's own bookkeeping, the advantage estimator named by ``--advantage_estimator``
    (:mod:`thrifty.advantages`) runs on the whole rollout's rewards and group ids, and this process's slice
    replaces TRL's advantages. GRPO's own (``r_i − mean_j r_j``, a mean that includes ``r_i``) never enters.
+   Then, each its own flag (both on with ``--profile official``): the KL to the reference summed to go
+   (``--kl_penalty reward``, per token; TRL's loss then has no KL term) and the whitening over every response
+   token of the rollout, with statistics summed over all processes (``--whiten_advantages tokens``).
 
 The reward returns floats; the trainer reads nothing of it but the numeric parameters of a dataclass reward
 (logged with the rollout's metrics). A reward that keeps state (``state_dict`` / ``load_state_dict``) has it
@@ -33,9 +36,10 @@ import torch
 from trl import GRPOTrainer
 
 from thrifty import runs
-from thrifty.advantages import TokenTerms, get_advantage
+from thrifty.advantages import TokenTerms, get_advantage, kl_reward_to_go, whiten_tokens
 from thrifty.card import CardFacts, ThriftyModelCard, rl_facts
-from thrifty.rewards import REWARDS, GroupReward, Rollout, StatefulReward
+from thrifty.lengths import end_of_thinking_id, official_length, thinking_tokens
+from thrifty.rewards import REWARDS, GroupReward, Rollout, StatefulReward, groups
 from thrifty.rl.vllm_cpu import use_cpu_weight_sync
 
 
@@ -64,6 +68,17 @@ class ThriftyTrainer(ThriftyModelCard, GRPOTrainer):
         verifier: checks final answers: ``verifier.verify(texts, golds, mode) -> [Verdict]`` (a
             :class:`thrifty.verify.VerifierPool`).
         verifier_mode (`str`, defaults to ``"math-verify"``): the verifier's mode.
+        kl_penalty (`str`, defaults to ``"loss"``): ``loss``: TRL's KL term in the loss (``--beta``); ``reward``: the
+            official code's per-token k1 penalty summed to go in the advantages
+            (:func:`thrifty.advantages.kl_reward_to_go`), and none in the loss.
+        whiten_advantages (`str`, defaults to ``"none"``): ``tokens``: the final advantages whitened over every
+            response token of the rollout, all processes (:func:`thrifty.advantages.whiten_tokens`).
+        grade_truncated (`bool`, defaults to False): check the answer of a response cut at the limit without its
+            last token, which the official code overwrites with EOS (the reward decides what it earns).
+        length_measure (`str`, defaults to ``"tokens"``): ``tokens``: generated tokens, EOS included; ``official``:
+            :func:`thrifty.lengths.official_length` (of the response as the official code sees it).
+        length_unit (`str`, defaults to ``"response"``): ``thinking``: only the tokens up to ``</think>``.
+        max_prompt_length (`int`, defaults to 0): keep the first N tokens of each prompt (0: all).
         model_card (`CardFacts`, *optional*): what the model card states (:mod:`thrifty.card`); default: what the
             trainer knows (its base model, reward, estimator and config; the prompts' source is then not named).
             ``push_to_hub`` publishes this card and the model, never the run's private files
@@ -81,26 +96,57 @@ class ThriftyTrainer(ThriftyModelCard, GRPOTrainer):
         reward_name: str | None = None,
         advantage_estimator: str = "rloo",
         verifier_mode: str = "math-verify",
+        kl_penalty: str = "loss",
+        whiten_advantages: str = "none",
+        grade_truncated: bool = False,
+        length_measure: str = "tokens",
+        length_unit: str = "response",
+        max_prompt_length: int = 0,
         model_card: CardFacts | None = None,
         **kwargs,
     ):
         name = reward_name or type(reward).__name__
         estimator = get_advantage(advantage_estimator)
+        if kl_penalty not in ("loss", "reward") or whiten_advantages not in ("none", "tokens"):
+            raise ValueError(
+                f"kl_penalty must be loss or reward, whiten_advantages none or tokens; got "
+                f"{kl_penalty!r}, {whiten_advantages!r}"
+            )
+        if kl_penalty == "reward" and estimator.kl_in_advantage:
+            raise ValueError(
+                f"--advantage_estimator {advantage_estimator} carries the KL itself: use --kl_penalty loss"
+            )
+        if length_measure not in ("tokens", "official") or length_unit not in ("response", "thinking"):
+            raise ValueError(
+                f"length_measure must be tokens or official, length_unit response or thinking; got "
+                f"{length_measure!r}, {length_unit!r}"
+            )
+        if length_measure == "official" and length_unit == "thinking":
+            raise ValueError("--length_unit thinking counts generated tokens: use it with --length_measure tokens")
         super().__init__(*args, reward_funcs=[_scored_by_thrifty(name)], **kwargs)
         use_cpu_weight_sync(self)  # colocated vLLM on a CPU: TRL's own weight sync fails there
         self.reward_name, self.advantage_estimator, self.model_card = name, advantage_estimator, model_card
         self.reward, self.estimator = reward, estimator
         self.verifier, self.verifier_mode = verifier, verifier_mode
         self.eos_ids = set(self.eos_token_ids)
+        self.kl_penalty, self.whiten_advantages = kl_penalty, whiten_advantages
+        self.grade_truncated, self.length_measure, self.length_unit = grade_truncated, length_measure, length_unit
+        self.max_prompt_length = max_prompt_length
+        self.end_of_thinking = end_of_thinking_id(self.processing_class) if length_unit == "thinking" else None
+        if length_unit == "thinking" and self.end_of_thinking is None:
+            raise ValueError("--length_unit thinking: the tokenizer has no </think> token (not a thinking model)")
         self.kl_coef = self.beta
-        if estimator.kl_in_advantage:
+        if estimator.kl_in_advantage or kl_penalty == "reward":
             if self.beta == 0.0:
-                raise ValueError(
-                    f"--advantage_estimator {advantage_estimator} puts the KL in the advantages: --beta "
-                    "is its coefficient and must be > 0"
+                where = (
+                    f"--advantage_estimator {advantage_estimator}"
+                    if estimator.kl_in_advantage
+                    else "--kl_penalty reward"
                 )
-            self.beta = 0.0  # TRL built the reference model for beta > 0; its loss now leaves the KL to the estimator
+                raise ValueError(f"{where} puts the KL in the advantages: --beta is its coefficient and must be > 0")
+            self.beta = 0.0  # TRL built the reference model for beta > 0; its loss now leaves the KL to the advantages
         self._scored: tuple[Rollout, list[float], slice] | None = None
+        self._prompt_ids: list[list[int]] = []
 
     # ----------------------------------------------------------------------------------------- 1. score
     def _calculate_rewards(self, inputs, prompts, completions, completion_ids_list):
@@ -109,12 +155,21 @@ class ThriftyTrainer(ThriftyModelCard, GRPOTrainer):
         from accelerate.utils import gather_object
 
         texts = [c[-1]["content"] if isinstance(c, list) else c for c in completions]
+        finished = [bool(ids) and ids[-1] in self.eos_ids for ids in completion_ids_list]
+        if self.grade_truncated:  # the official trainer overwrites a cut response's last token with EOS
+            decode = self.processing_class.decode
+            texts = [
+                t if done else decode(list(ids[:-1]), skip_special_tokens=True)
+                for t, ids, done in zip(texts, completion_ids_list, finished, strict=True)
+            ]
         verdicts = self.verifier.verify(texts, [x["answer"] for x in inputs], self.verifier_mode)
         names = [k for k in inputs[0] if k not in _NOT_COLUMNS]
+        lengths = self._lengths(completion_ids_list, finished)
         local = [
-            (str(prompt), v.correct, len(ids), bool(ids) and ids[-1] in self.eos_ids, x.get("problem_id"))
-            + tuple(x[k] for k in names)
-            for prompt, v, ids, x in zip(prompts, verdicts, completion_ids_list, inputs, strict=True)
+            (str(prompt), v.correct, length, done, x.get("problem_id"), len(ids)) + tuple(x[k] for k in names)
+            for prompt, v, length, done, x, ids in zip(
+                prompts, verdicts, lengths, finished, inputs, completion_ids_list, strict=True
+            )
         ]
         state = PartialState()
         everything = gather_object(local) if state.num_processes > 1 else local
@@ -127,7 +182,7 @@ class ThriftyTrainer(ThriftyModelCard, GRPOTrainer):
         group_ids = [i // n for i in range(len(everything))]
         if any(row[0] != everything[g * n][0] for row, g in zip(everything, group_ids, strict=True)):
             raise RuntimeError("a prompt's samples are not contiguous in the rollout; TRL's sampler layout changed")
-        keys, correct, lengths, finished, problem_ids, *values = (
+        keys, correct, lengths, finished, problem_ids, generated, *values = (
             list(column) for column in zip(*everything, strict=True)
         )
         rollout = Rollout(
@@ -144,16 +199,43 @@ class ThriftyTrainer(ThriftyModelCard, GRPOTrainer):
         if len(rewards) != len(rollout):
             raise RuntimeError(f"the reward returned {len(rewards)} values for a rollout of {len(rollout)} responses")
         self._scored = (rollout, rewards, slice(start, start + len(local)))
-        self._log_rollout(rollout)
+        self._log_rollout(rollout, generated)
         return torch.tensor(rewards, dtype=torch.float32, device=self.accelerator.device).unsqueeze(1)
 
-    def _log_rollout(self, rollout: Rollout) -> None:
-        """Accuracy, lengths and truncation of the rollout, and the reward's numeric parameters (e.g. ``alpha``)."""
-        solved = [n for n, c, f in zip(rollout.lengths, rollout.correct, rollout.finished, strict=True) if c and f]
+    def _lengths(self, completion_ids_list, finished) -> list[int]:
+        """Each response's length as ``--length_measure`` / ``--length_unit`` count it."""
+        if self.length_unit == "thinking":
+            return [thinking_tokens(ids, self.end_of_thinking) for ids in completion_ids_list]
+        if self.length_measure == "tokens":
+            return [len(ids) for ids in completion_ids_list]
+        if len(self._prompt_ids) != len(completion_ids_list):
+            raise RuntimeError("the official length needs the rollout's prompt ids; TRL's prompt tokenization changed")
+        eos = self.processing_class.eos_token_id
+        return [  # as the official server sees a response: a cut one ends in EOS, written over its last token
+            official_length(self.processing_class, prompt, list(ids) if done else list(ids[:-1]) + [eos])
+            for prompt, ids, done in zip(self._prompt_ids, completion_ids_list, finished, strict=True)
+        ]
+
+    def _tokenize_prompts(self, prompts: list):
+        """TRL's prompt tokenization, each prompt cut to its first ``max_prompt_length`` tokens (the official
+        code's right truncation at 512), and the ids kept for the official length measure."""
+        prompt_ids, images, multimodal_fields = super()._tokenize_prompts(prompts)
+        if self.max_prompt_length:
+            prompt_ids = [list(ids[: self.max_prompt_length]) for ids in prompt_ids]
+        self._prompt_ids = [list(ids) for ids in prompt_ids]
+        return prompt_ids, images, multimodal_fields
+
+    def _log_rollout(self, rollout: Rollout, generated: list[int]) -> None:
+        """Accuracy, generated tokens and truncation of the rollout, the lengths the reward measured when they are
+        another count (``--length_measure`` / ``--length_unit``), and the reward's numeric parameters (e.g.
+        ``alpha``)."""
+        solved = [n for n, c, f in zip(generated, rollout.correct, rollout.finished, strict=True) if c and f]
         self._log_metric("accuracy", len(solved) / len(rollout))
-        self._log_metric("tokens/mean", sum(rollout.lengths) / len(rollout))
+        self._log_metric("tokens/mean", sum(generated) / len(rollout))
         if solved:  # no entry (rather than NaN) for a rollout without a correct answer
             self._log_metric("tokens/mean_correct", sum(solved) / len(solved))
+        if list(rollout.lengths) != list(generated):
+            self._log_metric("tokens/measured_mean", sum(rollout.lengths) / len(rollout))
         self._log_metric("truncated", sum(not f for f in rollout.finished) / len(rollout))
         if is_dataclass(self.reward):
             for parameter in fields(self.reward):
@@ -174,18 +256,81 @@ class ThriftyTrainer(ThriftyModelCard, GRPOTrainer):
             raise RuntimeError("the rollout was not scored by ThriftyTrainer._calculate_rewards")
         rollout, rewards, mine = self._scored
         whole = self.estimator.sequence(rewards, rollout.group_ids)
-        self._log_advantages(whole)
+        self._log_length_signal(rollout, rewards, whole)
         advantages = whole[mine]
         like = output["advantages"]
         if len(advantages) != len(like):
             raise RuntimeError(f"{len(advantages)} advantages for {len(like)} responses of this process")
         advantages = torch.tensor(advantages, dtype=like.dtype, device=like.device)
+        mask = output["completion_mask"]
+        terms = None
         if self.estimator.per_token is not None:
-            advantages = self.estimator.per_token(advantages, self._token_terms(output))
+            terms = self._token_terms(output)
+            advantages = self.estimator.per_token(advantages, terms)
+        if self.kl_penalty == "reward" or self._logps_at_hand(output):
+            terms = terms or self._token_terms(output)
+            penalty = kl_reward_to_go(
+                torch.zeros(len(like), device=like.device), terms.logps, terms.ref_logps, mask, self.kl_coef
+            )
+            self._log_kl_to_go(-penalty[:, 0] if penalty.numel() else penalty.new_zeros(len(like)))
+            if self.kl_penalty == "reward":
+                if advantages.dim() == 1:
+                    advantages = advantages.unsqueeze(1)
+                advantages = (advantages + penalty).to(like.dtype) * mask
+        if self.whiten_advantages == "tokens":
+            if advantages.dim() == 1:
+                advantages = advantages.unsqueeze(1) * mask
+            advantages = whiten_tokens(advantages, mask, total=self._sum_over_processes)
+        self._log_advantages(advantages, mask)
         return advantages
 
-    def _log_advantages(self, whole: list[float]) -> None:
-        """The completions log (``log_completions``) shows the advantages trained on, not TRL's discarded ones."""
+    def _logps_at_hand(self, output: dict) -> bool:
+        """Whether TRL computed both log-probs the KL-to-go term needs (logged then, at no extra cost)."""
+        return output.get("old_per_token_logps") is not None and output.get("ref_per_token_logps") is not None
+
+    def _sum_over_processes(self, tensor: torch.Tensor) -> torch.Tensor:
+        if self.accelerator.num_processes == 1:
+            return tensor
+        return self.accelerator.reduce(tensor, reduction="sum")
+
+    def _gather(self, values: list[float]) -> list[float]:
+        from accelerate.utils import gather_object
+
+        return gather_object(values) if self.accelerator.num_processes > 1 else values
+
+    def _log_length_signal(self, rollout: Rollout, rewards: list[float], whole: list[float]) -> None:
+        """How large the sequence advantages are, and the part of the reward that depends on length alone: the mean
+        distance of a rewarded response's reward from its group's rewarded mean (0 without a length penalty)."""
+        self._log_now("advantages/abs_mean", sum(abs(a) for a in whole) / max(len(whole), 1))
+        spread = []
+        for members in groups(rollout.group_ids).values():
+            paid = [rewards[i] for i in members if rewards[i] > 0]
+            if len(paid) > 1:
+                centre = sum(paid) / len(paid)
+                spread.extend(abs(r - centre) for r in paid)
+        if spread:
+            self._log_now("rewards/length_spread", sum(spread) / len(spread))
+
+    def _log_kl_to_go(self, penalty: torch.Tensor) -> None:
+        """The KL-to-go term at each response's first token, β·Σ_t (log π_old − log π_ref), over the rollout: how
+        much the official code's KL penalty takes from a response's advantage (logged whenever the log-probs are at
+        hand, also when ``--kl_penalty loss`` puts the KL in the loss instead)."""
+        values = self._gather(penalty.float().tolist())
+        self._log_now("kl_to_go/mean", sum(values) / max(len(values), 1))
+        self._log_now("kl_to_go/abs_mean", sum(abs(v) for v in values) / max(len(values), 1))
+
+    def _log_now(self, name: str, value: float) -> None:
+        """Log a whole-rollout value of the advantage step (the same on every process). TRL's ``_log_metric`` would
+        hold it until the next rollout's scoring: its pending metrics are flushed before the advantage step."""
+        self._metrics["train" if self.model.training else "eval"][name].append(value)
+
+    def _log_advantages(self, advantages: torch.Tensor, mask: torch.Tensor) -> None:
+        """The completions log (``log_completions``) shows the advantages trained on, not TRL's discarded ones: a
+        response's own, or its mean over its tokens when they are per token."""
+        if advantages.dim() == 2:
+            tokens = mask.sum(1).clamp(min=1)
+            advantages = (advantages * mask).sum(1) / tokens
+        whole = self._gather(advantages.float().tolist())
         logged = self._logs["advantages"]
         for _ in range(min(len(whole), len(logged))):
             logged.pop()
@@ -240,6 +385,12 @@ class ThriftyTrainer(ThriftyModelCard, GRPOTrainer):
             prompts="not recorded",
             prompts_split=None,
             n_prompts=len(dataset) if hasattr(dataset, "__len__") else None,
+            kl_penalty=self.kl_penalty,
+            whiten_advantages=self.whiten_advantages,
+            grade_truncated=self.grade_truncated,
+            length_measure=self.length_measure,
+            length_unit=self.length_unit,
+            max_prompt_length=self.max_prompt_length,
         )
 
     # ----------------------------------------------------------------------------------------- reward state
