@@ -119,6 +119,59 @@ def test_more_seeds_rebuild_the_base_and_report_each_claim_per_seed(tmp_path):
     assert "## The paper's claims on the organism" in report and "Over seeds 0, 1" in report
 
 
+def test_the_batch_ablation_trains_rloo_whitened_over_tokens_and_reads_as_token_whitened(tmp_path, monkeypatch):
+    from dataclasses import asdict
+    from pathlib import Path
+
+    import thrifty.demo as demo
+    from thrifty import runs
+    from thrifty.report.collect import ModelRun, _classify, collect_runs
+
+    base = tmp_path / "base"
+    base.mkdir()
+    runs.write_json(base / runs.ORGANISM_BUILD, {"built": "once"})
+    trained = {}
+
+    def train_once(args, config, model_args, settings):  # what the demo would train, recorded instead
+        trained[Path(config.output_dir).name] = (args, settings)
+        Path(config.output_dir).mkdir(parents=True)
+        runs.write_json(Path(config.output_dir) / runs.RUN_ARGS, asdict(args))
+
+    monkeypatch.setattr(demo, "train_once", train_once)
+    args = demo.DemoArguments(out=str(tmp_path / "demo"), rl_steps=1)
+    for ablation in ("rloo", "grpo", "batch"):
+        demo._train(args, base, 0.2, ablation)
+    batch, settings = trained["alpha=0.2,norm=batch"]
+    assert (batch.advantage_estimator, batch.whiten_advantages, batch.profile) == ("rloo", "tokens", "paper")
+    assert {"advantage_estimator": "rloo", "whiten_advantages": "tokens"}.items() <= settings.items()
+    group, settings = trained["alpha=0.2,norm=group"]
+    assert (group.advantage_estimator, group.whiten_advantages) == ("grpo", "none")
+    assert settings["advantage_estimator"] == "grpo"  # as before: a finished group-normalised run is reused
+    family, settings = trained["alpha=0.2"]
+    assert (family.advantage_estimator, family.whiten_advantages) == ("rloo", "none")
+    assert "advantage_estimator" not in settings and "whiten_advantages" not in settings
+
+    summary = {"accuracy": 0.5, "mean_tokens": 9}
+    for name in trained:  # evaluated, as far as the report is concerned
+        (tmp_path / "demo" / name / "eval" / "organism").mkdir(parents=True)
+        runs.write_json(tmp_path / "demo" / name / "eval" / "organism" / runs.SUMMARY, summary)
+    models = collect_runs([str(tmp_path / "demo" / name) for name in trained], "base")
+    labels = {run.label(): run.kind for run in models.values()}
+    assert labels == {"α=0.2": "family", "α=0.2, group-normalised": "ablation", "α=0.2, token-whitened": "ablation"}
+
+    # a run of the earlier `batch` estimator (whitened over the responses) still reads as that ablation, by its name
+    old = ModelRun("old", tmp_path / "old")
+    old.folder.mkdir()
+    runs.write_json(old.folder / runs.RUN_ARGS, {"alpha": 0.2, "advantage_estimator": "batch"})
+    official = ModelRun("official", tmp_path / "official")  # the official update whitens: an α family of its own
+    official.folder.mkdir()
+    runs.write_json(official.folder / runs.RUN_ARGS, {**asdict(batch), "profile": "official"})
+    for run in (old, official):
+        _classify(run, "base")
+    assert (old.kind, old.label()) == ("ablation", "α=0.2, batch-normalised")
+    assert (official.kind, official.label()) == ("family", "α=0.2, official update")
+
+
 def test_demo_rejects_bad_alphas(tmp_path, capsys):
     assert main(["demo", "--out", str(tmp_path), "--alphas", "0,1.2"]) == 2
     assert "--alphas must be values in [0, 1)" in capsys.readouterr().err

@@ -330,3 +330,23 @@ def test_report_shows_uncertainty_and_how_the_numbers_were_made(tmp_path, titles
     (_, *_), (zoom_title, (x0, x1), (y0, y1)) = titles["pareto_organism.png"]
     assert zoom_title == "Zoom on the α family and the base (boxed on the left)"
     assert x0 < 40.0 and x1 > 69.0 and y0 < 90.0 and y1 > 99.4
+
+
+def test_thinking_and_answer_tokens_are_shown_where_an_evaluation_has_them(tmp_path, runs):
+    thinker = _summary(0.9, 60.0, mean_thinking_tokens=52.5, mean_thinking_tokens_se=1.5, mean_answer_tokens=7.5)
+    thinker["per_level"]["1"].update(mean_thinking_tokens=25.0, mean_answer_tokens=5.0)
+    thinker["per_level"]["2"].update(mean_thinking_tokens=80.0, mean_answer_tokens=10.0)
+    r1 = _model(tmp_path / "eval-r1", thinker, bare=True)
+    plain = _model(tmp_path / "eval-plain", _summary(0.75, 80.0), bare=True)
+    text = write_report(ReportArguments(runs=[f"base={plain}", f"R1={r1}"], out=str(tmp_path / "r"))).read_text()
+    results = text[text.index("## Results") : text.index("## How these numbers")]
+    assert "| mean tokens | thinking tokens | answer tokens | tokens (correct) |" in results
+    assert "| R1 | organism | 0.900 | 60.0 | 52.5 ± 1.5 | 7.5 | 59.0 |" in results
+    assert "| base | organism | 0.750 | 80.0 | - | - | 79.0 |" in results  # a model that does not think
+    assert "up to and including its `</think>`" in results
+    by_level = text[text.index("**Thinking and answer by level (organism).**") :]
+    assert "| model | level 1 | level 2 |\n|---|---|---|\n| R1 | 25 / 5 | 80 / 10 |\n" in by_level
+    # no model thinks: the report is as it was
+    plain_text = write_report(ReportArguments(runs=runs, out=str(tmp_path / "plain"))).read_text()
+    assert "thinking tokens" not in plain_text and "Thinking and answer" not in plain_text
+    assert "</think>" not in plain_text

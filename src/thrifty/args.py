@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from thrifty.data import Columns, Problem, template_for, training_problems
+from thrifty.data.training import check_max_rows
 
 
 # --------------------------------------------------------------------------------------------- comma-separated lists
@@ -229,6 +230,20 @@ class PromptArguments(ColumnArguments):
     )
     prompts_split: str = field(default="train", metadata={"help": "Split of a Hub dataset or a saved DatasetDict."})
     max_prompts: int | None = field(default=None, metadata={"help": "Use only the first N usable prompts."})
+    max_rows: int | None = field(
+        default=None,
+        metadata={
+            "help": "Read only the first N rows of the prompt set, before any filtering (OpenRLHF's --max_samples); "
+            "rows among them that cannot be checked are dropped, not replaced by later rows."
+        },
+    )
+    prompts_shuffle_seed: int | None = field(
+        default=None,
+        metadata={
+            "help": "Put the rows read in the order datasets' Dataset.shuffle(seed=N) gives them, as OpenRLHF's "
+            "blending_datasets does (N = 42) before its sampler shuffles again; default: file order."
+        },
+    )
     prompts_per_level: int = field(
         default=1000, metadata={"help": "Prompts per difficulty level of a generated training split (the organism's)."}
     )
@@ -254,12 +269,16 @@ class PromptArguments(ColumnArguments):
         check_verifier_options(self.verify_timeout, self.verify_workers)
         if self.max_prompts is not None and self.max_prompts < 1:
             raise ValueError(f"--max_prompts must be >= 1, got {self.max_prompts}")
+        check_max_rows(self.max_rows)
+        if self.prompts_shuffle_seed is not None and self.prompts_shuffle_seed < 0:
+            raise ValueError(f"--prompts_shuffle_seed must be >= 0, got {self.prompts_shuffle_seed}")
 
     def template(self) -> str:
         return self.prompt_template if self.prompt_template is not None else template_for(self.prompts)
 
     def problems(self) -> list[Problem]:
-        """The training prompts these arguments name."""
+        """The training prompts these arguments name: the first ``--max_prompts`` usable ones among the set's first
+        ``--max_rows`` rows (in ``--prompts_shuffle_seed``'s order, if given)."""
         return training_problems(
             self.prompts,
             self.prompts_split,
@@ -267,4 +286,6 @@ class PromptArguments(ColumnArguments):
             self.prompts_per_level,
             config=self.prompts_config,
             columns=self.columns(),
+            max_rows=self.max_rows,
+            shuffle_seed=self.prompts_shuffle_seed,
         )

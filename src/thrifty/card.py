@@ -3,11 +3,13 @@
 TRL's card would say "fine-tuned version of [None]" for a local base, "trained with GRPO" citing DeepSeekMath, and
 nothing of α. thrifty's says what the model is: its base model, the method as it was run (the paper's
 length-penalised RLOO; its group-normalised ablation; correctness alone at α = 0; another reward; or the SFT / DPO
-baseline), the reward and its α, the advantage estimator, the key hyperparameters, the training data, the thrifty
-version, the paper's citation, and the evaluation results found in ``<folder>/eval/<benchmark>/`` (``thrifty eval
---out <folder>/eval`` refreshes the card when it is done). The Hub reads its YAML header (``base_model``,
-``library_name``, ``tags``, ``datasets``, ``license``) and ``push_to_hub`` publishes this card, never the run's
-private files (:data:`NOT_PUBLISHED`: the folder lock, which names the host and command, and unfinished writes).
+baseline), the reward and its α, the advantage estimator, how the update treats the KL, whitening, truncated
+responses, lengths and prompts (and whether that is the paper's update or the official code's: ``--profile``), the
+key hyperparameters, the training data, the thrifty version, the paper's citation, and the evaluation results
+found in ``<folder>/eval/<benchmark>/`` (``thrifty eval --out <folder>/eval`` refreshes the card when it is done).
+The Hub reads its YAML header (``base_model``, ``library_name``, ``tags``, ``datasets``, ``license``) and
+``push_to_hub`` publishes this card, never the run's private files (:data:`NOT_PUBLISHED`: the folder lock, which
+names the host and command, and unfinished writes).
 
 :class:`CardFacts` is what a card states, :func:`render_card` the card (pure), :func:`write_card` and
 :func:`refresh_card` the files (the facts are kept beside the card in :data:`CARD_FACTS`, so a card can be redone
@@ -52,11 +54,33 @@ METHODS = {
 """The methods a card can name, by key (an RL run's own words come from :func:`method_text`)."""
 
 ESTIMATORS = {
-    "rloo": "REINFORCE leave-one-out, not normalised: the paper's",
+    "rloo": "REINFORCE leave-one-out, not normalised by the group: the paper's",
     "grpo": "leave-one-out, divided by the group's reward std: the paper's Fig. 5 ablation",
-    "batch": "leave-one-out, whitened over the rollout: as the official OpenRLHF code",
+    "batch": "leave-one-out, whitened over the rollout's responses: an earlier thrifty's estimator, now "
+    "`--whiten_advantages tokens`",
 }
-"""What the card says of a registered advantage estimator, by name."""
+"""What the card says of an advantage estimator, by name (``batch``: for the cards of runs made when it existed)."""
+
+UPDATE_FIELDS = (
+    "profile",
+    "kl_penalty",
+    "whiten_advantages",
+    "grade_truncated",
+    "length_measure",
+    "length_unit",
+    "prompt_format",
+    "max_prompt_length",
+)
+"""How an RL run's update was done (``thrifty train``'s flags of these names): :func:`rl_facts` takes each, and the
+card states each one recorded (None: not recorded, as in the cards of older runs)."""
+
+OFFICIAL_UPDATE = {"kl_penalty": "reward", "whiten_advantages": "tokens", "grade_truncated": True}
+"""What makes an update the official code's (Zanette-Labs/efficient-reasoning, OpenRLHF 0.5.4) rather than the one
+the paper describes: ``--profile official``'s values of these flags. A card says the run reproduces the official
+update only when all of them hold."""
+
+PAPER_UPDATE = {"kl_penalty": "loss", "whiten_advantages": "none", "grade_truncated": False}
+"""``--profile paper``'s values of the same flags: the update the paper describes."""
 
 PAPER_URL = "https://arxiv.org/abs/2502.04463"
 
@@ -82,6 +106,9 @@ class CardFacts:
         alpha (`float`, *optional*): the length-penalty strength α (RL).
         reward_kwargs (`dict`, *optional*): the reward's other parameters.
         advantage_estimator (`str`, *optional*): the advantage estimator's registered name (RL).
+        profile, kl_penalty, whiten_advantages, grade_truncated, length_measure, length_unit, prompt_format,
+            max_prompt_length (*optional*): ``thrifty train``'s flags of these names (:data:`UPDATE_FIELDS`, RL);
+            None where not recorded.
         license (`str`, *optional*): the license, when known (the base model's, read from a local base's card).
         thrifty_version (`str`): the thrifty version that trained the model.
     """
@@ -96,6 +123,14 @@ class CardFacts:
     alpha: float | None = None
     reward_kwargs: dict | None = None
     advantage_estimator: str | None = None
+    profile: str | None = None
+    kl_penalty: str | None = None
+    whiten_advantages: str | None = None
+    grade_truncated: bool | None = None
+    length_measure: str | None = None
+    length_unit: str | None = None
+    prompt_format: str | None = None
+    max_prompt_length: int | None = None
     license: str | None = None
     thrifty_version: str = field(default_factory=lambda: _version())
 
@@ -145,9 +180,13 @@ def _front_matter(text: str) -> dict:
 # --------------------------------------------------------------------------------------------- facts of a run
 def rl_facts(
     config, base_model: str, reward: str, reward_params: dict, advantage_estimator: str, prompts: str,
-    prompts_split: str | None, n_prompts: int | None,
+    prompts_split: str | None, n_prompts: int | None, *, profile: str | None = None, kl_penalty: str | None = None,
+    whiten_advantages: str | None = None, grade_truncated: bool | None = None, length_measure: str | None = None,
+    length_unit: str | None = None, prompt_format: str | None = None, max_prompt_length: int | None = None,
 ) -> CardFacts:  # fmt: skip
-    """The facts of a ``thrifty train`` run from its ``TrainConfig`` and what thrifty's arguments chose."""
+    """The facts of a ``thrifty train`` run from its ``TrainConfig`` and what thrifty's arguments chose: the
+    keyword-only ones are the flags of :data:`UPDATE_FIELDS` (``**{name: getattr(args, name) for name in
+    UPDATE_FIELDS}``); a flag not given is not stated."""
     params = dict(reward_params)
     alpha = params.pop("alpha", None)
     per_rollout = getattr(config, "generation_batch_size", None)
@@ -164,6 +203,7 @@ def rl_facts(
         "max completion length (tokens)": config.max_completion_length,
         "loss": config.loss_type,
         "learning-rate schedule": getattr(config.lr_scheduler_type, "value", config.lr_scheduler_type),
+        "warmup steps": getattr(config, "warmup_steps", None),
         "seed": config.seed,
     }
     return CardFacts(
@@ -177,6 +217,14 @@ def rl_facts(
         alpha=alpha,
         reward_kwargs=params or None,
         advantage_estimator=advantage_estimator,
+        profile=profile,
+        kl_penalty=kl_penalty,
+        whiten_advantages=whiten_advantages,
+        grade_truncated=grade_truncated,
+        length_measure=length_measure,
+        length_unit=length_unit,
+        prompt_format=prompt_format,
+        max_prompt_length=max_prompt_length,
         license=base_license(str(base_model)),
     )
 
@@ -279,20 +327,36 @@ def _length_penalised(facts: CardFacts) -> bool:
     return facts.reward == "length_penalized" and facts.alpha != 0
 
 
+def _matches(facts: CardFacts, update: dict) -> bool:
+    """Whether the run's flags are those of ``update`` (:data:`OFFICIAL_UPDATE`, :data:`PAPER_UPDATE`)."""
+    return all(getattr(facts, name) == value for name, value in update.items())
+
+
 def method_text(facts: CardFacts) -> str:
-    """How the card's headline names the method: from the reward, α and advantage estimator actually used.
+    """How the card's headline names the method: from the reward, α, advantage estimator and update actually used.
 
     Example:
         >>> facts = CardFacts("base", "rl", {}, "organism", reward="length_penalized", alpha=0.0,
         ...                   advantage_estimator="grpo")
         >>> method_text(facts).split(":")[0]
         'RL on correctness alone (α = 0) with group-normalised advantages'
+        >>> official = CardFacts("base", "rl", {}, "organism", reward="length_penalized", alpha=0.2,
+        ...                      advantage_estimator="rloo", profile="official", **OFFICIAL_UPDATE)
+        >>> method_text(official).split(" (the KL")[0]
+        "length-penalised RLOO (Arora & Zanette, 2025) with the official code's update"
     """
     if facts.method != "rl":
         return METHODS[facts.method]
     penalised, estimator = _length_penalised(facts), facts.advantage_estimator
-    if penalised and estimator == "rloo":
+    whitened, kl_in_reward = facts.whiten_advantages == "tokens", facts.kl_penalty == "reward"
+    if penalised and estimator == "rloo" and not whitened and not kl_in_reward:
         return METHODS["rl"]
+    if penalised and estimator == "rloo" and _matches(facts, OFFICIAL_UPDATE):
+        return (
+            "length-penalised RLOO (Arora & Zanette, 2025) with the official code's update (the KL in the reward, "
+            "advantages whitened over the rollout's tokens, truncated responses graded)"
+            + METHODS["rl"][METHODS["rl"].index(":") :]
+        )
     if penalised:
         name, why = "length-penalised RL (Arora & Zanette, 2025)", METHODS["rl"][METHODS["rl"].index(":") :]
     elif facts.reward == "length_penalized":
@@ -302,7 +366,9 @@ def method_text(facts: CardFacts) -> str:
         )
     else:
         name, why = f"RL on the `{facts.reward}` reward", ""
-    if estimator == "rloo":
+    if estimator == "rloo" and whitened:
+        name += " with leave-one-out advantages whitened over every response token of the rollout"
+    elif estimator == "rloo":
         name += " with leave-one-out (RLOO) advantages, not normalised"
     elif estimator == "grpo":
         name += " with group-normalised advantages" + (" (the paper's ablation)" if penalised else "")
@@ -310,6 +376,10 @@ def method_text(facts: CardFacts) -> str:
         name += " with leave-one-out advantages whitened over the rollout"
     elif estimator:
         name += f" with the `{estimator}` advantage estimator"
+    if whitened and estimator != "rloo":
+        name += ", then whitened over every response token of the rollout"
+    if kl_in_reward:
+        name += ", the KL penalty in the reward"
     return name + why
 
 
@@ -322,22 +392,76 @@ def title(facts: CardFacts) -> str:
     return f"A model trained with RL on the `{facts.reward}` reward"
 
 
+def _profile_line(facts: CardFacts) -> str | None:
+    """What the card says of ``--profile``: whether the update is the paper's or the official code's in full."""
+    if facts.profile is None:
+        return None
+    if facts.profile == "official" and _matches(facts, OFFICIAL_UPDATE):
+        return (
+            "- profile `official`: reproduces the update of the official code (Zanette-Labs/efficient-reasoning, "
+            "OpenRLHF 0.5.4): the per-token k1 KL in the reward, the advantages whitened over the rollout's tokens, "
+            "truncated responses graded"
+        )
+    if facts.profile == "paper" and _matches(facts, PAPER_UPDATE):
+        return "- profile `paper`: the update the paper describes"
+    return f"- profile `{facts.profile}`, with some of its settings overridden: the update is as stated below"
+
+
+def _update_lines(facts: CardFacts) -> list[str]:
+    """How the update treated the KL, the advantages, truncated responses, lengths and prompts (what was recorded)."""
+    beta = facts.hyperparameters.get("KL coefficient β")
+    coefficient = f" (β = {beta:g})" if isinstance(beta, (int, float)) else ""
+    kl = {
+        "loss": f"- KL to the reference{coefficient}: TRL's k3 estimate, a term of the loss",
+        "reward": f"- KL to the reference{coefficient}: the per-token k1 estimate log π_old − log π_ref, summed from "
+        "each token to the end of its response and subtracted from the advantage (the official code's KL in the "
+        "reward); the loss has no KL term",
+    }
+    whitening = {
+        "none": "- advantages not whitened",
+        "tokens": "- advantages whitened over every response token of the rollout, across all processes "
+        "(token-weighted mean, population std), after the KL: the official code's whitening",
+    }
+    lengths = {
+        "tokens": "generated tokens, EOS included",
+        "official": "the official reward server's (prompt + response decoded, re-tokenised without special tokens, "
+        "plus BOS)",
+    }
+    lines = [kl.get(facts.kl_penalty), whitening.get(facts.whiten_advantages)]
+    if facts.length_measure in lengths or facts.length_unit == "thinking":
+        unit = " of the thinking only (up to `</think>`)" if facts.length_unit == "thinking" else ""
+        measure = f": {lengths[facts.length_measure]}" if facts.length_measure in lengths else ""
+        lines.append(f"- length{unit}{measure}")
+    if facts.prompt_format is not None or facts.max_prompt_length:
+        form = {"chat": "through the chat template", "raw": "raw text, no chat template"}.get(facts.prompt_format)
+        cut = f"cut to its first {facts.max_prompt_length} tokens" if facts.max_prompt_length else ""
+        lines.append("- prompt: " + ", ".join(part for part in (form, cut) if part))
+    return [line for line in lines if line]
+
+
 def _method_lines(facts: CardFacts) -> list[str]:
     if facts.method != "rl":
         return [f"- {METHODS[facts.method]}"]
     estimator = f"- advantage estimator: `{facts.advantage_estimator}`"
     if facts.advantage_estimator in ESTIMATORS:
         estimator += f" ({ESTIMATORS[facts.advantage_estimator]})"
-    lines = [f"- reward: `{facts.reward}`" + (f", α = {facts.alpha:g}" if facts.alpha is not None else "")]
+    lines = [_profile_line(facts)] if facts.profile is not None else []
+    lines.append(f"- reward: `{facts.reward}`" + (f", α = {facts.alpha:g}" if facts.alpha is not None else ""))
     if facts.reward_kwargs:
         lines.append(f"- reward parameters: `{json.dumps(facts.reward_kwargs)}`")
     lines.append(estimator)
     if facts.reward == "length_penalized":
+        truncated = (
+            "a wrong one earns 0; one cut at the length limit is graded too, as the official code grades it (its "
+            "last token counted as EOS), and if correct is scored against its group's finished correct responses"
+            if facts.grade_truncated
+            else "a wrong or truncated one earns 0"
+        )
         lines.append(
             "- a correct response earns 1 − α·σ((length − mean) / std), mean and std over the correct, finished "
-            "responses to the same prompt; a wrong or truncated one earns 0 (α = 0: correctness alone)"
+            f"responses to the same prompt (α = 0: correctness alone); {truncated}"
         )
-    return lines
+    return lines + _update_lines(facts)
 
 
 def render_card(facts: CardFacts, results: dict[str, dict] | None = None) -> str:

@@ -8,8 +8,10 @@ model on the held-out organism problems (:mod:`thrifty.eval`) -> write ``report.
 ``--full`` runs the paper's whole comparison: the α family {0, 0.05, 0.1, 0.2, 0.4}, the three baselines (SFT
 on the shortest correct of 8 samples per training prompt and DPO on shortest-vs-longest pairs, each at three
 learning rates; generation cutoff, both from the base's samples and run for real) and the advantage
-normalisation ablation (α = 0.2 with the ``grpo`` and ``batch`` estimators: ``alpha=0.2,norm=group`` and
-``alpha=0.2,norm=batch``). ``--seeds 1,2`` repeats the claims' runs (a base rebuilt with each seed, the α
+normalisation ablation (α = 0.2 with group-normalised advantages, ``grpo``: ``alpha=0.2,norm=group``; and with the
+leave-one-out advantages whitened over every response token of the rollout, ``batch`` -- trained as
+``--advantage_estimator rloo --whiten_advantages tokens``, the official code's whitening: ``alpha=0.2,norm=batch``).
+``--seeds 1,2`` repeats the claims' runs (a base rebuilt with each seed, the α
 family, the group-normalised ablation) in ``OUT/seed=N/`` and reports each claim per seed and the spread.
 
 Every setting not given here comes from the organism's recipes (``recipes/organism/*.yaml``, shipped with the
@@ -102,7 +104,11 @@ class DemoArguments:
     full_alphas: str = field(default="0,0.05,0.1,0.2,0.4", metadata={"help": "The α family of --full."})
     ablation: str = field(
         default="grpo,batch",
-        metadata={"help": "Advantage estimators of the --full ablation (against rloo); extra seeds run the first."},
+        metadata={
+            "help": "Runs of the --full ablation (against rloo): grpo (group-normalised), batch (rloo whitened over "
+            "the rollout's tokens: --whiten_advantages tokens) or another registered estimator; extra seeds run the "
+            "first."
+        },
     )
     ablation_alpha: float = field(default=0.2, metadata={"help": "The α the ablation is run at."})
     sft_lrs: str = field(default="3e-5,1e-4,3e-4", metadata={"help": "Learning rates of the SFT baseline (--full)."})
@@ -121,7 +127,7 @@ class DemoArguments:
         self.learning_rates("sft")
         self.learning_rates("dpo")
         parse_limits(self.cutoff_limits, "cutoff_limits")
-        self.estimators()
+        self.ablations()
         self.extra_seeds()
         parse_alphas(self.seed_alphas, "seed_alphas")
         if not 0 <= self.shortcut_rate <= 1:
@@ -147,19 +153,37 @@ class DemoArguments:
         )
         return [v for v in dict.fromkeys(values) if v != self.seed]
 
-    def estimators(self) -> list[str]:
-        """The ablation's estimators: any registered one but the paper's own (that is the family)."""
-        return parse_names(self.ablation, "ablation", tuple(name for name in ADVANTAGES if name != "rloo"))
+    def ablations(self) -> list[str]:
+        """The ablation's runs: ``batch`` (:data:`WHITENED`) or any registered estimator but the paper's own (that
+        is the family)."""
+        known = tuple(dict.fromkeys([*(name for name in ADVANTAGES if name != "rloo"), WHITENED]))
+        return parse_names(self.ablation, "ablation", known)
 
 
-NORMS = {"grpo": "group", "batch": "batch"}
-"""How the ablation's estimators are named in labels: the paper's Fig. 5 normalises per group or over the batch."""
+WHITENED = "batch"
+"""The ablation that whitens the leave-one-out advantages over the whole rollout (the paper's Fig. 5 "batch"
+normalisation, done as the official code does it: over every response token)."""
+
+NORMS = {"grpo": "group", WHITENED: "batch"}
+"""How the ablation's runs are named in labels: the paper's Fig. 5 normalises per group or over the batch."""
 
 
-def _label(alpha: float, estimator: str = "rloo") -> str:
-    if estimator == "rloo":
+def ablation_flags(ablation: str) -> dict:
+    """The training settings of an ablation run (or of the family, ``rloo``).
+
+    Example:
+        >>> ablation_flags("batch"), ablation_flags("grpo")
+        ({'advantage_estimator': 'rloo', 'whiten_advantages': 'tokens'}, {'advantage_estimator': 'grpo'})
+    """
+    if ablation == WHITENED:
+        return {"advantage_estimator": "rloo", "whiten_advantages": "tokens"}
+    return {"advantage_estimator": ablation}
+
+
+def _label(alpha: float, ablation: str = "rloo") -> str:
+    if ablation == "rloo":
         return f"alpha={alpha:g}"
-    return f"alpha={alpha:g}," + (f"norm={NORMS[estimator]}" if estimator in NORMS else f"adv={estimator}")
+    return f"alpha={alpha:g}," + (f"norm={NORMS[ablation]}" if ablation in NORMS else f"adv={ablation}")
 
 
 def _identity(model: Path) -> str:
@@ -178,10 +202,11 @@ def _build_base(args: DemoArguments) -> Path:
     return cached_base_model(config, args.cache_dir, args.rebuild)
 
 
-def _train(args: DemoArguments, base: Path, alpha: float, estimator: str = "rloo") -> Path:
-    """Train one α with the organism's recipe; a finished run with the same settings is reused, an interrupted one
-    resumes from its checkpoint."""
-    out = Path(args.out) / _label(alpha, estimator)
+def _train(args: DemoArguments, base: Path, alpha: float, ablation: str = "rloo") -> Path:
+    """Train one α with the organism's recipe (``ablation``: the family's ``rloo``, or an ablation's settings,
+    :func:`ablation_flags`); a finished run with the same settings is reused, an interrupted one resumes from its
+    checkpoint."""
+    out = Path(args.out) / _label(alpha, ablation)
     settings = {
         "base": str(base),
         "base_build": json.loads(_identity(base)),  # a rebuilt base invalidates the run
@@ -189,13 +214,13 @@ def _train(args: DemoArguments, base: Path, alpha: float, estimator: str = "rloo
         "steps": args.rl_steps,
         "lr": args.learning_rate,
         "seed": args.seed,
-        **({"advantage_estimator": estimator} if estimator != "rloo" else {}),
+        **(ablation_flags(ablation) if ablation != "rloo" else {}),
     }
     overrides = {
         "model_name_or_path": base,
         "output_dir": out,
         "alpha": alpha,
-        "advantage_estimator": estimator,
+        **ablation_flags(ablation),
         "max_steps": args.rl_steps,
         "learning_rate": args.learning_rate,
         "seed": args.seed,
@@ -373,17 +398,17 @@ def _entries(summaries: dict[str, dict], prefix: str) -> tuple[dict[str, dict], 
 def _seed_run(args: DemoArguments, stage, full: bool, tag: str = "") -> tuple[dict[str, dict], list[str]]:
     """Build, train and evaluate one seed's models (``full``: with the baselines, both ablations and the cutoff
     runs; else the α family and, with --full, the group-normalised ablation the collapse claim needs (or the first
-    ablation estimator)); ``({label: summary}, skipped baselines)``."""
+    ablation)); ``({label: summary}, skipped baselines)``."""
     base = stage(f"build base organism{tag}", _build_base, args)
     models = {"base": base}
     for alpha in args.alpha_values():
         models[_label(alpha)] = stage(f"train {_label(alpha)}{tag}", _train, args, base, alpha)
     skipped = []
     if args.full:
-        seeded = ["grpo"] if "grpo" in args.estimators() else args.estimators()[:1]
-        for estimator in args.estimators() if full else seeded:
-            name = _label(args.ablation_alpha, estimator)
-            models[name] = stage(f"train {name}{tag}", _train, args, base, args.ablation_alpha, estimator)
+        seeded = ["grpo"] if "grpo" in args.ablations() else args.ablations()[:1]
+        for ablation in args.ablations() if full else seeded:
+            name = _label(args.ablation_alpha, ablation)
+            models[name] = stage(f"train {name}{tag}", _train, args, base, args.ablation_alpha, ablation)
     if full:
         for method in ("sft", "dpo"):
             for lr in args.learning_rates(method):

@@ -11,6 +11,7 @@ import logging
 import os
 import re
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -46,6 +47,10 @@ class DropReport:
     examples: dict[str, list[int]] = field(default_factory=dict)
     hint: str = ""
     """What rows must hold and what these rows have, when some missed a field."""
+    max_rows: int | None = None
+    """``--max_rows``: only the first rows of the set were read."""
+    rows: int | None = None
+    """How many rows were read, with ``max_rows`` (fewer when the set has fewer)."""
 
     def add(self, reason: str, line_number: int) -> None:
         """Count a dropped row under ``reason`` (a :class:`~thrifty.data.problems.BadRow` message's category: its
@@ -65,7 +70,57 @@ class DropReport:
             f"{reason}: {n} (e.g. lines {self.examples[reason]})" for reason, n in self.counts.most_common()
         )
         hint = f". {self.hint[0].upper()}{self.hint[1:]}" if self.hint else ""
-        return f"kept {self.kept}, dropped {self.dropped}" + (f" -- {reasons}" if reasons else "") + hint
+        read = ""
+        if self.max_rows is not None:
+            some = f"the first {self.rows}" if self.rows == self.max_rows else f"all {self.rows}"
+            read = f"read {some} rows (--max_rows {self.max_rows}): "
+        return f"{read}kept {self.kept}, dropped {self.dropped}" + (f" -- {reasons}" if reasons else "") + hint
+
+
+def first_rows(rows: Iterable[tuple[int, dict]], bad: list[tuple[int, str]], n: int) -> list[tuple[int, dict]]:
+    """The first ``n`` rows of a set, before any filtering (OpenRLHF's ``--max_samples``): a row the reader put in
+    ``bad`` (not JSON, not UTF-8) counts where it falls, so it is dropped, not replaced by a later row. ``rows`` is
+    read no further than needed, and ``bad`` keeps only its lines among those ``n`` rows.
+
+    Example:
+        >>> def reader(bad):  # line 2 is not JSON
+        ...     yield 1, {"q": "a"}
+        ...     bad.append((2, "invalid JSON"))
+        ...     yield 3, {"q": "c"}
+        >>> bad = []
+        >>> first_rows(reader(bad), bad, 2), bad
+        ([(1, {'q': 'a'})], [(2, 'invalid JSON')])
+    """
+    before = len(bad)
+    taken = []
+    for line_number, row in rows:
+        if len(taken) + len(bad) - before >= n:
+            break
+        taken.append((line_number, row))
+    excess = len(taken) + len(bad) - before - n
+    if excess > 0:  # bad lines read past the n-th row
+        del bad[len(bad) - excess :]
+    return taken
+
+
+def shuffle_permutation(n: int, seed: int) -> list[int]:
+    """The order ``datasets``' ``Dataset.shuffle(seed=seed)`` puts ``n`` rows in: its ``j``-th row is row
+    ``permutation[j]`` (NumPy's ``default_rng(seed).permutation(n)``, which that shuffle draws). OpenRLHF's
+    ``blending_datasets`` shuffles the prompts so, with seed 42, after selecting its ``--max_samples`` rows.
+
+    Example:
+        >>> shuffle_permutation(5, 42)
+        [4, 2, 3, 1, 0]
+    """
+    import numpy as np
+
+    return np.random.default_rng(seed).permutation(n).tolist()
+
+
+def check_max_rows(max_rows: int | None) -> None:
+    """``--max_rows`` is None (every row) or a whole number >= 1."""
+    if max_rows is not None and (isinstance(max_rows, bool) or not isinstance(max_rows, int) or max_rows < 1):
+        raise ValueError(f"--max_rows must be a whole number >= 1 (the prompt set's first N rows), got {max_rows!r}")
 
 
 def load_training_prompts(
@@ -75,6 +130,8 @@ def load_training_prompts(
     pool=None,
     config: str | None = None,
     columns: Columns = DEFAULT_COLUMNS,
+    max_rows: int | None = None,
+    shuffle_seed: int | None = None,
 ) -> tuple[list[Problem], DropReport]:
     """Load a set of training prompts and keep rows with one checkable final answer.
 
@@ -86,7 +143,10 @@ def load_training_prompts(
     not a string``, ``question too long``, ``no boxed answer``, ``several different boxed answers``, ``answer too
     long``, ``answer is prose``, ``answer not parseable``, ``invalid JSON``, ``not valid UTF-8``; a report of
     missing fields names the accepted schemas and the columns the rows have. Repeated ids are made unique
-    (:func:`thrifty.data.files.unique_ids`).
+    (:func:`thrifty.data.files.unique_ids`). With ``max_rows`` only the first rows are read, as OpenRLHF's
+    ``--max_samples`` selects them (:func:`first_rows`); with ``shuffle_seed`` they are then put in the order
+    OpenRLHF's ``blending_datasets`` shuffles them into (:func:`shuffle_permutation`), the dropped rows keeping
+    their places; ``limit`` then keeps the first usable ones.
 
     Args:
         source (`str`): a local ``.jsonl``/``.json``/``.parquet`` file, a ``datasets.save_to_disk`` folder (or a
@@ -98,10 +158,15 @@ def load_training_prompts(
         config (`str`, *optional*): the config of a Hub dataset (``openai/gsm8k``: ``main``).
         columns (:class:`~thrifty.data.rows.Columns`, *optional*): other column names of the question, answer
             and solution (``--question_column``, ...); a mapped column that no row has is refused.
+        max_rows (`int`, *optional*): read only the first ``max_rows`` rows, before any filtering; those that
+            cannot be checked are dropped and reported, not replaced by later rows.
+        shuffle_seed (`int`, *optional*): order the rows read as ``datasets``' ``Dataset.shuffle(seed=...)``
+            does (before the unusable ones are dropped); file order otherwise.
 
     Returns:
         ``(problems, report)``; the report is also logged, once.
     """
+    check_max_rows(max_rows)
     bad: list[tuple[int, str]] = []
     parse = partial(parse_row, columns=columns, strict=True)
     public = hub_alias(str(source))
@@ -114,9 +179,14 @@ def load_training_prompts(
         parse = PARSERS[public]
     else:
         rows = dataset_rows(str(source), config, split, DATASET_OFFLINE_HINT, "--prompts")
-    report, seen = DropReport(), SeenColumns()
+    report, seen = DropReport(max_rows=max_rows), SeenColumns()
+    if max_rows is not None:
+        rows = first_rows(rows, bad, max_rows)
+        report.rows = len(rows) + len(bad)
     candidates: list[tuple[int, Problem]] = []
+    read = []
     for line_number, row in rows:
+        read.append(line_number)
         seen.add(row)
         try:
             problem = parse(row, line_number - 1)
@@ -143,7 +213,13 @@ def load_training_prompts(
             checkable.append((line_number, problem))
         else:
             report.add("answer not parseable", line_number)
-    problems = unique_ids(checkable, str(source))[:limit]
+    problems = unique_ids(checkable, str(source))
+    if shuffle_seed is not None:  # as if every row read was shuffled, then the unusable ones dropped
+        lines = sorted(read + [line for line, _ in bad])
+        rank = {lines[row]: j for j, row in enumerate(shuffle_permutation(len(lines), shuffle_seed))}
+        ranks = [rank[line] for line, _ in checkable]
+        problems = [p for _, p in sorted(zip(ranks, problems, strict=True), key=lambda pair: pair[0])]
+    problems = problems[:limit]
     report.kept = len(problems)
     if missing_a_field(report.counts):
         report.hint = seen.hint()
@@ -158,13 +234,21 @@ def training_problems(
     per_level: int = 1000,
     config: str | None = None,
     columns: Columns = DEFAULT_COLUMNS,
+    max_rows: int | None = None,
+    shuffle_seed: int | None = None,
 ) -> list[Problem]:
     """The prompts to train on: the training split of the benchmark ``source`` names (``per_level`` prompts per
     difficulty level), else a data file, ``save_to_disk`` folder or Hub dataset (``config``, ``split``, column
-    mapping ``columns``) filtered by :func:`load_training_prompts`; at most ``limit``."""
+    mapping ``columns``) filtered by :func:`load_training_prompts`. ``max_rows``: only the set's first rows, before
+    any filtering (OpenRLHF's ``--max_samples``); ``shuffle_seed``: those rows in the order ``datasets``' shuffle
+    with that seed gives them (:func:`shuffle_permutation`); ``limit``: at most that many usable prompts, the
+    first ones."""
+    check_max_rows(max_rows)
     benchmark = get_benchmark(source) if hub_alias(source) is None else None  # openai/gsm8k: a dataset like others
     if benchmark is not None and benchmark.train is not None:
-        problems = one_problem_per_id(benchmark.train(per_level), f"the training split of {source!r}")
+        problems = one_problem_per_id(benchmark.train(per_level), f"the training split of {source!r}")[:max_rows]
+        if shuffle_seed is not None:
+            problems = [problems[i] for i in shuffle_permutation(len(problems), shuffle_seed)]
     elif benchmark is not None:
         public = f" (its Hub dataset's: --prompts {HUB[source][0]} --prompts_split train)" if source in HUB else ""
         raise ValueError(
@@ -174,7 +258,15 @@ def training_problems(
     elif not (is_data_file(source) or Path(source).is_dir() or is_hub_id(source)):
         raise ValueError(f"unknown prompt set {source!r}; benchmarks: {', '.join(benchmark_names())} {NOT_FOUND_HINT}")
     else:
-        problems, _ = load_training_prompts(source, split=split, limit=limit, config=config, columns=columns)
+        problems, _ = load_training_prompts(
+            source,
+            split=split,
+            limit=limit,
+            config=config,
+            columns=columns,
+            max_rows=max_rows,
+            shuffle_seed=shuffle_seed,
+        )
     if limit is not None:
         problems = problems[:limit]
     if not problems:

@@ -119,7 +119,7 @@ def collapse(
     models: Mapping[str, Mapping], label: str = "alpha=0.2", normalised: str = "alpha=0.2,norm=group", points=10.0
 ) -> Claim:
     """Group-normalised advantages end at least ``points`` accuracy points below the un-normalised run at the same α
-    (the paper's Fig. 5); batch-normalised is reported beside it."""
+    (the paper's Fig. 5); the token-whitened run is reported beside it."""
     statement = f"{normalised} ends at least {points:g} accuracy points below {label}"
     missing = _missing(models, label, normalised)
     if missing:

@@ -4,11 +4,11 @@ Every ``summary.json`` written by ``thrifty eval`` under a RUN_DIR is one (model
 is named after the folder that holds the evaluation (``<model>/eval/<benchmark>/`` as written by ``thrifty
 sweep``, ``thrifty baseline`` and ``thrifty demo``, or ``<eval out>/<benchmark>/`` for a bare ``thrifty
 eval``); ``NAME=PATH`` names a RUN_DIR's only model yourself. What a model *is* comes from the files beside it:
-``thrifty_args.json`` (an RL member: its α and advantage estimator), ``baseline.json`` (sft, dpo or cutoff),
-else its name (``--base``, default "base", is the reference model); an evaluation whose responses were begun
-for the model (``--response_prefix``, a forced behaviour) is ``forced``. A training run not evaluated yet (a
-``metrics.jsonl`` and no evaluation) is a model without summaries: its training is reported, with how to evaluate
-it. How a model was trained comes from :func:`training_settings`. Reads files only.
+``thrifty_args.json`` (an RL member: its α, advantage estimator, whitening and profile), ``baseline.json``
+(sft, dpo or cutoff), else its name (``--base``, default "base", is the reference model); an evaluation whose
+responses were begun for the model (``--response_prefix``, a forced behaviour) is ``forced``. A training run not
+evaluated yet (a ``metrics.jsonl`` and no evaluation) is a model without summaries: its training is reported, with
+how to evaluate it. How a model was trained comes from :func:`training_settings`. Reads files only.
 """
 
 from __future__ import annotations
@@ -26,8 +26,12 @@ SEED_FOLDER = "seed="
 """``thrifty demo --seeds`` repeats its models in ``OUT/seed=N/``: reported on their own (``thrifty report
 OUT/seed=N``), never mixed with the first seed's models of the same names."""
 KIND_ORDER = ("base", "forced", "family", "ablation", "sft", "dpo", "cutoff", "other")
-ESTIMATOR_LABELS = {"grpo": "group-normalised", "batch": "batch-normalised"}
-"""How an RL run's advantage estimator reads in labels (the paper's Fig. 5 ablation); others: "<name> advantage"."""
+ESTIMATOR_LABELS = {"grpo": "group-normalised", "batch": "token-whitened"}
+"""How an RL run's ablation reads in labels (the paper's Fig. 5 ablation); others: "<name> advantage". ``batch`` is
+the leave-one-out advantage whitened over every response token of the rollout (``advantage_estimator: rloo`` with
+``whiten_advantages: tokens``); a run of an earlier thrifty's ``batch`` estimator, which whitened over the
+responses, reads :data:`LEGACY_BATCH_LABEL`."""
+LEGACY_BATCH_LABEL = "batch-normalised"
 
 
 @dataclass
@@ -39,7 +43,9 @@ class ModelRun:
     named: bool = False  # named by the user (NAME=PATH): that name is its label
     kind: str = "other"
     alpha: float | None = None
-    estimator: str | None = None  # RL runs: the advantage estimator
+    estimator: str | None = None  # RL runs: the advantage estimator, or the ablation ("batch": token-whitened)
+    whitening: str | None = None  # RL runs: whiten_advantages ("tokens"), if any
+    profile: str | None = None  # RL runs: the update's profile (paper, official), if recorded
     info: dict = field(default_factory=dict)
     summaries: dict[str, dict] = field(default_factory=dict)
     samples: dict[str, Path] = field(default_factory=dict)
@@ -57,8 +63,10 @@ class ModelRun:
         if self.named:
             return self.name
         if self.kind == "family":
-            return f"α={self.alpha:g}"
+            return f"α={self.alpha:g}" + (", official update" if self.profile == "official" else "")
         if self.kind == "ablation":
+            if self.estimator == "batch" and self.whitening != "tokens":
+                return f"α={self.alpha:g}, {LEGACY_BATCH_LABEL}"
             return f"α={self.alpha:g}, {ESTIMATOR_LABELS.get(self.estimator, f'{self.estimator} advantage')}"
         if self.kind in ("sft", "dpo"):
             lr = self.info.get("config", {}).get("learning_rate")
@@ -80,9 +88,21 @@ class ModelRun:
 
 def _estimator(args: dict) -> str:
     """The advantage estimator an RL run's ``thrifty_args.json`` names (runs made before the estimator registry
-    recorded ``advantage_normalization`` none/group/batch instead)."""
+    recorded ``advantage_normalization`` none/group/batch instead), or ``batch`` for the leave-one-out advantages
+    whitened over the rollout's tokens (``advantage_estimator: rloo``, ``whiten_advantages: tokens``) -- the
+    normalisation ablation, except in an official-profile run, whose update whitens so (an α family of its own).
+
+    Example:
+        >>> _estimator({"advantage_estimator": "rloo", "whiten_advantages": "tokens", "profile": "paper"})
+        'batch'
+        >>> _estimator({"advantage_estimator": "rloo", "whiten_advantages": "tokens", "profile": "official"})
+        'rloo'
+    """
     legacy = {"none": "rloo", "group": "grpo", "batch": "batch"}
-    return args.get("advantage_estimator") or legacy.get(args.get("advantage_normalization", "none"), "rloo")
+    estimator = args.get("advantage_estimator") or legacy.get(args.get("advantage_normalization", "none"), "rloo")
+    if estimator == "rloo" and args.get("whiten_advantages") == "tokens" and args.get("profile") != "official":
+        return "batch"
+    return estimator
 
 
 def _classify(run: ModelRun, base: str) -> None:
@@ -90,6 +110,7 @@ def _classify(run: ModelRun, base: str) -> None:
     if args_file.is_file():
         args = runs.read_json_object(args_file)
         run.alpha, run.estimator = float(args["alpha"]), _estimator(args)
+        run.whitening, run.profile = args.get("whiten_advantages"), args.get("profile")
         run.kind = "family" if run.estimator == "rloo" else "ablation"
     elif baseline_file.is_file():
         run.info = runs.read_json_object(baseline_file)

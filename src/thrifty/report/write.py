@@ -6,12 +6,12 @@ Writes ``OUT/report.md`` with: the results table (± standard errors, Δ against
 noise), how the numbers were made (each evaluation's and each training run's settings), accuracy against mean
 tokens per benchmark (the α family as a curve, each baseline as its own marker/curve, the base, the cutoff curve
 from the base's own samples, the oracle where known, error bars, the base's frontier and each RL model's gap to
-its own where responses are read as behaviours), accuracy at matched length, the savings per difficulty level, what the
-responses did per level (behaviours, frontier gaps; :mod:`thrifty.report.frontier`), the training dynamics
-of the α family (the paper's Fig. 4), the advantage-normalisation ablation (Fig. 5), the same problems
-answered by each model, and answers asked live (given by the caller). A training run not evaluated yet is
-reported by its training alone, with the command that evaluates it. Reads files, writes files: it never loads a
-model.
+its own where responses are read as behaviours), accuracy at matched length, the savings per difficulty level, a
+thinking model's thinking and answer tokens (overall and per level), what the responses did per level
+(behaviours, frontier gaps; :mod:`thrifty.report.frontier`), the training dynamics of the α family (the paper's
+Fig. 4), the advantage-normalisation ablation (Fig. 5), the same problems answered by each model, and answers
+asked live (given by the caller). A training run not evaluated yet is reported by its training alone, with the
+command that evaluates it. Reads files, writes files: it never loads a model.
 """
 
 from __future__ import annotations
@@ -37,13 +37,16 @@ from thrifty.report.plots import (
 from thrifty.report.tables import (
     NOISE_RULE,
     PER_LEVEL_NOTE,
+    THINKING_NOTE,
     behaviour_table,
     example_section,
+    has_thinking,
     matched_length_table,
     per_level_table,
     responses_block,
     results_table,
     settings_table,
+    thinking_table,
 )
 
 
@@ -219,6 +222,9 @@ TRAIN_COLUMNS = (
     ("alpha", "α"),
     ("reward", "reward"),
     ("advantage_estimator", "advantage"),
+    ("profile", "profile"),
+    ("kl_penalty", "KL"),
+    ("whiten_advantages", "whitening"),
     ("steps", "steps"),
     ("learning_rate", "learning rate"),
     ("temperature", "rollout / sampling temperature"),
@@ -331,6 +337,8 @@ def write_report(
     if benchmarks:
         reference = base_label or "the base"
         parts += ["## Results", "", results_table(by_benchmark, base_label), "", NOISE_RULE.format(base=reference), ""]
+        if has_thinking(e for entries in by_benchmark.values() for e in entries.values()):
+            parts += [THINKING_NOTE, ""]
     parts += how_made(models)
     for benchmark in benchmarks:
         entries = by_benchmark[benchmark]
@@ -353,6 +361,15 @@ def write_report(
                 f"**By difficulty level ({benchmark}).** " + PER_LEVEL_NOTE.format(base=base_label or "the base"),
                 "",
                 levels,
+                "",
+            ]
+        thinking = thinking_table(entries)
+        if thinking:
+            parts += [
+                f"**Thinking and answer by level ({benchmark}).** Each cell: mean thinking tokens / mean answer "
+                "tokens of a thinking model's responses on that level.",
+                "",
+                thinking,
                 "",
             ]
         behaviours = behaviour_table(entries)
@@ -395,7 +412,8 @@ def write_report(
             "## Ablation: normalising the advantage",
             "",
             "The same α trained with the paper's un-normalised RLOO advantage and with the advantage divided by "
-            "its standard deviation (per prompt = GRPO's, or over the batch). The paper (Fig. 5) finds that "
+            "its standard deviation (per prompt = GRPO's, or whitened over every response token of the rollout, as "
+            "the official code does). The paper (Fig. 5) finds that "
             "normalising collapses length and accuracy. "
             + _training_text(curves, out / "ablation.png", plot_ablation),
             "",
