@@ -8,6 +8,7 @@ thrifty baseline cutoff --model M --benchmark gsm8k --limits 1024,2048,4096 --ou
 thrifty report runs/sweep runs/baselines --out runs/report                # table, plots, examples
 thrifty generate "What is 1+1?" --model M --compare M2                   # one question, side by side
 thrifty tiny-model --out runs/tiny-model                                 # a random tiny Qwen2 for smoke tests
+thrifty tiny-model --tokenizer ../shared/tokenizers/deepseek-r1-distill-qwen --out runs/tiny-r1  # the real tokenizer
 thrifty organism --out runs/organism/base                                # build the CPU model organism
 thrifty train --config recipes/organism/alpha_0.2.yaml                   # length-penalised RLOO (TRL)
 accelerate launch --config_file recipes/accelerate_configs/zero2.yaml -m thrifty.cli train --config ...
@@ -35,7 +36,8 @@ COMMANDS = {
     "baseline": "The paper's baselines: sft or dpo on the model's own shortest correct responses, or the cutoff.",
     "report": "One report over runs: table, accuracy-vs-tokens per benchmark, training dynamics, ablation, examples.",
     "generate": "Answer one question with one or more models and show each response with its token count.",
-    "tiny-model": "Build a randomly initialised tiny Qwen2 with a character tokenizer (for smoke tests and demos).",
+    "tiny-model": "Build a random tiny Qwen2 (a character tokenizer, or a real model's with --tokenizer) for smoke "
+    "tests and demos.",
 }
 
 
@@ -54,6 +56,28 @@ class TinyModelArguments:
     hidden_size: int = field(default=64, metadata={"help": "Width of the model."})
     num_layers: int = field(default=2, metadata={"help": "Number of transformer layers."})
     seed: int = field(default=0, metadata={"help": "Seed of the random initialisation."})
+    tokenizer: str | None = field(
+        default=None,
+        metadata={
+            "help": "A real model's tokenizer (folder or hub id), saved with the model, whose BOS/EOS/pad ids and "
+            "chat template the model takes (e.g. ../shared/tokenizers/deepseek-r1-distill-qwen: a stand-in for "
+            "DeepSeek-R1-Distill-Qwen). Default: a character tokenizer."
+        },
+    )
+    vocab_size: int | None = field(
+        default=None,
+        metadata={
+            "help": "Embedding rows, at least the tokenizer's size. Default: the character tokenizer's size, or "
+            "152,064 (DeepSeek-R1-Distill-Qwen-7B's) with --tokenizer."
+        },
+    )
+    eos_probability: float = field(
+        default=0.0,
+        metadata={
+            "help": "Make each token sampled at temperature 1 EOS with about this probability, so random responses "
+            "end at varied lengths (0: a random model over a large vocabulary practically never ends one)."
+        },
+    )
 
 
 def _usage() -> str:
@@ -111,8 +135,10 @@ def _train(argv: list[str]) -> int:
     from trl import ModelConfig
 
     from thrifty.rl import ThriftyArguments, TrainConfig, train
+    from thrifty.rl.config import apply_profile, explicit_keys
 
     args, config, model_args = _parse((ThriftyArguments, TrainConfig, ModelConfig), "train", argv)
+    apply_profile(args, config, explicit_keys(argv))
     if not model_args.model_name_or_path:
         raise ValueError("--model_name_or_path is required (a hub id or a local folder)")
     out = train(args, config, model_args)
@@ -273,8 +299,20 @@ def _tiny_model(argv: list[str]) -> int:
     from thrifty.organism.tiny import build_tiny_model
 
     args = _parse(TinyModelArguments, "tiny-model", argv)
-    model, _ = build_tiny_model(args.out, hidden_size=args.hidden_size, num_layers=args.num_layers, seed=args.seed)
-    print(f"saved a {sum(p.numel() for p in model.parameters()):,}-parameter Qwen2 and its tokenizer to {args.out}")
+    model, tokenizer = build_tiny_model(
+        args.out,
+        hidden_size=args.hidden_size,
+        num_layers=args.num_layers,
+        seed=args.seed,
+        tokenizer=args.tokenizer,
+        vocab_size=args.vocab_size,
+        eos_probability=args.eos_probability,
+    )
+    source = f"the tokenizer of {args.tokenizer}" if args.tokenizer else "a character tokenizer"
+    print(
+        f"saved a {sum(p.numel() for p in model.parameters()):,}-parameter Qwen2 ({model.config.vocab_size:,} "
+        f"embeddings, EOS {tokenizer.eos_token_id}) with {source} to {args.out}"
+    )
     return 0
 
 
