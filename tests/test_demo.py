@@ -6,6 +6,7 @@ import pytest
 
 from helpers import flags
 from thrifty.cli import main
+from thrifty.profiles import PROFILES
 
 
 TOY = dict(sft_steps=2, rl_steps=2, eval_samples=1, eval_max_new_tokens=8)
@@ -165,11 +166,18 @@ def test_the_batch_ablation_trains_rloo_whitened_over_tokens_and_reads_as_token_
     runs.write_json(old.folder / runs.RUN_ARGS, {"alpha": 0.2, "advantage_estimator": "batch"})
     official = ModelRun("official", tmp_path / "official")  # the official update whitens: an α family of its own
     official.folder.mkdir()
-    runs.write_json(official.folder / runs.RUN_ARGS, {**asdict(batch), "profile": "official"})
+    runs.write_json(official.folder / runs.RUN_ARGS, {**asdict(batch), **PROFILES["official"], "profile": "official"})
     for run in (old, official):
         _classify(run, "base")
     assert (old.kind, old.label()) == ("ablation", "α=0.2, batch-normalised")
     assert (official.kind, official.label()) == ("family", "α=0.2, official update")
+    one_piece = ModelRun("one-piece", tmp_path / "one-piece")  # the paper's update with the official KL only
+    one_piece.folder.mkdir()
+    runs.write_json(
+        one_piece.folder / runs.RUN_ARGS, {**asdict(batch), "whiten_advantages": "none", "kl_penalty": "reward"}
+    )
+    _classify(one_piece, "base")
+    assert (one_piece.kind, one_piece.label()) == ("family", "α=0.2, KL in the reward")
 
 
 def test_demo_rejects_bad_alphas(tmp_path, capsys):

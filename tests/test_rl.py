@@ -2,6 +2,7 @@
 ranks), rewards and estimators plugged in by name, recipes that add up, and `thrifty train` end to end."""
 
 import json
+import re
 from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -312,6 +313,17 @@ def test_profiles_set_every_piece_and_a_given_value_wins(tmp_path):
     assert (config.warmup_steps, config.max_completion_length) == (3, 32000)
     _, config, _ = load_recipe(tmp_path / "r.yaml")
     assert (config.warmup_steps, config.max_completion_length) == (0.05, TrainConfig.max_completion_length)
+    # an abbreviated flag is the option it abbreviates; a bare --grade_truncated means true
+    args, config, _ = load_recipe(
+        tmp_path / "r.yaml", "--profile", "official", "--max_completion_len", "100", "--grade_truncated"
+    )
+    assert (config.max_completion_length, config.warmup_steps, args.grade_truncated) == (100, 6, True)
+    # Python, no recipe: train() applies the profile to what the caller left at TrainConfig's defaults
+    from thrifty.rl.config import apply_profile
+
+    config = TrainConfig(output_dir="unused", use_cpu=True, max_completion_length=64)
+    apply_profile(ThriftyArguments(prompts="organism", profile="official"), config)
+    assert (config.warmup_steps, config.max_completion_length, config.thrifty_profile) == (6, 64, "official")
 
 
 @pytest.mark.parametrize(
@@ -323,30 +335,47 @@ def test_profiles_set_every_piece_and_a_given_value_wins(tmp_path):
         (dict(length_measure="chars"), "--length_measure must be one of tokens, official"),
         (dict(max_prompt_length=-1), "--max_prompt_length must be >= 0"),
         (dict(advantage_estimator="batch"), "--advantage_estimator rloo --whiten_advantages tokens"),
-        (dict(length_unit="thinking", length_measure="official"), "use it with --length_measure tokens"),
+        (dict(length_unit="thinking", length_measure="official"), "not --length_measure official: add"),
+        (
+            dict(length_unit="thinking", profile="official"),
+            "not --length_measure official (of --profile official): add --length_measure tokens",
+        ),
+        (dict(reward_kwargs={"grade_truncated": True}), "set it with --grade_truncated"),
     ],
 )
 def test_profile_pieces_are_validated(given, message):
-    with pytest.raises(ValueError, match=message.replace("(", "\\(").replace("[", "\\[")):
+    with pytest.raises(ValueError, match=re.escape(message)):
         ThriftyArguments(prompts="organism", **given)
 
 
 def test_sixteen_bit_weights_are_refused_without_master_weights():
-    from trl import ModelConfig
-
     from thrifty.rl.run import check_precision
 
-    config = TrainConfig(output_dir="unused", use_cpu=True)
-    check_precision(ModelConfig(dtype="float32"), config)
-    with pytest.raises(
-        ValueError, match="--dtype bfloat16 loads bfloat16 weights, and without DeepSpeed ZeRO or FSDP"
-    ):
-        check_precision(ModelConfig(dtype="bfloat16"), config)
-    config.deepspeed = {"zero_optimization": {"stage": 2}}
-    check_precision(ModelConfig(dtype="bfloat16"), config)
+    def trainer(dtype, trained=True, deepspeed=False):
+        model = torch.nn.Linear(2, 2).to(dtype)
+        model.requires_grad_(trained)
+        adapter = torch.nn.Linear(2, 2)  # fp32, like a LoRA adapter
+        parts = torch.nn.ModuleList([model, adapter])
+        return SimpleNamespace(
+            model=parts,
+            is_deepspeed_enabled=deepspeed,
+            is_fsdp_enabled=False,
+            args=SimpleNamespace(learning_rate=5e-6),
+        )
+
+    check_precision(trainer(torch.float32))
+    with pytest.raises(ValueError, match="the weights being trained are bfloat16, and without DeepSpeed ZeRO or FSDP"):
+        check_precision(trainer(torch.bfloat16))
+    check_precision(trainer(torch.bfloat16, deepspeed=True))  # ZeRO keeps fp32 master weights
+    check_precision(trainer(torch.bfloat16, trained=False))  # a frozen 16-bit base under fp32 adapters
 
 
-def test_raw_prompts_hold_one_bos_and_chat_rows_are_refused_there():
+def test_train_refuses_bf16_weights_on_plain_data_parallelism(tiny_model_dir, tmp_path, capsys):
+    assert _train(tmp_path, tiny_model_dir, *flags(dtype="bfloat16", max_steps=1)) == 2
+    assert "the weights being trained are bfloat16" in capsys.readouterr().err
+
+
+def test_raw_prompts_hold_one_bos_and_chat_rows_are_refused_there(tiny_model_dir):
     from transformers import AutoTokenizer
 
     from thrifty.data import Problem
@@ -358,6 +387,10 @@ def test_raw_prompts_hold_one_bos_and_chat_rows_are_refused_there():
     ids = tokenizer(rows[0]["prompt"])["input_ids"]  # as TRL tokenizes a string prompt
     assert ids.count(tokenizer.bos_token_id) == 1 and ids[0] == tokenizer.bos_token_id
     assert ids[-1] == tokenizer.convert_tokens_to_ids("<｜Assistant｜>") and 151648 not in ids  # no <think> opened
+    char_tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)  # a model without DeepSeek's special tokens
+    markers = "<｜begin▁of▁sentence｜>, <｜User｜>, <｜Assistant｜>"
+    with pytest.raises(ValueError, match=re.escape(f"special tokens as text ({markers})")):
+        build_dataset([Problem("a", "1+1?", "2")], OFFICIAL_PROMPT_TEMPLATE, "raw", char_tokenizer)
     with pytest.raises(ValueError, match="--prompt_format raw fills a template with a question, but 1 rows are chat"):
         build_dataset([Problem("b", "x", "2", messages=(("user", "x"),))], "{question}", "raw", tokenizer)
 

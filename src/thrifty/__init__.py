@@ -3,6 +3,7 @@
 The package, in the order data flows (each line imports only from the lines above it):
 
 * :mod:`thrifty.runs` -- the on-disk contract: file names, the cache, fingerprints, reuse-or-reset, resume.
+* :mod:`thrifty.profiles` -- the two training profiles as data: the paper's update and the official code's.
 * :mod:`thrifty.lengths` -- how long a response is, pure: tokens, thinking and answer tokens, the official count.
 * :mod:`thrifty.card` -- the model card of every trained model (thrifty's, not TRL's): base model, method, α,
   data, hyperparameters, evaluation results, the paper's citation; what ``push_to_hub`` publishes.

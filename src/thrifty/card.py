@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from thrifty import runs
+from thrifty.profiles import PROFILES
 
 
 CARD = "README.md"
@@ -74,12 +75,13 @@ UPDATE_FIELDS = (
 """How an RL run's update was done (``thrifty train``'s flags of these names): :func:`rl_facts` takes each, and the
 card states each one recorded (None: not recorded, as in the cards of older runs)."""
 
-OFFICIAL_UPDATE = {"kl_penalty": "reward", "whiten_advantages": "tokens", "grade_truncated": True}
+_UPDATE = ("kl_penalty", "whiten_advantages", "grade_truncated")
+OFFICIAL_UPDATE = {name: PROFILES["official"][name] for name in _UPDATE}
 """What makes an update the official code's (Zanette-Labs/efficient-reasoning, OpenRLHF 0.5.4) rather than the one
 the paper describes: ``--profile official``'s values of these flags. A card says the run reproduces the official
 update only when all of them hold."""
 
-PAPER_UPDATE = {"kl_penalty": "loss", "whiten_advantages": "none", "grade_truncated": False}
+PAPER_UPDATE = {name: PROFILES["paper"][name] for name in _UPDATE}
 """``--profile paper``'s values of the same flags: the update the paper describes."""
 
 PAPER_URL = "https://arxiv.org/abs/2502.04463"

@@ -135,10 +135,10 @@ def _train(argv: list[str]) -> int:
     from trl import ModelConfig
 
     from thrifty.rl import ThriftyArguments, TrainConfig, train
-    from thrifty.rl.config import apply_profile, explicit_keys
+    from thrifty.rl.config import apply_profile, explicit_keys, option_names
 
     args, config, model_args = _parse((ThriftyArguments, TrainConfig, ModelConfig), "train", argv)
-    apply_profile(args, config, explicit_keys(argv))
+    apply_profile(args, config, explicit_keys(argv, option_names(ThriftyArguments, TrainConfig, ModelConfig)))
     if not model_args.model_name_or_path:
         raise ValueError("--model_name_or_path is required (a hub id or a local folder)")
     out = train(args, config, model_args)

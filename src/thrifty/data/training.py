@@ -224,6 +224,14 @@ def load_training_prompts(
     if missing_a_field(report.counts):
         report.hint = seen.hint()
     logger.log(logging.WARNING if report.dropped else logging.INFO, "training prompts from %s: %s", source, report)
+    if shuffle_seed is not None and report.dropped:
+        logger.warning(
+            "%d rows were dropped: the sampler now permutes %d prompts, not the %d rows the official code shuffles, "
+            "so the rollouts hold other prompts than its runs did",
+            report.dropped,
+            report.kept,
+            report.kept + report.dropped,
+        )
     return problems, report
 
 

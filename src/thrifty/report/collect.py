@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from thrifty import runs
+from thrifty.profiles import departures
 
 
 logger = logging.getLogger(__name__)
@@ -46,6 +47,7 @@ class ModelRun:
     estimator: str | None = None  # RL runs: the advantage estimator, or the ablation ("batch": token-whitened)
     whitening: str | None = None  # RL runs: whiten_advantages ("tokens"), if any
     profile: str | None = None  # RL runs: the update's profile (paper, official), if recorded
+    departures: list[str] = field(default_factory=list)  # RL runs: pieces set off their profile's values
     info: dict = field(default_factory=dict)
     summaries: dict[str, dict] = field(default_factory=dict)
     samples: dict[str, Path] = field(default_factory=dict)
@@ -62,12 +64,14 @@ class ModelRun:
         """How the model is named in tables and legends."""
         if self.named:
             return self.name
+        update = ([] if self.profile != "official" else ["official update"]) + self.departures
         if self.kind == "family":
-            return f"α={self.alpha:g}" + (", official update" if self.profile == "official" else "")
+            return ", ".join([f"α={self.alpha:g}", *update])
         if self.kind == "ablation":
             if self.estimator == "batch" and self.whitening != "tokens":
                 return f"α={self.alpha:g}, {LEGACY_BATCH_LABEL}"
-            return f"α={self.alpha:g}, {ESTIMATOR_LABELS.get(self.estimator, f'{self.estimator} advantage')}"
+            estimator = ESTIMATOR_LABELS.get(self.estimator, f"{self.estimator} advantage")
+            return ", ".join([f"α={self.alpha:g}", estimator, *update])
         if self.kind in ("sft", "dpo"):
             lr = self.info.get("config", {}).get("learning_rate")
             return f"{self.kind.upper()}" + (f" (lr {lr:g})" if lr is not None else "")
@@ -111,6 +115,7 @@ def _classify(run: ModelRun, base: str) -> None:
         args = runs.read_json_object(args_file)
         run.alpha, run.estimator = float(args["alpha"]), _estimator(args)
         run.whitening, run.profile = args.get("whiten_advantages"), args.get("profile")
+        run.departures = departures(args, skip=("whiten_advantages",) if run.estimator == "batch" else ())
         run.kind = "family" if run.estimator == "rloo" else "ablation"
     elif baseline_file.is_file():
         run.info = runs.read_json_object(baseline_file)

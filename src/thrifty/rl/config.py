@@ -8,7 +8,8 @@ TRL's config with every behaviour-changing default set to the paper's value.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from collections.abc import Iterable
+from dataclasses import dataclass, field, fields
 
 from trl import GRPOConfig
 
@@ -16,41 +17,8 @@ from thrifty.advantages import get_advantage
 from thrifty.args import PromptArguments
 from thrifty.data.prompts import OFFICIAL_PROMPT_TEMPLATE
 from thrifty.data.registry import get_benchmark
+from thrifty.profiles import CHOICES, PROFILE_TRAINING, PROFILES
 from thrifty.rewards import reward_parameters
-
-
-PROFILES = {
-    "paper": {
-        "kl_penalty": "loss",
-        "whiten_advantages": "none",
-        "grade_truncated": False,
-        "length_measure": "tokens",
-        "prompt_format": "chat",
-        "max_prompt_length": 0,
-    },
-    "official": {
-        "kl_penalty": "reward",
-        "whiten_advantages": "tokens",
-        "grade_truncated": True,
-        "length_measure": "official",
-        "prompt_format": "raw",
-        "max_prompt_length": 512,
-    },
-}
-"""What each ``--profile`` sets, for the flags left unset (docs/FIDELITY.md says where each comes from)."""
-
-PROFILE_TRAINING = {"paper": {}, "official": {"warmup_steps": 6, "max_completion_length": 32000}}
-"""TRL settings a profile sets unless the recipe or the command line gives them (:func:`apply_profile`): the
-official scheduler's ``min(ceil(0.03 x 200), 10)`` warmup steps and its generation cap."""
-
-CHOICES = {
-    "kl_penalty": ("loss", "reward"),
-    "whiten_advantages": ("none", "tokens"),
-    "grade_truncated": (False, True),
-    "length_measure": ("tokens", "official"),
-    "length_unit": ("response", "thinking"),
-    "prompt_format": ("chat", "raw"),
-}
 
 
 @dataclass
@@ -98,8 +66,10 @@ class ThriftyArguments(PromptArguments):
     grade_truncated: bool | None = field(
         default=None,
         metadata={
+            "nargs": "?",
+            "const": True,
             "help": "false (paper): a response cut at the limit earns 0; true (official): its last token counts as "
-            "EOS, its answer is checked and a correct one is rewarded against its group's finished correct ones."
+            "EOS, its answer is checked and a correct one is rewarded against its group's finished correct ones.",
         },
     )
     length_measure: str | None = field(
@@ -129,9 +99,13 @@ class ThriftyArguments(PromptArguments):
         super().__post_init__()
         if self.profile not in PROFILES:
             raise ValueError(f"--profile must be one of {', '.join(PROFILES)}, got {self.profile!r}")
-        for name, value in PROFILES[self.profile].items():
-            if getattr(self, name) is None:
-                setattr(self, name, value)
+        chosen = [name for name in PROFILES[self.profile] if getattr(self, name) is None]
+        for name in chosen:
+            setattr(self, name, PROFILES[self.profile][name])
+
+        def given(name: str) -> str:  # a value the user did not give is named as the profile's
+            return f"--{name} {getattr(self, name)}" + (f" (of --profile {self.profile})" if name in chosen else "")
+
         for name, choices in CHOICES.items():
             if getattr(self, name) not in choices:
                 raise ValueError(f"--{name} must be one of {', '.join(choices)}, got {getattr(self, name)!r}")
@@ -143,7 +117,10 @@ class ThriftyArguments(PromptArguments):
                 "--whiten_advantages tokens (the official code's whitening over every response token)"
             )
         if self.length_unit == "thinking" and self.length_measure == "official":
-            raise ValueError("--length_unit thinking counts generated tokens: use it with --length_measure tokens")
+            raise ValueError(
+                f"--length_unit thinking counts generated tokens, not {given('length_measure')}: add "
+                "--length_measure tokens"
+            )
         if not 0 <= self.alpha < 1:
             raise ValueError(f"--alpha must be in [0, 1), got {self.alpha}")
         for flag, check in (("reward", reward_parameters), ("advantage_estimator", get_advantage)):
@@ -160,10 +137,15 @@ class ThriftyArguments(PromptArguments):
             raise ValueError(
                 f"--reward_kwargs must be a mapping of parameter names to values, got {self.reward_kwargs!r}"
             )
+        if "grade_truncated" in (self.reward_kwargs or {}):
+            raise ValueError(
+                "--reward_kwargs grade_truncated: set it with --grade_truncated, so that the trainer also checks a "
+                "truncated response as the official code does"
+            )
         if self.grade_truncated and "grade_truncated" not in reward_parameters(self.reward):
             raise ValueError(
-                f"--grade_truncated true: the reward {self.reward!r} has no rule for truncated responses (a "
-                "grade_truncated parameter); use --grade_truncated false"
+                f"{given('grade_truncated')}: the reward {self.reward!r} has no rule for truncated responses (a "
+                "grade_truncated parameter); add --grade_truncated false"
             )
 
     def template(self) -> str:
@@ -223,26 +205,46 @@ class TrainConfig(GRPOConfig):
     log_completions: bool = False
 
 
-def explicit_keys(argv: list[str]) -> set[str]:
-    """The options a command line sets: its ``--name`` flags and the keys of its ``--config`` YAML recipe.
+def explicit_keys(argv: list[str], known: Iterable[str] = ()) -> set[str]:
+    """The options a command line sets: its ``--name`` flags and the keys of its ``--config`` YAML recipe. A flag
+    abbreviated as argparse allows (``--max_completion_len``) counts as the one option in ``known`` it begins.
 
     Example:
-        >>> sorted(explicit_keys(["--alpha", "0.1", "--warmup_steps=3"]))
-        ['alpha', 'warmup_steps']
+        >>> sorted(explicit_keys(["--alpha", "0.1", "--warmup_steps=3", "--max_comp", "9"], ["max_completion_length"]))
+        ['alpha', 'max_completion_length', 'warmup_steps']
     """
     from pathlib import Path
 
     import yaml
 
-    keys = {a[2:].split("=", 1)[0].replace("-", "_") for a in argv if a.startswith("--")}
+    known = set(known)
+    keys = set()
+    for arg in argv:
+        if not arg.startswith("--"):
+            continue
+        key = arg[2:].split("=", 1)[0].replace("-", "_")
+        completions = [name for name in known if name.startswith(key)]
+        keys.add(completions[0] if key not in known and len(completions) == 1 else key)
     if "--config" in argv[:-1]:
         keys |= set(yaml.safe_load(Path(argv[argv.index("--config") + 1]).read_text(encoding="utf-8")) or {})
     return keys - {"config"}
 
 
-def apply_profile(args: ThriftyArguments, config: TrainConfig, explicit: set[str] = frozenset()) -> None:
-    """Set the TRL settings of ``args.profile`` (:data:`PROFILE_TRAINING`) on ``config``, except those in
-    ``explicit`` (given by the recipe or the command line: :func:`explicit_keys`)."""
+def option_names(*dataclass_types) -> set[str]:
+    """The option names of ``dataclass_types``' fields (what ``--name`` flags parse into)."""
+    return {f.name for cls in dataclass_types for f in fields(cls)}
+
+
+def apply_profile(args: ThriftyArguments, config: TrainConfig, explicit: Iterable[str] | None = None) -> None:
+    """Set the TRL settings of ``args.profile`` (:data:`thrifty.profiles.PROFILE_TRAINING`) on ``config``, except
+    those in ``explicit`` (given by the recipe or the command line: :func:`explicit_keys`). Without ``explicit``
+    (a ``TrainConfig`` built in Python), a setting counts as given when it differs from ``TrainConfig``'s default.
+    Done once per config: ``thrifty.rl.train`` applies it where the caller did not."""
+    if explicit is None:
+        defaults = TrainConfig.__dataclass_fields__
+        explicit = {name for name in PROFILE_TRAINING[args.profile] if getattr(config, name) != defaults[name].default}
+    explicit = set(explicit)
     for name, value in PROFILE_TRAINING[args.profile].items():
         if name not in explicit:
             setattr(config, name, value)
+    config.thrifty_profile = args.profile

@@ -11,6 +11,7 @@ distribution and the clip acts, as in the paper (256 responses per rollout, 128 
 from __future__ import annotations
 
 import logging
+import re
 import time
 from dataclasses import asdict
 from pathlib import Path
@@ -21,8 +22,9 @@ from thrifty.args import read_recipe
 from thrifty.card import UPDATE_FIELDS, rl_facts
 from thrifty.data import Problem
 from thrifty.generation.loading import check_model_source
+from thrifty.profiles import PROFILES
 from thrifty.rewards import make_reward, reward_parameters
-from thrifty.rl.config import PROFILES, ThriftyArguments, TrainConfig, apply_profile, explicit_keys
+from thrifty.rl.config import ThriftyArguments, TrainConfig, apply_profile, explicit_keys, option_names
 from thrifty.rl.trainer import ThriftyTrainer
 from thrifty.verify import VerifierPool
 
@@ -36,7 +38,8 @@ def load_recipe(path: str | Path, *overrides: str) -> tuple:
     from trl import ModelConfig
 
     args, config, model_args = read_recipe((ThriftyArguments, TrainConfig, ModelConfig), path, *overrides)
-    apply_profile(args, config, explicit_keys(["--config", str(path), *overrides]))
+    known = option_names(ThriftyArguments, TrainConfig, ModelConfig)
+    apply_profile(args, config, explicit_keys(["--config", str(path), *overrides], known))
     return args, config, model_args
 
 
@@ -83,6 +86,16 @@ def build_dataset(problems: list[Problem], template: str, prompt_format: str = "
         )
     if conversational:
         note_template_ignored()
+
+    if prompt_format == "raw" and tokenizer is not None:
+        vocab = tokenizer.get_vocab()
+        missing = [marker for marker in re.findall(r"<｜[^｜<>]+｜>", template) if marker not in vocab]
+        if missing:
+            raise ValueError(
+                f"--prompt_format raw: the prompt template writes DeepSeek-R1's special tokens as text "
+                f"({', '.join(missing)}), and this model's tokenizer has no such tokens; use --prompt_format chat, "
+                "or give this model's own raw prompt with --prompt_template"
+            )
 
     def prompt(p: Problem):
         if prompt_format == "raw":
@@ -158,31 +171,24 @@ def start_line(args: ThriftyArguments, config: TrainConfig, n_prompts: int) -> s
     )
 
 
-def check_precision(model_args, config) -> None:
+def check_precision(trainer) -> None:
     """Refuse to train 16-bit weights with plain data parallelism: AdamW would update them in place, and most
-    updates of a small learning rate (5e-6 on weights of size ~1e-2) round away in bf16's 8-bit mantissa. ZeRO and
-    FSDP keep fp32 master weights; on one process or DDP, load fp32 weights and let ``--bf16`` run the maths."""
-    import os
+    updates of a small learning rate (5e-6 on weights of size ~1e-2) round away in bf16's 8-bit mantissa. DeepSpeed
+    ZeRO and FSDP keep fp32 master weights; LoRA adapters are fp32 (the frozen base may be 16-bit). Checked on the
+    parameters being trained, whatever ``--dtype`` said (``auto`` loads a bf16 checkpoint as bf16)."""
+    import torch
 
-    dtype = str(model_args.dtype or "auto").replace("torch.", "")
-    if dtype not in ("bfloat16", "float16"):
+    if trainer.is_deepspeed_enabled or trainer.is_fsdp_enabled:
         return
-    sharded = (
-        bool(config.deepspeed or config.fsdp)
-        or os.environ.get("ACCELERATE_USE_DEEPSPEED", "").lower()
-        in (
-            "1",
-            "true",
-        )
-        or os.environ.get("ACCELERATE_USE_FSDP", "").lower() in ("1", "true")
-    )
-    if not sharded:
+    low = {p.dtype for p in trainer.model.parameters() if p.requires_grad} & {torch.bfloat16, torch.float16}
+    if low:
+        dtype = str(sorted(low, key=str)[0]).replace("torch.", "")
         raise ValueError(
-            f"--dtype {dtype} loads {dtype} weights, and without DeepSpeed ZeRO or FSDP (which keep fp32 master "
-            f"weights) the optimizer would update them in {dtype}, where most steps of lr {config.learning_rate:g} "
-            "round away. Launch with a ZeRO config (accelerate launch --config_file "
-            "recipes/accelerate_configs/zero2.yaml), or load fp32 weights (--dtype float32) and keep --bf16 true "
-            "for mixed precision"
+            f"the weights being trained are {dtype}, and without DeepSpeed ZeRO or FSDP (which keep fp32 master "
+            f"weights) the optimizer would update them in {dtype}, where most steps of lr "
+            f"{trainer.args.learning_rate:g} round away. Launch with a ZeRO config (accelerate launch --config_file "
+            "recipes/accelerate_configs/zero2.yaml -m thrifty.cli train ...), train LoRA adapters (--use_peft), or "
+            "load fp32 weights (--dtype float32) and keep --bf16 true for mixed precision"
         )
 
 
@@ -190,6 +196,8 @@ def train(args: ThriftyArguments, config: TrainConfig, model_args) -> Path:
     """Train one model of the family; returns the output directory with the final model and ``metrics.jsonl``.
     The folder is held (:func:`thrifty.runs.folder_lock`) while the run writes it."""
     filter_known_warnings()
+    if getattr(config, "thrifty_profile", None) != args.profile:  # built in Python, not by a recipe or the CLI
+        apply_profile(args, config)
     model_args.model_name_or_path = check_model_source(model_args.model_name_or_path, "--model_name_or_path")
     out = Path(config.output_dir)
     with runs.folder_lock(out):
@@ -218,7 +226,6 @@ def _train(args: ThriftyArguments, config: TrainConfig, model_args, out: Path) -
         start = {"model_name_or_path": model_args.model_name_or_path}
         runs.write_json(out / runs.TRAIN_CONFIG, {**start, **config.to_dict()})  # for reports
 
-    check_precision(model_args, config)
     tokenizer = AutoTokenizer.from_pretrained(
         model_args.model_name_or_path, revision=model_args.model_revision, trust_remote_code=config.trust_remote_code
     )
@@ -264,6 +271,12 @@ def _train(args: ThriftyArguments, config: TrainConfig, model_args, out: Path) -
             peft_config=get_peft_config(model_args),
             model_card=card,
         )
+        check_precision(trainer)
+        if args.grade_truncated and config.mask_truncated_completions:
+            logger.warning(
+                "--grade_truncated with --mask_truncated_completions: truncated responses are graded, then left out "
+                "of the loss (the official code trains on them)"
+            )
         trainer.train(resume_from_checkpoint=resume)
         trainer.save_model(str(out))
         trainer.create_model_card()  # thrifty's card (push_to_hub publishes it too): base, method, α, data, citation

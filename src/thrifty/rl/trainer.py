@@ -29,6 +29,7 @@ token.
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import fields, is_dataclass
 from pathlib import Path
 
@@ -42,6 +43,8 @@ from thrifty.lengths import end_of_thinking_id, official_length, thinking_tokens
 from thrifty.rewards import REWARDS, GroupReward, Rollout, StatefulReward, groups
 from thrifty.rl.vllm_cpu import use_cpu_weight_sync
 
+
+logger = logging.getLogger(__name__)
 
 _NOT_COLUMNS = ("prompt", "answer", "problem_id", "completion", "completion_ids")
 
@@ -147,6 +150,7 @@ class ThriftyTrainer(ThriftyModelCard, GRPOTrainer):
             self.beta = 0.0  # TRL built the reference model for beta > 0; its loss now leaves the KL to the advantages
         self._scored: tuple[Rollout, list[float], slice] | None = None
         self._prompt_ids: list[list[int]] = []
+        self._warned_cut = False
 
     # ----------------------------------------------------------------------------------------- 1. score
     def _calculate_rewards(self, inputs, prompts, completions, completion_ids_list):
@@ -221,6 +225,16 @@ class ThriftyTrainer(ThriftyModelCard, GRPOTrainer):
         code's right truncation at 512), and the ids kept for the official length measure."""
         prompt_ids, images, multimodal_fields = super()._tokenize_prompts(prompts)
         if self.max_prompt_length:
+            cut = sum(len(ids) > self.max_prompt_length for ids in prompt_ids)
+            if cut and not self._warned_cut:
+                self._warned_cut = True
+                logger.warning(
+                    "%d of %d prompts of this rollout are longer than --max_prompt_length %d and lose their end "
+                    "(the official code's right truncation; a chat prompt loses its assistant header). Said once.",
+                    cut,
+                    len(prompt_ids),
+                    self.max_prompt_length,
+                )
             prompt_ids = [list(ids[: self.max_prompt_length]) for ids in prompt_ids]
         self._prompt_ids = [list(ids) for ids in prompt_ids]
         return prompt_ids, images, multimodal_fields
