@@ -186,7 +186,8 @@ def test_demo_rejects_bad_alphas(tmp_path, capsys):
     assert main(["demo", "--out", str(tmp_path), "--full", "--sft_lrs", "1e-4,x"]) == 2
     assert "--sft_lrs must be comma-separated numbers" in capsys.readouterr().err
     assert main(["demo", "--out", str(tmp_path), "--ablation", "grpo,none"]) == 2
-    assert "--ablation: unknown 'none' (choose from grpo, batch)" in capsys.readouterr().err
+    error = capsys.readouterr().err
+    assert "--ablation: unknown 'none' (choose from grpo, rloo-std, reinforce++-baseline, batch)" in error
     assert main(["demo", "--out", str(tmp_path), "--ablation", "rloo"]) == 2  # that is the family itself
     assert main(["demo", "--out", str(tmp_path), "--seeds", "1,x"]) == 2
     assert "--seeds must be comma-separated integers" in capsys.readouterr().err

@@ -406,7 +406,7 @@ def test_the_rl_trainers_card_says_what_ran_and_its_pushes_keep_private_files(ti
     trainer.create_model_card(model_name="ignored", dataset_name="ignored", tags=["ignored"])
     card = (out / CARD).read_text()
     assert "# A model trained with RL on correctness alone (α = 0)" in card
-    assert "with RL on correctness alone (α = 0) with group-normalised advantages: every correct answer" in card
+    assert "with RL on correctness alone (α = 0) with GRPO's group-normalised advantages: every correct answer" in card
     assert "- reward: `length_penalized`, α = 0" in card and "- advantage estimator: `grpo` (" in card
     assert "length-penalised RLOO" not in card and "the shorter they are" not in card.split("## Method")[0]
     assert f"Fine-tuned from `{tiny_model_dir}` (a local model)" in card and "| samples per prompt | 4 |" in card
@@ -438,15 +438,16 @@ def test_the_rl_trainers_card_says_what_ran_and_its_pushes_keep_private_files(ti
     [
         ("length_penalized", 0.2, "rloo", "with length-penalised RLOO (Arora & Zanette, 2025): reinforcement "
          "learning that rewards correct answers more the shorter they are", "A model trained to reason efficiently"),
-        ("length_penalized", 0.2, "grpo", "with length-penalised RL (Arora & Zanette, 2025) with group-normalised "
-         "advantages (the paper's ablation): reinforcement learning that rewards correct answers more the shorter",
+        ("length_penalized", 0.2, "grpo", "with length-penalised RL (Arora & Zanette, 2025) with GRPO's group-"
+         "normalised advantages (the paper's ablation): reinforcement learning that rewards correct answers more",
          "A model trained to reason efficiently"),
         ("length_penalized", 0.0, "rloo", "with RL on correctness alone (α = 0) with leave-one-out (RLOO) "
          "advantages, not normalised: every correct answer earns the same reward, whatever its length",
          "A model trained with RL on correctness alone (α = 0)"),
         ("length_penalized", 0.4, "batch", "with length-penalised RL (Arora & Zanette, 2025) with leave-one-out "
          "advantages whitened over the rollout: ", "A model trained to reason efficiently"),
-        ("shortest_wins", None, "grpo", "with RL on the `shortest_wins` reward with group-normalised advantages. ",
+        ("shortest_wins", None, "grpo", "with RL on the `shortest_wins` reward with GRPO's group-normalised "
+         "advantages. ",
          "A model trained with RL on the `shortest_wins` reward"),
     ],
 )  # fmt: skip

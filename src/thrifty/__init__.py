@@ -11,9 +11,9 @@ The package, in the order data flows (each line imports only from the lines abov
 * :mod:`thrifty.data` -- problems, the benchmark registry (packages register theirs), prompts, training sets.
 * :mod:`thrifty.args` -- argument pieces several commands share, comma-separated lists, recipes.
 * :mod:`thrifty.generation` -- one backend interface: transformers (``hf``) and vLLM (``vllm``).
-* :mod:`thrifty.rewards` -- group rewards by name, pure: the paper's ``length_penalized`` first.
-* :mod:`thrifty.advantages` -- advantage estimators by name, pure: ``rloo`` (the paper's), ``grpo``; the official
-  code's KL-to-go and token whitening.
+* :mod:`thrifty.rewards` -- group rewards by name, pure: the paper's ``length_penalized`` first, then the peers'.
+* :mod:`thrifty.advantages` -- advantage estimators by name, pure: ``rloo`` (the paper's), ``grpo``, ``rloo-std``,
+  ``reinforce++-baseline``; the official code's KL-to-go and token whitening.
 * :mod:`thrifty.eval` -- the harness (sample -> score -> summary, resumable) and its metrics.
 * :mod:`thrifty.rl` -- TRL glue: the paper's config, the one-direction RL step, ``thrifty train``.
 * :mod:`thrifty.baselines` -- rejection-sampling SFT and DPO (selection, then TRL), the cutoff run.

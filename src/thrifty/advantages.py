@@ -5,7 +5,12 @@ responses), after the group reward:
 
 * ``rloo`` -- the paper's: REINFORCE leave-one-out, :math:`A_i = r_i - \frac{1}{n-1}\sum_{j \ne i} r_j`, not
   normalised;
-* ``grpo`` -- that advantage divided by its group's reward std, as GRPO scales (the paper's Fig. 5 ablation);
+* ``rloo-std`` -- that advantage divided by its group's reward std (+1e-4): thrifty's former ``grpo``, the
+  estimator of the normalisation runs made before GRPO's own advantage was added (the paper's Fig. 5 ablation);
+* ``grpo`` -- GRPO's own, as TRL computes it: :math:`(r_i - \text{mean}_j r_j) / (\text{std}_j r_j + 10^{-4})`,
+  the group mean including :math:`r_i`;
+* ``reinforce++-baseline`` -- REINFORCE++-baseline (DLER's): the group mean subtracted, then divided by the std
+  over the whole rollout;
 
 and two steps after it, each its own flag: the official code's per-token KL penalty summed to go
 (:func:`kl_reward_to_go`, ``--kl_penalty reward``) and its whitening over every token of the rollout
@@ -23,7 +28,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
-from statistics import stdev
+from statistics import fmean, stdev
 from typing import Any
 
 from thrifty.rewards import groups, lookup
@@ -120,10 +125,44 @@ def rloo_advantages(rewards: Sequence[float], group_ids: Sequence[Hashable]) -> 
 
 
 @register_advantage("grpo")
+def grpo_advantages(rewards: Sequence[float], group_ids: Sequence[Hashable]) -> list[float]:
+    r"""GRPO's own advantage, as TRL's ``GRPOTrainer`` computes it (``scale_rewards="group"``): each reward minus its
+    group's mean (:math:`r_i` included), over the group's sample std (``torch.std``, unbiased) plus :math:`10^{-4}`.
+
+    .. math:: A_i = \frac{r_i - \text{mean}_j r_j}{\text{std}_j r_j + 10^{-4}}
+
+    TRL's ``epsilon`` 1e-4 (``grpo_trainer.py``: ``advantages / (std_rewards + 1e-4)``); veRL's ``grpo`` estimator
+    uses the same unbiased std with 1e-6. A group whose rewards are all equal gets 0.
+
+    Args:
+        rewards (`Sequence[float]`): one reward per response.
+        group_ids (`Sequence[Hashable]`): which prompt each response answers.
+
+    Returns:
+        `list[float]`: one advantage per response. A group of one response gets 0 (its std is undefined).
+
+    Example:
+        >>> [round(a, 4) for a in grpo_advantages([1.0, 0.0, 0.5, 0.5], [0] * 4)]  # mean 0.5, std sqrt(1/6)
+        [1.2244, -1.2244, 0.0, 0.0]
+    """
+    _check(rewards, group_ids)
+    advantages = [0.0] * len(rewards)
+    for members in groups(group_ids).values():
+        if len(members) < 2:
+            continue
+        values = [rewards[i] for i in members]
+        mean, std = fmean(values), stdev(values)
+        for i in members:
+            advantages[i] = (rewards[i] - mean) / (std + 1e-4)
+    return advantages
+
+
+@register_advantage("rloo-std")
 def group_normalized_advantages(rewards: Sequence[float], group_ids: Sequence[Hashable]) -> list[float]:
-    r"""The leave-one-out advantage divided by its group's sample std of rewards (+1e-4), as GRPO scales:
+    r"""The leave-one-out advantage divided by its group's sample std of rewards (+1e-4):
     :math:`A_i / (\mathrm{std}_j r_j + 10^{-4})`. (GRPO's own baseline is the group mean including
-    :math:`r_i`, which is :math:`(n-1)/n` times this advantage.)
+    :math:`r_i`, which is :math:`(n-1)/n` times this advantage: :func:`grpo_advantages`.) Registered as ``grpo``
+    until GRPO's own was added; runs recorded with the old ``grpo`` used this estimator.
 
     Example:
         >>> [round(a, 4) for a in group_normalized_advantages([1.0, 0.0, 0.5, 0.5], [0] * 4)]
@@ -137,6 +176,51 @@ def group_normalized_advantages(rewards: Sequence[float], group_ids: Sequence[Ha
         for i in members:
             advantages[i] /= group_std + 1e-4
     return advantages
+
+
+@register_advantage("reinforce++-baseline")
+def reinforce_pp_baseline_advantages(rewards: Sequence[float], group_ids: Sequence[Hashable]) -> list[float]:
+    r"""REINFORCE++-baseline (Hu et al., arXiv 2501.03262; DLER's estimator): each reward minus its group's mean,
+    then whitened over the whole rollout -- minus the rollout's mean of those differences, over the square root of
+    their unbiased variance plus :math:`10^{-8}`.
+
+    .. math::
+
+        x_i = r_i - \text{mean}_{j \in g(i)} r_j, \qquad
+        A_i = \frac{x_i - \text{mean}_k x_k}{\sqrt{\text{var}_k x_k + 10^{-8}}}
+
+    As veRL's ``compute_reinforce_plus_plus_baseline_outcome_advantage`` (NVlabs/DLER,
+    ``verl-dler/verl/trainer/ppo/core_algos.py``): a group of one keeps its reward as :math:`x_i` (its mean is
+    taken as 0), and ``masked_whiten`` (``verl/utils/torch_functional.py``) uses the unbiased variance and 1e-8.
+    veRL whitens every response *token* (a response weighs by its length); here each response counts once. For
+    veRL's token weighting add ``--whiten_advantages tokens``: whitening is blind to the scale set here, so the
+    result is veRL's whitening of :math:`x` (with the population variance, as OpenRLHF's ``normalize``).
+    Every process computes this on the whole rollout, so "the batch" is the rollout, all processes.
+
+    Args:
+        rewards (`Sequence[float]`): one reward per response.
+        group_ids (`Sequence[Hashable]`): which prompt each response answers.
+
+    Returns:
+        `list[float]`: one advantage per response (0 for all if the rollout has fewer than two).
+
+    Example:
+        >>> a = reinforce_pp_baseline_advantages([1.0, 0.0, 0.5, 0.5], ["a", "a", "b", "b"])
+        >>> [round(x, 4) for x in a]  # x = 0.5, -0.5, 0, 0: mean 0, unbiased var 1/6
+        [1.2247, -1.2247, 0.0, 0.0]
+    """
+    _check(rewards, group_ids)
+    n = len(rewards)
+    if n < 2:
+        return [0.0] * n
+    centred = [0.0] * n
+    for members in groups(group_ids).values():
+        mean = fmean(rewards[i] for i in members) if len(members) > 1 else 0.0
+        for i in members:
+            centred[i] = rewards[i] - mean
+    mean = fmean(centred)
+    variance = sum((x - mean) ** 2 for x in centred) / (n - 1)
+    return [(x - mean) / (variance + 1e-8) ** 0.5 for x in centred]
 
 
 def kl_reward_to_go(advantages, logps, ref_logps, mask, beta: float):

@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from thrifty import runs
-from thrifty.profiles import PROFILES
+from thrifty.profiles import PAPER_REWARDS, PROFILES
 
 
 CARD = "README.md"
@@ -56,7 +56,11 @@ METHODS = {
 
 ESTIMATORS = {
     "rloo": "REINFORCE leave-one-out, not normalised by the group: the paper's",
-    "grpo": "leave-one-out, divided by the group's reward std: the paper's Fig. 5 ablation",
+    "grpo": "GRPO's: minus the group's mean reward, over the group's reward std",
+    "rloo-std": "leave-one-out, divided by the group's reward std (thrifty's former `grpo`: the Fig. 5 ablation "
+    "as first run)",
+    "reinforce++-baseline": "minus the group's mean reward, over the whole rollout's reward std "
+    "(REINFORCE++-baseline)",
     "batch": "leave-one-out, whitened over the rollout's responses: an earlier thrifty's estimator, now "
     "`--whiten_advantages tokens`",
 }
@@ -71,6 +75,7 @@ UPDATE_FIELDS = (
     "length_unit",
     "prompt_format",
     "max_prompt_length",
+    "dynamic_sampling",
 )
 """How an RL run's update was done (``thrifty train``'s flags of these names): :func:`rl_facts` takes each, and the
 card states each one recorded (None: not recorded, as in the cards of older runs)."""
@@ -133,6 +138,7 @@ class CardFacts:
     length_unit: str | None = None
     prompt_format: str | None = None
     max_prompt_length: int | None = None
+    dynamic_sampling: str | None = None
     license: str | None = None
     thrifty_version: str = field(default_factory=lambda: _version())
 
@@ -185,6 +191,7 @@ def rl_facts(
     prompts_split: str | None, n_prompts: int | None, *, profile: str | None = None, kl_penalty: str | None = None,
     whiten_advantages: str | None = None, grade_truncated: bool | None = None, length_measure: str | None = None,
     length_unit: str | None = None, prompt_format: str | None = None, max_prompt_length: int | None = None,
+    dynamic_sampling: str | None = None,
 ) -> CardFacts:  # fmt: skip
     """The facts of a ``thrifty train`` run from its ``TrainConfig`` and what thrifty's arguments chose: the
     keyword-only ones are the flags of :data:`UPDATE_FIELDS` (``**{name: getattr(args, name) for name in
@@ -227,6 +234,7 @@ def rl_facts(
         length_unit=length_unit,
         prompt_format=prompt_format,
         max_prompt_length=max_prompt_length,
+        dynamic_sampling=dynamic_sampling,
         license=base_license(str(base_model)),
     )
 
@@ -326,7 +334,7 @@ def _base_text(base_model: str) -> str:
 
 
 def _length_penalised(facts: CardFacts) -> bool:
-    return facts.reward == "length_penalized" and facts.alpha != 0
+    return facts.reward in PAPER_REWARDS and facts.alpha != 0
 
 
 def _matches(facts: CardFacts, update: dict) -> bool:
@@ -341,7 +349,7 @@ def method_text(facts: CardFacts) -> str:
         >>> facts = CardFacts("base", "rl", {}, "organism", reward="length_penalized", alpha=0.0,
         ...                   advantage_estimator="grpo")
         >>> method_text(facts).split(":")[0]
-        'RL on correctness alone (α = 0) with group-normalised advantages'
+        "RL on correctness alone (α = 0) with GRPO's group-normalised advantages"
         >>> official = CardFacts("base", "rl", {}, "organism", reward="length_penalized", alpha=0.2,
         ...                      advantage_estimator="rloo", profile="official", **OFFICIAL_UPDATE)
         >>> method_text(official).split(" (the KL")[0]
@@ -361,7 +369,7 @@ def method_text(facts: CardFacts) -> str:
         )
     if penalised:
         name, why = "length-penalised RL (Arora & Zanette, 2025)", METHODS["rl"][METHODS["rl"].index(":") :]
-    elif facts.reward == "length_penalized":
+    elif facts.reward in PAPER_REWARDS:
         name, why = (
             "RL on correctness alone (α = 0)",
             ": every correct answer earns the same reward, whatever its length",
@@ -373,7 +381,9 @@ def method_text(facts: CardFacts) -> str:
     elif estimator == "rloo":
         name += " with leave-one-out (RLOO) advantages, not normalised"
     elif estimator == "grpo":
-        name += " with group-normalised advantages" + (" (the paper's ablation)" if penalised else "")
+        name += " with GRPO's group-normalised advantages" + (" (the paper's ablation)" if penalised else "")
+    elif estimator == "rloo-std":
+        name += " with leave-one-out advantages divided by the group's reward std"
     elif estimator == "batch":
         name += " with leave-one-out advantages whitened over the rollout"
     elif estimator:
@@ -389,7 +399,7 @@ def title(facts: CardFacts) -> str:
     """The card's first heading: what the training aimed at."""
     if facts.method != "rl" or _length_penalised(facts):
         return "A model trained to reason efficiently"
-    if facts.reward == "length_penalized":
+    if facts.reward in PAPER_REWARDS:
         return "A model trained with RL on correctness alone (α = 0)"
     return f"A model trained with RL on the `{facts.reward}` reward"
 
@@ -438,6 +448,9 @@ def _update_lines(facts: CardFacts) -> list[str]:
         form = {"chat": "through the chat template", "raw": "raw text, no chat template"}.get(facts.prompt_format)
         cut = f"cut to its first {facts.max_prompt_length} tokens" if facts.max_prompt_length else ""
         lines.append("- prompt: " + ", ".join(part for part in (form, cut) if part))
+    if facts.dynamic_sampling and facts.dynamic_sampling != "none":
+        what = "all right or all wrong" if facts.dynamic_sampling == "accuracy" else "whose rewards are all equal"
+        lines.append(f"- dynamic sampling: groups {what} left out of the update (not refilled)")
     return [line for line in lines if line]
 
 
@@ -452,7 +465,7 @@ def _method_lines(facts: CardFacts) -> list[str]:
     if facts.reward_kwargs:
         lines.append(f"- reward parameters: `{json.dumps(facts.reward_kwargs)}`")
     lines.append(estimator)
-    if facts.reward == "length_penalized":
+    if facts.reward in PAPER_REWARDS:
         truncated = (
             "a wrong one earns 0; one cut at the length limit is graded too, as the official code grades it (its "
             "last token counted as EOS), and if correct is scored against its group's finished correct responses"

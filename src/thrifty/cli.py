@@ -42,7 +42,8 @@ COMMANDS = {
 
 
 RENAMED = {
-    "advantage_normalization": "--advantage_estimator (none -> rloo, group -> grpo, batch -> batch)",
+    "advantage_normalization": "--advantage_estimator (none -> rloo, group -> rloo-std; batch -> rloo with "
+    "--whiten_advantages tokens)",
     "organism_prompts_per_level": "--prompts_per_level",
 }
 """Flags of earlier versions, for the error an old recipe or command line gets."""

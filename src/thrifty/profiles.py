@@ -7,6 +7,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 
+PAPER_REWARDS = ("length_penalized", "arora")
+"""The paper's reward under its two registered names (:mod:`thrifty.rewards.length_penalty`): what cards and reports
+call the paper's method; any other ``--reward`` is a peer's."""
+
+
 PROFILES = {
     "paper": {
         "kl_penalty": "loss",

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from thrifty import runs
-from thrifty.profiles import departures
+from thrifty.profiles import PAPER_REWARDS, departures
 
 
 logger = logging.getLogger(__name__)
@@ -27,7 +27,11 @@ SEED_FOLDER = "seed="
 """``thrifty demo --seeds`` repeats its models in ``OUT/seed=N/``: reported on their own (``thrifty report
 OUT/seed=N``), never mixed with the first seed's models of the same names."""
 KIND_ORDER = ("base", "forced", "family", "ablation", "sft", "dpo", "cutoff", "other")
-ESTIMATOR_LABELS = {"grpo": "group-normalised", "batch": "token-whitened"}
+ESTIMATOR_LABELS = {
+    "grpo": "group-normalised",
+    "rloo-std": "group-normalised",
+    "batch": "token-whitened",
+}
 """How an RL run's ablation reads in labels (the paper's Fig. 5 ablation); others: "<name> advantage". ``batch`` is
 the leave-one-out advantage whitened over every response token of the rollout (``advantage_estimator: rloo`` with
 ``whiten_advantages: tokens``); a run of an earlier thrifty's ``batch`` estimator, which whitened over the
@@ -102,7 +106,7 @@ def _estimator(args: dict) -> str:
         >>> _estimator({"advantage_estimator": "rloo", "whiten_advantages": "tokens", "profile": "official"})
         'rloo'
     """
-    legacy = {"none": "rloo", "group": "grpo", "batch": "batch"}
+    legacy = {"none": "rloo", "group": "rloo-std", "batch": "batch"}
     estimator = args.get("advantage_estimator") or legacy.get(args.get("advantage_normalization", "none"), "rloo")
     if estimator == "rloo" and args.get("whiten_advantages") == "tokens" and args.get("profile") != "official":
         return "batch"
@@ -113,10 +117,13 @@ def _classify(run: ModelRun, base: str) -> None:
     args_file, baseline_file = run.folder / runs.RUN_ARGS, run.folder / runs.BASELINE
     if args_file.is_file():
         args = runs.read_json_object(args_file)
-        run.alpha, run.estimator = float(args["alpha"]), _estimator(args)
+        alpha = args.get("alpha")
+        run.alpha, run.estimator = (None if alpha is None else float(alpha)), _estimator(args)
         run.whitening, run.profile = args.get("whiten_advantages"), args.get("profile")
         run.departures = departures(args, skip=("whiten_advantages",) if run.estimator == "batch" else ())
         run.kind = "family" if run.estimator == "rloo" else "ablation"
+        if args.get("reward", "length_penalized") not in PAPER_REWARDS or run.alpha is None:
+            run.kind = "other"  # a peer's method: named by its folder, beside the family
     elif baseline_file.is_file():
         run.info = runs.read_json_object(baseline_file)
         run.kind = run.info.get("method", "other")
