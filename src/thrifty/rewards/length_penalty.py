@@ -1,7 +1,10 @@
 """The paper's reward (Arora & Zanette, 2025), pure: correct answers earn more the shorter they are within their group.
 
 Lists in, lists out: no trainer, no tensors, no I/O. :class:`LengthPenalized` is the same equation as a group
-reward (see :mod:`thrifty.rewards`), registered as ``length_penalized``.
+reward (see :mod:`thrifty.rewards`), registered as ``length_penalized`` and, beside the other methods' names, as
+``arora``. (The official reward server also declares a ``linear`` ``--reward_type``, its default, but implements
+only ``sigmoid``, which its runs pass: ``reward_server/math_server.py:96,130``. There is no linear variant to
+reproduce.)
 """
 
 from __future__ import annotations
@@ -93,6 +96,7 @@ def _sigmoid(z: float) -> float:
     return e / (1.0 + e)
 
 
+@register_reward("arora")
 @register_reward("length_penalized")
 @dataclass(frozen=True)
 class LengthPenalized:

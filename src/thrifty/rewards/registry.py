@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import importlib
 import inspect
+import random
 from collections import defaultdict
 from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -85,6 +86,18 @@ class StatefulReward(GroupReward, Protocol):
     def load_state_dict(self, state: dict) -> None: ...
 
 
+@runtime_checkable
+class PromptedReward(GroupReward, Protocol):
+    """A group reward whose target is written into the prompt (L1's token budget): for each training row the
+    trainer draws the row's targets once, ``prompt_columns(rng) -> {column: value}``, adds them to the row as
+    columns (the reward reads them back in :attr:`Rollout.columns`), and appends ``instruction(columns)`` to the
+    row's question."""
+
+    def prompt_columns(self, rng: random.Random) -> dict[str, Any]: ...
+
+    def instruction(self, columns: Mapping[str, Any]) -> str: ...
+
+
 REWARDS: dict[str, Callable[..., GroupReward]] = {}
 """Registered group rewards: name -> factory (a class or function taking the reward's parameters)."""
 
@@ -106,18 +119,33 @@ def reward_parameters(name: str) -> list[str]:
     return list(inspect.signature(_factory(name)).parameters)
 
 
+def reward_default(name: str, parameter: str) -> Any:
+    """The default value of the reward ``name``'s ``parameter``, or None when it has none (or no such parameter)."""
+    found = inspect.signature(_factory(name)).parameters.get(parameter)
+    return None if found is None or found.default is inspect.Parameter.empty else found.default
+
+
 def make_reward(name: str, **params) -> GroupReward:
     """The reward registered as ``name``, made with ``params``; a clear ``ValueError`` for an unknown name or
     parameter."""
     factory = _factory(name)
-    unknown = set(params) - set(reward_parameters(name))
+    signature = inspect.signature(factory).parameters
+    takes = ", ".join(signature) or "no parameters"
+    unknown = sorted(set(params) - set(signature))
     if unknown:
-        raise ValueError(f"reward {name!r} takes {reward_parameters(name) or 'no parameters'}, not {sorted(unknown)}")
+        raise ValueError(f"reward {name!r} takes {takes}; not {', '.join(unknown)}")
+    missing = [p for p, v in signature.items() if v.default is inspect.Parameter.empty and p not in params]
+    if missing:
+        raise ValueError(f"reward {name!r} needs {', '.join(missing)} (give it in --reward_kwargs); it takes {takes}")
     return factory(**params)
 
 
-def _factory(name: str):
+def reward_factory(name: str) -> Callable[..., GroupReward]:
+    """The factory registered as ``name`` (a class, for a dataclass reward); a clear ``ValueError`` otherwise."""
     return lookup(REWARDS, name, "reward")
+
+
+_factory = reward_factory
 
 
 def lookup(registry: Mapping[str, Any], name: str, what: str) -> Any:
@@ -142,3 +170,20 @@ def groups(group_ids: Sequence[Hashable]) -> dict[Hashable, list[int]]:
     for i, g in enumerate(group_ids):
         members[g].append(i)
     return dict(members)
+
+
+def kept_groups(values: Sequence, group_ids: Sequence[Hashable]) -> list[bool]:
+    """Which responses belong to a group whose ``values`` are not all equal: the groups DAPO's dynamic sampling
+    keeps (``values`` = whether each response is right; thrifty's ``--dynamic_sampling reward`` passes the rewards,
+    which for a length reward still differ in a group that is all right).
+
+    Example:
+        >>> kept_groups([1, 1, 0, 1, 0, 0], ["a", "a", "b", "b", "c", "c"])
+        [False, False, True, True, False, False]
+    """
+    keep = [False] * len(values)
+    for members in groups(group_ids).values():
+        varied = len({values[i] for i in members}) > 1
+        for i in members:
+            keep[i] = varied
+    return keep
