@@ -43,8 +43,8 @@ def test_paper_defaults_are_pinned():
 def test_method_arguments_are_validated():
     with pytest.raises(ValueError, match="got 1.0"):
         ThriftyArguments(prompts="organism", alpha=1.0)
-    with pytest.raises(ValueError, match="--reward: unknown reward 'kimi'; registered: length_penalized"):
-        ThriftyArguments(prompts="organism", reward="kimi")
+    with pytest.raises(ValueError, match="--reward: unknown reward 'kimmi'; registered: length_penalized, arora, "):
+        ThriftyArguments(prompts="organism", reward="kimmi")
     with pytest.raises(
         ValueError, match="--advantage_estimator: unknown advantage estimator 'none'; registered: rloo"
     ):
@@ -77,6 +77,7 @@ def _scorer(correct, reward, estimator="rloo", n=4):
     trainer.beta = trainer.kl_coef = 1e-3
     trainer.kl_penalty, trainer.whiten_advantages, trainer.grade_truncated = "loss", "none", False
     trainer.length_measure, trainer.length_unit, trainer.max_prompt_length = "tokens", "response", 0
+    trainer.dynamic_sampling = "none"
     trainer._prompt_ids = []
     trainer._logs = {"advantages": deque([9.0] * 8, maxlen=8)}  # TRL's own advantages of this rollout
     trainer.logged = {}
@@ -641,7 +642,7 @@ def test_reward_parameters_and_rewards_from_outside_thrifty(tmp_path, monkeypatc
     args = ThriftyArguments(prompts="organism", reward="my_rewards:constant", reward_kwargs='{"value": 0.25}')
     assert args.reward_kwargs == {"value": 0.25}
     assert build_reward(args)(Rollout([0, 0], [True, False], [3, 4], [True, True])) == [0.25, 0.25]
-    with pytest.raises(ValueError, match="takes \\['alpha', 'grade_truncated'\\], not \\['value'\\]"):
+    with pytest.raises(ValueError, match="--reward length_penalized: takes alpha, grade_truncated.*; not value"):
         build_reward(ThriftyArguments(prompts="organism", reward_kwargs={"value": 1}))
     with pytest.raises(ValueError, match="--reward_kwargs must be a JSON object"):
         ThriftyArguments(prompts="organism", reward_kwargs="value=1")
@@ -652,6 +653,6 @@ def test_reward_parameters_and_rewards_from_outside_thrifty(tmp_path, monkeypatc
 def test_old_flags_are_named_with_their_new_names(tiny_model_dir, tmp_path, capsys):
     assert _train(tmp_path, tiny_model_dir, "--advantage_normalization", "group") == 2
     assert (
-        "--advantage_normalization is now --advantage_estimator (none -> rloo, group -> grpo"
+        "--advantage_normalization is now --advantage_estimator (none -> rloo, group -> rloo-std"
         in capsys.readouterr().err
     )

@@ -14,7 +14,15 @@ prompt sets).
 """
 
 from thrifty.data.problems import MAX_QUESTION_CHARS, BadRow, Benchmark, Problem, problem_key
-from thrifty.data.prompts import PAPER_PROMPT_TEMPLATE, build_prompt, render_prompt, template_for
+from thrifty.data.prompts import (
+    PAPER_PROMPT_TEMPLATE,
+    PROMPT_STYLES,
+    build_prompt,
+    render_prompt,
+    style_instruction,
+    template_for,
+    with_instruction,
+)
 from thrifty.data.public import gsm8k_gold, hub_alias
 from thrifty.data.registry import (
     benchmark_label,
@@ -31,6 +39,7 @@ from thrifty.data.training import DropReport, load_training_prompts, training_pr
 __all__ = [
     "MAX_QUESTION_CHARS",
     "PAPER_PROMPT_TEMPLATE",
+    "PROMPT_STYLES",
     "SCHEMA_HINT",
     "BadRow",
     "Benchmark",
@@ -49,6 +58,8 @@ __all__ = [
     "problem_key",
     "register_benchmark",
     "render_prompt",
+    "style_instruction",
     "template_for",
+    "with_instruction",
     "training_problems",
 ]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 
 from thrifty.data.problems import Problem
 from thrifty.data.registry import get_benchmark
@@ -24,6 +25,71 @@ OFFICIAL_PROMPT_TEMPLATE = (
 """The official training prompt (``run_rloo_*.sh``'s ``--input_template``): DeepSeek-R1's special tokens written
 as text, no chat template applied, and -- unlike the current DeepSeek-R1 chat template -- no ``<think>\\n`` opened
 for the model. For DeepSeek-R1-Distill models only (``--prompt_format raw``)."""
+
+
+BUDGET_INSTRUCTIONS = {
+    "exact": " Think for {budget} tokens.",
+    "max": " Think for maximum {budget} tokens.",
+}
+"""L1's budget prompts (Aggarwal & Welleck 2025, arXiv 2503.04697; cmu-l3/l1's data scripts): appended to the
+question after one space (L1's ``f"{question} {instruction}"``), ``exact`` for L1-Exact, ``max`` for L1-Max. L1's
+own instruction also asks for step-by-step reasoning and a boxed answer, which the paper's prompt template already
+does."""
+
+
+def budget_instruction(budget: int, mode: str = "exact") -> str:
+    """The text L1 appends to a question to ask for ``budget`` thinking tokens (``mode``: ``exact`` or ``max``).
+
+    Example:
+        >>> "12+30" + budget_instruction(64, "max")
+        '12+30 Think for maximum 64 tokens.'
+    """
+    if mode not in BUDGET_INSTRUCTIONS:
+        raise ValueError(f"budget mode must be one of {', '.join(BUDGET_INSTRUCTIONS)}, got {mode!r}")
+    if not (isinstance(budget, int) and not isinstance(budget, bool) and budget > 0):
+        raise ValueError(f"a token budget must be a positive integer, got {budget!r}")
+    return BUDGET_INSTRUCTIONS[mode].format(budget=budget)
+
+
+def with_instruction(problem: Problem, instruction: str) -> Problem:
+    """``problem`` with ``instruction`` appended to its question -- and to the last user message of a conversational
+    problem -- as L1 appends its budget (the prompt template is then filled with the longer question).
+
+    Example:
+        >>> with_instruction(Problem("0", "12+30", "42"), budget_instruction(40)).question
+        '12+30 Think for 40 tokens.'
+    """
+    if not instruction:
+        return problem
+    messages = problem.messages
+    if messages is not None:
+        last = max(i for i, (role, _) in enumerate(messages) if role == "user")
+        messages = tuple((r, c + instruction if i == last else c) for i, (r, c) in enumerate(messages))
+    return replace(problem, question=problem.question + instruction, messages=messages)
+
+
+PROMPT_STYLES = ("paper", "l1-exact", "l1-max")
+"""``thrifty eval --prompt_style``: the benchmark's own prompt (``paper``), or it with L1's budget instruction
+(``l1-exact``, ``l1-max``: "Think for N tokens." / "Think for maximum N tokens.", N = ``--prompt_budget``) for models
+trained with it."""
+
+
+def style_instruction(style: str, budget: int | None) -> str:
+    """The text ``--prompt_style`` appends to each question (none for ``paper``).
+
+    Example:
+        >>> style_instruction("l1-max", 256)
+        ' Think for maximum 256 tokens.'
+    """
+    if style not in PROMPT_STYLES:
+        raise ValueError(f"--prompt_style must be one of {', '.join(PROMPT_STYLES)}, got {style!r}")
+    if style == "paper":
+        if budget is not None:
+            raise ValueError("--prompt_budget is the budget of an L1 prompt: add --prompt_style l1-exact or l1-max")
+        return ""
+    if budget is None:
+        raise ValueError(f"--prompt_style {style} writes a token budget into the prompt: give --prompt_budget N")
+    return budget_instruction(budget, style.removeprefix("l1-"))
 
 
 def raw_prompt(question: str, template: str, tokenizer=None) -> str:

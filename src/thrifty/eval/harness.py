@@ -57,7 +57,9 @@ from thrifty.data import (
     load_benchmark,
     problem_key,
     render_prompt,
+    style_instruction,
     template_for,
+    with_instruction,
 )
 from thrifty.data.public import BENCHMARKS
 from thrifty.eval.metrics import default_cutoffs, summarize
@@ -182,6 +184,17 @@ class EvalArguments(ColumnArguments):
             "'>' shortcut); it is part of each response's text and tokens."
         },
     )
+    prompt_style: str = field(
+        default="paper",
+        metadata={
+            "help": "paper: the benchmark's own prompt; l1-exact / l1-max: with L1's budget appended to the question "
+            "('Think for N tokens.' / 'Think for maximum N tokens.', N = --prompt_budget), for models trained with "
+            "--reward l1-exact / l1-max."
+        },
+    )
+    prompt_budget: int | None = field(
+        default=None, metadata={"help": "The token budget N written into an L1 prompt (--prompt_style l1-*)."}
+    )
 
     def __post_init__(self):
         check_values(self)
@@ -213,6 +226,7 @@ class EvalArguments(ColumnArguments):
             ) from error
         if "\x00" not in filled:
             raise ValueError("--prompt_template must contain a {question} slot")
+        style_instruction(self.prompt_style, self.prompt_budget)  # validates
         SamplingParams(self.temperature, self.top_p, self.max_new_tokens)  # validates
 
     @property
@@ -243,6 +257,17 @@ class EvalArguments(ColumnArguments):
 
     def template_for(self, benchmark: str) -> str:
         return self.prompt_template if self.prompt_template is not None else template_for(benchmark)
+
+    def instruction(self) -> str:
+        """What ``--prompt_style`` appends to every question (nothing for ``paper``)."""
+        return style_instruction(self.prompt_style, self.prompt_budget)
+
+    def style_settings(self) -> dict:
+        """``--prompt_style`` and ``--prompt_budget`` as recorded in ``config.json`` and the summary (nothing for the
+        default, so folders made before the flag existed still match)."""
+        if self.prompt_style == "paper":
+            return {}
+        return {"prompt_style": self.prompt_style, "prompt_budget": self.prompt_budget}
 
     def cutoff_limits(self) -> list[int]:
         if self.cutoffs:
@@ -300,6 +325,7 @@ def sample_settings(args: EvalArguments, benchmark: str, samples: int, problems:
         "seed": args.seed,
         "prompt_template": args.template_for(benchmark),
         "response_prefix": args.response_prefix or None,
+        **args.style_settings(),
         "backend": args.backend,
         "dtype": args.dtype,
         "sampler": SAMPLER,  # per-sample seeds: the chunking (--batch_size) does not shape the samples
@@ -333,9 +359,11 @@ def _generate_missing(
     prefix = args.response_prefix or ""
     prefix_ids = engine.tokenizer(prefix, add_special_tokens=False)["input_ids"] if prefix else []
     end_id = end_of_thinking_id(engine.tokenizer)
+    instruction = args.instruction()
     with tqdm(total=sum(len(c) for c in todo) * samples, desc=f"generating {path.parent.name}", unit="resp") as bar:
         for chunk in todo:
-            prompts = [render_prompt(p, engine.tokenizer, template) + prefix for p in chunk]
+            asked = [with_instruction(p, instruction) for p in chunk]
+            prompts = [render_prompt(p, engine.tokenizer, template) + prefix for p in asked]
             outputs = engine.generate(prompts, samples, params, [problem_seed(args.seed, p.id) for p in chunk])
             records = [
                 {
@@ -823,6 +851,7 @@ def _summarize(
         sampler=SAMPLER,
         prompt_template=args.template_for(benchmark),
         response_prefix=args.response_prefix or None,
+        **args.style_settings(),
         batch_size=args.chunk_size(),
         processes=launch_shard()[1],
         **(timing or {}),

@@ -13,12 +13,16 @@ from dataclasses import dataclass, field, fields
 
 from trl import GRPOConfig
 
+from thrifty import rewards
 from thrifty.advantages import get_advantage
 from thrifty.args import PromptArguments
 from thrifty.data.prompts import OFFICIAL_PROMPT_TEMPLATE
 from thrifty.data.registry import get_benchmark
 from thrifty.profiles import CHOICES, PROFILE_TRAINING, PROFILES
-from thrifty.rewards import reward_parameters
+from thrifty.rewards import LengthPenalized, make_reward, reward_default, reward_factory, reward_parameters
+
+
+DYNAMIC_SAMPLING = ("none", "accuracy", "reward")
 
 
 @dataclass
@@ -27,18 +31,36 @@ class ThriftyArguments(PromptArguments):
 
     reward: str = field(
         default="length_penalized",
-        metadata={"help": "Group reward, by registered name (thrifty.rewards): length_penalized is the paper's."},
+        metadata={
+            "help": "Group reward, by registered name (thrifty.rewards; your.module:name for your own): "
+            + ", ".join(rewards.REWARDS)
+            + ". length_penalized (= arora) is the paper's; recipes/zoo/ has one recipe per method."
+        },
     )
-    alpha: float = field(default=0.2, metadata={"help": "Length-penalty strength α in [0, 1); 0 = correctness only."})
+    alpha: float | None = field(
+        default=None,
+        metadata={
+            "help": "The reward's α (the paper's: length-penalty strength in [0, 1), default 0.2; 0 = correctness "
+            "only). Default: the reward's own."
+        },
+    )
     reward_kwargs: dict | str | None = field(
         default=None,
         metadata={"help": "The reward's other parameters, as a YAML mapping or a JSON string (α is --alpha)."},
     )
+    dynamic_sampling: str = field(
+        default="none",
+        metadata={
+            "help": "Leave groups out of the update (DAPO's dynamic sampling, without refilling the batch): none; "
+            "accuracy (groups all right or all wrong: DAPO); reward (groups whose rewards are all equal)."
+        },
+    )
     advantage_estimator: str = field(
         default="rloo",
         metadata={
-            "help": "rloo (the paper) or grpo (normalised by the group's reward std: the Fig. 5 ablation); any name "
-            "registered in thrifty.advantages."
+            "help": "rloo (the paper), grpo (GRPO's: minus the group mean, over the group std; the Fig. 5 "
+            "ablation), rloo-std (leave-one-out over the group std), reinforce++-baseline (minus the group mean, over "
+            "the rollout's std); any name registered in thrifty.advantages."
         },
     )
     profile: str = field(
@@ -121,13 +143,24 @@ class ThriftyArguments(PromptArguments):
                 f"--length_unit thinking counts generated tokens, not {given('length_measure')}: add "
                 "--length_measure tokens"
             )
-        if not 0 <= self.alpha < 1:
-            raise ValueError(f"--alpha must be in [0, 1), got {self.alpha}")
+        if self.dynamic_sampling not in DYNAMIC_SAMPLING:
+            raise ValueError(
+                f"--dynamic_sampling must be one of {', '.join(DYNAMIC_SAMPLING)}, got {self.dynamic_sampling!r}"
+            )
         for flag, check in (("reward", reward_parameters), ("advantage_estimator", get_advantage)):
             try:
                 check(getattr(self, flag))
             except (ValueError, ImportError) as error:
                 raise ValueError(f"--{flag}: {error}") from error
+        if self.alpha is None:  # the reward's own α, when it has one
+            self.alpha = reward_default(self.reward, "alpha")
+        elif "alpha" not in reward_parameters(self.reward):
+            raise ValueError(
+                f"--alpha: the reward {self.reward!r} has no α; its parameters "
+                f"({', '.join(reward_parameters(self.reward))}) go in --reward_kwargs"
+            )
+        if self.alpha is not None and reward_factory(self.reward) is LengthPenalized and not 0 <= self.alpha < 1:
+            raise ValueError(f"--alpha must be in [0, 1), got {self.alpha}")
         if isinstance(self.reward_kwargs, str):
             try:
                 self.reward_kwargs = json.loads(self.reward_kwargs)
@@ -142,11 +175,32 @@ class ThriftyArguments(PromptArguments):
                 "--reward_kwargs grade_truncated: set it with --grade_truncated, so that the trainer also checks a "
                 "truncated response as the official code does"
             )
+        self.check_reward()
         if self.grade_truncated and "grade_truncated" not in reward_parameters(self.reward):
             raise ValueError(
                 f"{given('grade_truncated')}: the reward {self.reward!r} has no rule for truncated responses (a "
                 "grade_truncated parameter); add --grade_truncated false"
             )
+
+    def reward_params(self) -> dict:
+        """The parameters the reward is made with: ``--alpha`` (the reward's own α unless given), ``--grade_truncated``
+        when set, and ``--reward_kwargs``."""
+        alpha = getattr(self, "alpha", None)
+        params = {} if alpha is None or "alpha" not in reward_parameters(self.reward) else {"alpha": alpha}
+        if getattr(self, "grade_truncated", False):
+            params["grade_truncated"] = True
+        return {**params, **(self.reward_kwargs or {})}
+
+    def check_reward(self) -> None:
+        """Make the reward once, so a bad or missing parameter is one line now rather than an error at the first
+        rollout (a registered class only: a factory function of your own may have effects)."""
+        factory = reward_factory(self.reward)
+        if isinstance(factory, type):
+            try:
+                make_reward(self.reward, **self.reward_params())
+            except ValueError as error:
+                message = str(error).replace(f"reward {self.reward!r} ", "", 1).removeprefix(f"{self.reward}: ")
+                raise ValueError(f"--reward {self.reward}: {message}") from error
 
     def template(self) -> str:
         """The prompt template: ``--prompt_template``, else the prompt set's own, else the official raw prompt

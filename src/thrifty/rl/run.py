@@ -11,6 +11,7 @@ distribution and the clip acts, as in the paper (256 responses per rollout, 128 
 from __future__ import annotations
 
 import logging
+import random
 import re
 import time
 from dataclasses import asdict
@@ -23,7 +24,7 @@ from thrifty.card import UPDATE_FIELDS, rl_facts
 from thrifty.data import Problem
 from thrifty.generation.loading import check_model_source
 from thrifty.profiles import PROFILES
-from thrifty.rewards import make_reward, reward_parameters
+from thrifty.rewards import PromptedReward, make_reward
 from thrifty.rl.config import ThriftyArguments, TrainConfig, apply_profile, explicit_keys, option_names
 from thrifty.rl.trainer import ThriftyTrainer
 from thrifty.verify import VerifierPool
@@ -65,7 +66,9 @@ def metrics_callback(path: Path):
     return MetricsJsonl()
 
 
-def build_dataset(problems: list[Problem], template: str, prompt_format: str = "chat", tokenizer=None):
+def build_dataset(
+    problems: list[Problem], template: str, prompt_format: str = "chat", tokenizer=None, reward=None, seed: int = 0
+):
     """A ``datasets.Dataset`` of prompts and gold answers.
 
     ``prompt_format="chat"``: conversational prompts (TRL applies the chat template): a problem's question in
@@ -73,10 +76,15 @@ def build_dataset(problems: list[Problem], template: str, prompt_format: str = "
     applied, as in :func:`thrifty.data.render_prompt`). ``"raw"``: the filled-in ``template`` is the whole prompt
     text, no chat template (:func:`thrifty.data.prompts.raw_prompt`: a BOS written in it is not doubled by
     ``tokenizer``'s own).
+
+    A ``reward`` that writes its target into the prompt (:class:`thrifty.rewards.PromptedReward`, e.g. L1's token
+    budget) draws each row's targets once, from a generator seeded by ``seed`` and the row's index: they become
+    columns of the row (the reward reads them back) and its instruction is appended to the question (to the last
+    user message of a conversational row).
     """
     from datasets import Dataset
 
-    from thrifty.data.prompts import note_template_ignored, raw_prompt
+    from thrifty.data.prompts import note_template_ignored, raw_prompt, with_instruction
 
     conversational = [p.id for p in problems if p.messages is not None]
     if conversational and prompt_format == "raw":
@@ -102,16 +110,20 @@ def build_dataset(problems: list[Problem], template: str, prompt_format: str = "
             return raw_prompt(p.question, template, tokenizer)
         return p.chat() or [{"role": "user", "content": template.format(question=p.question)}]
 
-    return Dataset.from_list([{"prompt": prompt(p), "answer": p.gold, "problem_id": p.id} for p in problems])
+    rows = []
+    for index, p in enumerate(problems):
+        columns = {}
+        if isinstance(reward, PromptedReward):
+            columns = reward.prompt_columns(random.Random(f"{seed}:{index}"))
+            p = with_instruction(p, reward.instruction(columns))
+        rows.append({"prompt": prompt(p), "answer": p.gold, "problem_id": p.id, **columns})
+    return Dataset.from_list(rows)
 
 
 def reward_params(args: ThriftyArguments) -> dict:
     """The parameters of the reward ``args.reward`` names: ``--alpha`` if it takes one, ``--grade_truncated`` when
     set, and ``--reward_kwargs``."""
-    params = {"alpha": args.alpha} if "alpha" in reward_parameters(args.reward) else {}
-    if getattr(args, "grade_truncated", False):
-        params["grade_truncated"] = True
-    return {**params, **(args.reward_kwargs or {})}
+    return ThriftyArguments.reward_params(args)
 
 
 def build_reward(args: ThriftyArguments):
@@ -156,6 +168,8 @@ def start_line(args: ThriftyArguments, config: TrainConfig, n_prompts: int) -> s
         f" {'α' if name == 'alpha' else name}={value:g}" if isinstance(value, float) else f" {name}={value}"
         for name, value in reward_params(args).items()
     )
+    dynamic = getattr(args, "dynamic_sampling", "none")
+    sampling = f", dynamic sampling by {dynamic}" if dynamic != "none" else ""
     per_rollout = config.generation_batch_size
     updates = config.steps_per_generation / config.gradient_accumulation_steps if config.steps_per_generation else 1
     if config.max_steps and config.max_steps > 0:
@@ -164,7 +178,7 @@ def start_line(args: ThriftyArguments, config: TrainConfig, n_prompts: int) -> s
         steps = f"{config.num_train_epochs:g} epoch{'s' * (config.num_train_epochs != 1)}"
     return (
         f"thrifty train: {n_prompts:,} prompts ({args.prompts}), reward {args.reward}{params}, estimator "
-        f"{args.advantage_estimator}{profile_note(args)}, {config.num_generations} samples x "
+        f"{args.advantage_estimator}{profile_note(args)}{sampling}, {config.num_generations} samples x "
         f"{per_rollout // config.num_generations} prompts = {per_rollout} responses per rollout, "
         f"{updates:g} update{'s' * (updates != 1)} per rollout, "
         f"{steps}, lr {config.learning_rate:g} -> {config.output_dir}"
@@ -229,7 +243,8 @@ def _train(args: ThriftyArguments, config: TrainConfig, model_args, out: Path) -
     tokenizer = AutoTokenizer.from_pretrained(
         model_args.model_name_or_path, revision=model_args.model_revision, trust_remote_code=config.trust_remote_code
     )
-    dataset = build_dataset(args.problems(), args.template(), args.prompt_format, tokenizer)
+    reward = build_reward(args)
+    dataset = build_dataset(args.problems(), args.template(), args.prompt_format, tokenizer, reward, config.seed)
     if PartialState().is_main_process:
         logger.info(start_line(args, config, len(dataset)))
     card = rl_facts(
@@ -253,7 +268,7 @@ def _train(args: ThriftyArguments, config: TrainConfig, model_args, out: Path) -
     with VerifierPool(workers=args.verify_workers, timeout=args.verify_timeout) as pool:
         trainer = ThriftyTrainer(
             model=model_args.model_name_or_path,
-            reward=build_reward(args),
+            reward=reward,
             reward_name=args.reward,
             advantage_estimator=args.advantage_estimator,
             verifier=pool,
@@ -264,6 +279,7 @@ def _train(args: ThriftyArguments, config: TrainConfig, model_args, out: Path) -
             length_measure=args.length_measure,
             length_unit=args.length_unit,
             max_prompt_length=args.max_prompt_length,
+            dynamic_sampling=args.dynamic_sampling,
             args=config,
             train_dataset=dataset,
             processing_class=tokenizer,

@@ -10,7 +10,8 @@ processes) and then calls two overridable steps, which this class fills in:
    two processes), and applies the group reward (a pure function, :mod:`thrifty.rewards`) to all of it.
 2. after TRL's own bookkeeping, the advantage estimator named by ``--advantage_estimator``
    (:mod:`thrifty.advantages`) runs on the whole rollout's rewards and group ids, and this process's slice
-   replaces TRL's advantages. GRPO's own (``r_i − mean_j r_j``, a mean that includes ``r_i``) never enters.
+   replaces TRL's advantages (TRL's own never enter; ``--advantage_estimator grpo`` is GRPO's, computed here).
+   With ``--dynamic_sampling``, groups without a signal are left out of the estimator and the loss first.
    Then, each its own flag (both on with ``--profile official``): the KL to the reference summed to go
    (``--kl_penalty reward``, per token; TRL's loss then has no KL term) and the whitening over every response
    token of the rollout, with statistics summed over all processes (``--whiten_advantages tokens``).
@@ -40,7 +41,7 @@ from thrifty import runs
 from thrifty.advantages import TokenTerms, get_advantage, kl_reward_to_go, whiten_tokens
 from thrifty.card import CardFacts, ThriftyModelCard, rl_facts
 from thrifty.lengths import end_of_thinking_id, official_length, thinking_tokens
-from thrifty.rewards import REWARDS, GroupReward, Rollout, StatefulReward, groups
+from thrifty.rewards import REWARDS, GroupReward, Rollout, StatefulReward, groups, kept_groups
 from thrifty.rl.vllm_cpu import use_cpu_weight_sync
 
 
@@ -82,6 +83,10 @@ class ThriftyTrainer(ThriftyModelCard, GRPOTrainer):
             :func:`thrifty.lengths.official_length` (of the response as the official code sees it).
         length_unit (`str`, defaults to ``"response"``): ``thinking``: only the tokens up to ``</think>``.
         max_prompt_length (`int`, defaults to 0): keep the first N tokens of each prompt (0: all).
+        dynamic_sampling (`str`, defaults to ``"none"``): leave groups out of the update, DAPO's dynamic sampling
+            without refilling the batch (:func:`thrifty.rewards.kept_groups`): ``accuracy`` drops groups all
+            right or all wrong, ``reward`` groups whose rewards are all equal. Their responses get advantage 0,
+            the estimator sees only the kept ones, and the loss (and its token count) leaves them out.
         model_card (`CardFacts`, *optional*): what the model card states (:mod:`thrifty.card`); default: what the
             trainer knows (its base model, reward, estimator and config; the prompts' source is then not named).
             ``push_to_hub`` publishes this card and the model, never the run's private files
@@ -105,6 +110,7 @@ class ThriftyTrainer(ThriftyModelCard, GRPOTrainer):
         length_measure: str = "tokens",
         length_unit: str = "response",
         max_prompt_length: int = 0,
+        dynamic_sampling: str = "none",
         model_card: CardFacts | None = None,
         **kwargs,
     ):
@@ -124,6 +130,8 @@ class ThriftyTrainer(ThriftyModelCard, GRPOTrainer):
                 f"length_measure must be tokens or official, length_unit response or thinking; got "
                 f"{length_measure!r}, {length_unit!r}"
             )
+        if dynamic_sampling not in ("none", "accuracy", "reward"):
+            raise ValueError(f"dynamic_sampling must be none, accuracy or reward; got {dynamic_sampling!r}")
         if length_measure == "official" and length_unit == "thinking":
             raise ValueError("--length_unit thinking counts generated tokens: use it with --length_measure tokens")
         super().__init__(*args, reward_funcs=[_scored_by_thrifty(name)], **kwargs)
@@ -134,7 +142,7 @@ class ThriftyTrainer(ThriftyModelCard, GRPOTrainer):
         self.eos_ids = set(self.eos_token_ids)
         self.kl_penalty, self.whiten_advantages = kl_penalty, whiten_advantages
         self.grade_truncated, self.length_measure, self.length_unit = grade_truncated, length_measure, length_unit
-        self.max_prompt_length = max_prompt_length
+        self.max_prompt_length, self.dynamic_sampling = max_prompt_length, dynamic_sampling
         self.end_of_thinking = end_of_thinking_id(self.processing_class) if length_unit == "thinking" else None
         if length_unit == "thinking" and self.end_of_thinking is None:
             raise ValueError("--length_unit thinking: the tokenizer has no </think> token (not a thinking model)")
@@ -252,7 +260,7 @@ class ThriftyTrainer(ThriftyModelCard, GRPOTrainer):
             self._log_metric("tokens/measured_mean", sum(rollout.lengths) / len(rollout))
         self._log_metric("truncated", sum(not f for f in rollout.finished) / len(rollout))
         if is_dataclass(self.reward):
-            for parameter in fields(self.reward):
+            for parameter in (f for f in fields(self.reward) if f.init):
                 value = getattr(self.reward, parameter.name)
                 if isinstance(value, (int, float)) and not isinstance(value, bool):
                     self._log_metric(parameter.name, value)
@@ -269,14 +277,26 @@ class ThriftyTrainer(ThriftyModelCard, GRPOTrainer):
         if self._scored is None:
             raise RuntimeError("the rollout was not scored by ThriftyTrainer._calculate_rewards")
         rollout, rewards, mine = self._scored
-        whole = self.estimator.sequence(rewards, rollout.group_ids)
+        keep = self._kept(rollout, rewards)
+        if all(keep):
+            whole = self.estimator.sequence(rewards, rollout.group_ids)
+        else:  # the estimator sees only the kept groups (a batch statistic included); the others get 0
+            kept = [i for i, k in enumerate(keep) if k]
+            some = self.estimator.sequence([rewards[i] for i in kept], [rollout.group_ids[i] for i in kept])
+            whole = [0.0] * len(rewards)
+            for i, a in zip(kept, some, strict=True):
+                whole[i] = a
         self._log_length_signal(rollout, rewards, whole)
         advantages = whole[mine]
         like = output["advantages"]
         if len(advantages) != len(like):
             raise RuntimeError(f"{len(advantages)} advantages for {len(like)} responses of this process")
         advantages = torch.tensor(advantages, dtype=like.dtype, device=like.device)
+        if not all(keep):
+            self._leave_out(output, torch.tensor(keep[mine], device=like.device))
         mask = output["completion_mask"]
+        if "tool_mask" in output:  # the tokens the loss trains on
+            mask = mask * output["tool_mask"]
         terms = None
         if self.estimator.per_token is not None:
             terms = self._token_terms(output)
@@ -297,6 +317,27 @@ class ThriftyTrainer(ThriftyModelCard, GRPOTrainer):
             advantages = whiten_tokens(advantages, mask, total=self._sum_over_processes)
         self._log_advantages(advantages, mask)
         return advantages
+
+    def _kept(self, rollout: Rollout, rewards: list[float]) -> list[bool]:
+        """Which responses of the rollout stay in the update under ``--dynamic_sampling`` (all of them without it);
+        the fraction left out is logged."""
+        if self.dynamic_sampling == "none":
+            return [True] * len(rewards)
+        solved = [c and f for c, f in zip(rollout.correct, rollout.finished, strict=True)]
+        signal = solved if self.dynamic_sampling == "accuracy" else rewards
+        keep = kept_groups(signal, rollout.group_ids)
+        self._log_now("dynamic_sampling/dropped", 1 - sum(keep) / max(len(keep), 1))
+        return keep
+
+    def _leave_out(self, output: dict, keep: torch.Tensor) -> None:
+        """Take this process's left-out responses out of the loss: TRL's loss mask is ``completion_mask x
+        tool_mask`` (the attention still sees them), and the token count a token-level loss divides by is recounted
+        over all processes."""
+        rows = keep.to(output["completion_mask"].dtype).unsqueeze(1)
+        tool_mask = output.get("tool_mask")
+        output["tool_mask"] = rows * (torch.ones_like(output["completion_mask"]) if tool_mask is None else tool_mask)
+        loss_mask = output["completion_mask"] * output["tool_mask"]
+        output["num_items_in_batch"] = self._sum_over_processes(loss_mask.sum().reshape(1))[0]
 
     def _logps_at_hand(self, output: dict) -> bool:
         """Whether TRL computed both log-probs the KL-to-go term needs (logged then, at no extra cost)."""
@@ -386,14 +427,15 @@ class ThriftyTrainer(ThriftyModelCard, GRPOTrainer):
             return self.model_card
         params = {}
         if is_dataclass(self.reward):
-            params = {f.name: getattr(self.reward, f.name) for f in fields(self.reward)}
+            params = {f.name: getattr(self.reward, f.name) for f in fields(self.reward) if f.init}
         base = getattr(getattr(self.model, "config", None), "_name_or_path", None) or "unknown"
         dataset = self.train_dataset
         registered = [name for name, factory in REWARDS.items() if factory is type(self.reward)]
+        named = self.reward_name if self.reward_name in registered else registered[0] if registered else None
         return rl_facts(
             self.args,
             base_model=base,
-            reward=registered[0] if registered else self.reward_name,
+            reward=named or self.reward_name,
             reward_params=params,
             advantage_estimator=self.advantage_estimator,
             prompts="not recorded",
