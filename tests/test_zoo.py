@@ -232,3 +232,26 @@ def test_every_method_trains_on_the_organism_through_the_cli(method, tiny_model_
     rollout = [r for r in runs.read_jsonl(out / runs.METRICS) if "accuracy" in r]
     assert rollout and f"rewards/{args['reward']}/mean" in rollout[0]
     assert (out / "model.safetensors").is_file()
+
+
+def test_a_reward_s_moving_settings_are_logged_with_the_rollout():
+    """Kimi's weight is 0 in its warm-up, ThinkPrune's limit follows its rounds, LASER-D's targets and HAPO's memory
+    show as reward/<name>."""
+    logged = []
+    for step in (0, 5, 12):
+        trainer = _scorer([True, False] * 4, make_reward("kimi", warmup_steps=10))
+        trainer.state.global_step = step
+        trainer._calculate_rewards(_inputs(), ["p"] * 4 + ["q"] * 4, ["x"] * 8, IDS)
+        logged.append(trainer.logged["reward/weight"])
+    assert logged == [0.0, 0.0, 1.0]
+    thinkprune = make_reward("thinkprune", limits=[30, 20], steps_per_limit=4)
+    rollout = Rollout([0, 0], [True, True], [10, 25], [True, True], step=5)
+    assert thinkprune.metrics(rollout) == {"limit": 20} and thinkprune(rollout) == [1.0, 0.0]
+    hapo = make_reward("hapo")
+    trainer = _scorer([True] * 8, hapo)
+    trainer._calculate_rewards(_inputs(), ["p"] * 4 + ["q"] * 4, ["x"] * 8, IDS)
+    assert trainer.logged["reward/problems_remembered"] == 2  # id-p and id-q
+    laser = make_reward("laser-d", lower_bound=5, upper_bound=30, interval=5)
+    trainer = _scorer([True] * 8, laser)
+    trainer._calculate_rewards(_inputs(), ["p"] * 4 + ["q"] * 4, ["x"] * 8, IDS)
+    assert {k for k in trainer.logged if k.startswith("reward/target/")} == {"reward/target/high"}

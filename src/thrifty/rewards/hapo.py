@@ -167,6 +167,10 @@ class Hapo:
             self.counts.clear(), self.counts.update(counts)
         return rewards
 
+    def metrics(self, rollout: Rollout) -> dict[str, float]:
+        """How many problems have a history, logged as ``reward/problems_remembered``."""
+        return {"problems_remembered": len(self.history)}
+
     def state_dict(self) -> dict:
         """The per-problem history and how many right answers each holds (JSON)."""
         return {"mode": self.mode, "history": dict(self.history), "counts": dict(self.counts)}

@@ -104,6 +104,10 @@ class KimiLengthReward:
         if not (_is_number(self.warmup_steps) and isinstance(self.warmup_steps, int) and self.warmup_steps >= 0):
             raise ValueError(f"kimi: warmup_steps must be an integer >= 0, got {self.warmup_steps!r}")
 
+    def metrics(self, rollout: Rollout) -> dict[str, float]:
+        """The length reward's weight in force (0 during the warm-up), logged as ``reward/weight``."""
+        return {"weight": 0.0 if rollout.step < self.warmup_steps else self.weight}
+
     def __call__(self, rollout: Rollout) -> list[float]:
         weight = 0.0 if rollout.step < self.warmup_steps else self.weight
         return kimi_rewards(rollout.correct, rollout.lengths, rollout.group_ids, weight, rollout.finished)

@@ -303,6 +303,11 @@ class LaserD:
             rollout.correct, rollout.lengths, rollout.finished, rollout.group_ids, targets, self.alpha, self.explore
         )
 
+    def metrics(self, rollout: Rollout) -> dict[str, float]:
+        """Each bucket's target in force, logged as ``reward/target/<bucket>`` (none yet: not logged)."""
+        targets = self.state["targets"] or {}
+        return {f"target/{bucket}": t for bucket, t in targets.items() if t is not None}
+
     def _observe(self, rollout: Rollout) -> None:
         """Count the rollout's coverage per bucket; choose new targets on the first rollout and every ``every``."""
         thresholds, coverage = self.thresholds, self.state["coverage"]

@@ -12,6 +12,9 @@ defined in your own package is named ``your.module:name``; importing the module 
     class ShortestWins:
         def __call__(self, rollout: Rollout) -> list[float]: ...
 
+A reward whose effective setting moves during training (a warm-up, a schedule, adaptive targets) may define
+``metrics(rollout) -> dict[str, float]``: the trainer logs them with the rollout's metrics as ``reward/<name>``.
+
 A reward that keeps state across rollouts (a per-problem history, say) also defines ``state_dict() -> dict``
 (JSON) and ``load_state_dict(state)``: the trainer saves that state in every checkpoint and restores it on
 resume, without reading it. Every process computes the reward on the same whole rollout, so such state agrees

@@ -94,6 +94,10 @@ class ThinkPrune:
         """The token limit of the round that optimizer step ``step`` belongs to."""
         return self.limits[min(step // self.steps_per_limit, len(self.limits) - 1)]
 
+    def metrics(self, rollout: Rollout) -> dict[str, float]:
+        """The round's limit, logged as ``reward/limit``."""
+        return {"limit": self.limit_at(rollout.step)}
+
     def __call__(self, rollout: Rollout) -> list[float]:
         return thinkprune_rewards(rollout.correct, rollout.lengths, self.limit_at(rollout.step), rollout.finished)
 

@@ -259,6 +259,10 @@ class ThriftyTrainer(ThriftyModelCard, GRPOTrainer):
         if list(rollout.lengths) != list(generated):
             self._log_metric("tokens/measured_mean", sum(rollout.lengths) / len(rollout))
         self._log_metric("truncated", sum(not f for f in rollout.finished) / len(rollout))
+        metrics = getattr(self.reward, "metrics", None)
+        if callable(metrics):  # what a reward's schedule or state makes of it now (a limit, a weight, targets)
+            for name, value in metrics(rollout).items():
+                self._log_metric(f"reward/{name}", float(value))
         if is_dataclass(self.reward):
             for parameter in (f for f in fields(self.reward) if f.init):
                 value = getattr(self.reward, parameter.name)
