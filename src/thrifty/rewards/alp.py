@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
 
-from thrifty.rewards.registry import Rollout, groups, register_reward
+from thrifty.rewards.registry import Rollout, check_aligned, groups, register_reward
 
 
 def alp_rewards(
@@ -50,11 +50,7 @@ def alp_rewards(
         >>> [round(x, 4) for x in r]  # 1 - 0.001 * 0.75 * 100, ...; -0.001 * 0.5 * 100, ...
         [0.925, 0.85, -0.225, 0.7, -0.05, -0.25]
     """
-    if not len(correct) == len(lengths) == len(group_ids):
-        raise ValueError(
-            f"correct, lengths and group_ids need one entry per response; got {len(correct)}, {len(lengths)}, "
-            f"{len(group_ids)}"
-        )
+    check_aligned("alp", correct=correct, lengths=lengths, group_ids=group_ids)
     rewards = [0.0] * len(correct)
     for members in groups(group_ids).values():
         k = len(members)

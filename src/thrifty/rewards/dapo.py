@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from thrifty.rewards.registry import Rollout, register_reward
+from thrifty.rewards.registry import Rollout, check_aligned, register_reward
 
 
 def dapo_rewards(
@@ -57,11 +57,7 @@ def dapo_rewards(
 
     _check(max_length, cache)
     finished = [True] * len(correct) if finished is None else finished
-    if len({len(correct), len(lengths), len(finished)}) > 1:
-        raise ValueError(
-            f"dapo-overlong: correct, lengths and finished need one entry per response; got {len(correct)}, "
-            f"{len(lengths)}, {len(finished)}"
-        )
+    check_aligned("dapo-overlong", correct=correct, lengths=lengths, finished=finished)
     punishment = get_soft_overlong_punishment(max_completion_len=max_length, soft_punish_cache=cache)
     overlong = punishment([range(n) for n in lengths])  # TRL reads only len() of each completion's ids
     return [(1.0 if c and f else -1.0) + float(p) for c, f, p in zip(correct, finished, overlong, strict=True)]

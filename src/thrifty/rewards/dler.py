@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
 
-from thrifty.rewards.registry import Rollout, groups, register_reward
+from thrifty.rewards.registry import Rollout, check_aligned, groups, register_reward
 
 
 def dler_rewards(
@@ -55,11 +55,7 @@ def dler_rewards(
         ...              ["a", "a", "a", "a", "b", "b"], adaptive=True)
         [1.0, 0.0, 0.0, 0.0, 1.0, 0.0]
     """
-    if not len(correct) == len(lengths) == len(finished) == len(group_ids):
-        raise ValueError(
-            f"correct, lengths, finished and group_ids need one entry per response; got {len(correct)}, "
-            f"{len(lengths)}, {len(finished)}, {len(group_ids)}"
-        )
+    check_aligned("dler", correct=correct, lengths=lengths, finished=finished, group_ids=group_ids)
 
     def earns(i: int, target: int) -> bool:
         return bool(correct[i]) and bool(finished[i]) and lengths[i] <= target

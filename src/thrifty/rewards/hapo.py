@@ -12,7 +12,7 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from thrifty.rewards.registry import Rollout, register_reward
+from thrifty.rewards.registry import Rollout, check_aligned, register_reward
 
 
 MODES = ("min", "mean")
@@ -69,11 +69,7 @@ def hapo_rewards(
         >>> [round(r, 4) for r in hapo_rewards([1, 1, 0, 1], [50, 100, 300, 70], [100.0, 100.0, 100.0, None])]
         [1.7071, 1.0, -1.0, 1.0]
     """
-    if not len(correct) == len(lengths) == len(histories):
-        raise ValueError(
-            f"correct, lengths and histories need one entry per response; got {len(correct)}, {len(lengths)}, "
-            f"{len(histories)}"
-        )
+    check_aligned("hapo", correct=correct, lengths=lengths, histories=histories)
     return [
         float(bool(c)) + weight * hapo_length_reward(n, h, bool(c))
         for c, n, h in zip(correct, lengths, histories, strict=True)

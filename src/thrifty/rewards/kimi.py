@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
 
-from thrifty.rewards.registry import Rollout, groups, register_reward
+from thrifty.rewards.registry import Rollout, check_aligned, groups, is_number, register_reward
 
 
 def kimi_rewards(
@@ -53,14 +53,10 @@ def kimi_rewards(
         >>> kimi_rewards([1, 1, 0, 0], [100, 200, 300, 500], [0, 0, 0, 0])
         [1.5, 1.25, 0.0, -0.5]
     """
-    if not (_is_number(weight) and weight >= 0):
+    if not (is_number(weight) and weight >= 0):
         raise ValueError(f"kimi: weight must be a number >= 0, got {weight!r}")
     finished = [True] * len(correct) if finished is None else finished
-    if len({len(correct), len(lengths), len(group_ids), len(finished)}) > 1:
-        raise ValueError(
-            f"kimi: correct, lengths, group_ids and finished need one entry per response; got {len(correct)}, "
-            f"{len(lengths)}, {len(group_ids)}, {len(finished)}"
-        )
+    check_aligned("kimi", correct=correct, lengths=lengths, group_ids=group_ids, finished=finished)
     rewards = [0.0] * len(correct)
     for members in groups(group_ids).values():
         shortest, longest = min(lengths[i] for i in members), max(lengths[i] for i in members)
@@ -99,9 +95,9 @@ class KimiLengthReward:
     warmup_steps: int = 0
 
     def __post_init__(self):
-        if not (_is_number(self.weight) and self.weight >= 0):
+        if not (is_number(self.weight) and self.weight >= 0):
             raise ValueError(f"kimi: weight must be a number >= 0, got {self.weight!r}")
-        if not (_is_number(self.warmup_steps) and isinstance(self.warmup_steps, int) and self.warmup_steps >= 0):
+        if not (is_number(self.warmup_steps) and isinstance(self.warmup_steps, int) and self.warmup_steps >= 0):
             raise ValueError(f"kimi: warmup_steps must be an integer >= 0, got {self.warmup_steps!r}")
 
     def metrics(self, rollout: Rollout) -> dict[str, float]:
@@ -111,8 +107,3 @@ class KimiLengthReward:
     def __call__(self, rollout: Rollout) -> list[float]:
         weight = 0.0 if rollout.step < self.warmup_steps else self.weight
         return kimi_rewards(rollout.correct, rollout.lengths, rollout.group_ids, weight, rollout.finished)
-
-
-def _is_number(value) -> bool:
-    """An int or float, not a bool (YAML's ``yes`` is not a weight)."""
-    return isinstance(value, (int, float)) and not isinstance(value, bool)

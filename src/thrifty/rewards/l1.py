@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from thrifty.data.prompts import budget_instruction
-from thrifty.rewards.registry import Rollout, register_reward
+from thrifty.rewards.registry import Rollout, check_aligned, register_reward
 
 
 TARGET_COLUMN = "target_length"
@@ -214,11 +214,7 @@ class L1Max(_L1Reward):
 def _right(correct, lengths, targets, finished) -> list[bool]:
     """Correct and finished, per response, after checking that every list has one entry per response."""
     finished = [True] * len(correct) if finished is None else finished
-    if len({len(correct), len(lengths), len(targets), len(finished)}) > 1:
-        raise ValueError(
-            f"L1: correct, lengths, targets and finished need one entry per response; got {len(correct)}, "
-            f"{len(lengths)}, {len(targets)}, {len(finished)}"
-        )
+    check_aligned("L1", correct=correct, lengths=lengths, targets=targets, finished=finished)
     return [bool(c) and bool(f) for c, f in zip(correct, finished, strict=True)]
 
 

@@ -18,7 +18,7 @@ import math
 from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from thrifty.rewards.registry import Rollout, groups, register_reward
+from thrifty.rewards.registry import Rollout, check_aligned, groups, register_reward
 
 
 CORRECT, WRONG, TRUNCATED = 1.0, -0.5, -1.0
@@ -188,11 +188,7 @@ def choose_targets(
 
 
 def _check_lengths(correct, lengths, finished) -> None:
-    if not len(correct) == len(lengths) == len(finished):
-        raise ValueError(
-            f"correct, lengths and finished need one entry per response; got {len(correct)}, {len(lengths)}, "
-            f"{len(finished)}"
-        )
+    check_aligned("laser", correct=correct, lengths=lengths, finished=finished)
 
 
 def _check_alpha(name: str, alpha) -> None:

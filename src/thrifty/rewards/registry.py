@@ -190,3 +190,23 @@ def kept_groups(values: Sequence, group_ids: Sequence[Hashable]) -> list[bool]:
         for i in members:
             keep[i] = varied
     return keep
+
+
+def check_aligned(method: str, **columns: Sequence) -> None:
+    """A clear ``ValueError`` unless every list given has one entry per response (named by its keyword).
+
+    Example:
+        >>> check_aligned("kimi", correct=[1, 0], lengths=[3])
+        Traceback (most recent call last):
+        ...
+        ValueError: kimi: correct, lengths need one entry per response; got 2, 1
+    """
+    sizes = {name: len(values) for name, values in columns.items()}
+    if len(set(sizes.values())) > 1:
+        got = ", ".join(map(str, sizes.values()))
+        raise ValueError(f"{method}: {', '.join(sizes)} need one entry per response; got {got}")
+
+
+def is_number(value) -> bool:
+    """An int or a float, not a bool (YAML's ``yes`` is not a weight)."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool)

@@ -9,7 +9,7 @@ from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
 from statistics import fmean
 
-from thrifty.rewards.registry import Rollout, groups, register_reward
+from thrifty.rewards.registry import Rollout, check_aligned, groups, is_number, register_reward
 
 
 def shorterbetter_rewards(
@@ -54,16 +54,12 @@ def shorterbetter_rewards(
         >>> [round(x, 6) for x in r]
         [2.0, 1.8, -0.2, -0.1, -0.1]
     """
-    if not (_is_number(alpha) and alpha > 0):
+    if not (is_number(alpha) and alpha > 0):
         raise ValueError(f"shorterbetter: alpha must be a number > 0, got {alpha!r}")
-    if not (_is_number(beta) and beta >= 0):
+    if not (is_number(beta) and beta >= 0):
         raise ValueError(f"shorterbetter: beta must be a number >= 0, got {beta!r}")
     finished = [True] * len(correct) if finished is None else finished
-    if len({len(correct), len(lengths), len(group_ids), len(finished)}) > 1:
-        raise ValueError(
-            f"shorterbetter: correct, lengths, group_ids and finished need one entry per response; got "
-            f"{len(correct)}, {len(lengths)}, {len(group_ids)}, {len(finished)}"
-        )
+    check_aligned("shorterbetter", correct=correct, lengths=lengths, group_ids=group_ids, finished=finished)
     right = [bool(c) and bool(f) for c, f in zip(correct, finished, strict=True)]
     rewards = [0.0] * len(correct)
     for members in groups(group_ids).values():
@@ -100,8 +96,3 @@ class ShorterBetter:
         return shorterbetter_rewards(
             rollout.correct, rollout.lengths, rollout.group_ids, self.alpha, self.beta, rollout.finished
         )
-
-
-def _is_number(value) -> bool:
-    """An int or float, not a bool."""
-    return isinstance(value, (int, float)) and not isinstance(value, bool)

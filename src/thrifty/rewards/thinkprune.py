@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from thrifty.rewards.registry import Rollout, register_reward
+from thrifty.rewards.registry import Rollout, check_aligned, register_reward
 
 
 def thinkprune_rewards(
@@ -49,11 +49,7 @@ def thinkprune_rewards(
     if not _positive_int(limit):
         raise ValueError(f"thinkprune: limit must be a positive integer, got {limit!r}")
     finished = [True] * len(correct) if finished is None else finished
-    if len({len(correct), len(lengths), len(finished)}) > 1:
-        raise ValueError(
-            f"thinkprune: correct, lengths and finished need one entry per response; got {len(correct)}, "
-            f"{len(lengths)}, {len(finished)}"
-        )
+    check_aligned("thinkprune", correct=correct, lengths=lengths, finished=finished)
     return [float(bool(c) and bool(f) and n <= limit) for c, n, f in zip(correct, lengths, finished, strict=True)]
 
 
