@@ -58,8 +58,8 @@ def test_train_help_lists_every_registered_reward(capsys):
     with pytest.raises(SystemExit):
         main(["train", "--help"])
     text = "".join(capsys.readouterr().out.split())  # argparse wraps lines at hyphens
-    for name in METHODS:
-        assert name in text
+    names = text.split("foryourown):", 1)[1].split(".", 1)[0].split(",")  # the --reward help's list
+    assert names == list(REWARDS) and set(METHODS) <= set(names)
 
 
 def test_unknown_reward_and_bad_or_missing_parameters_are_one_line(tmp_path, monkeypatch, capsys):
@@ -89,6 +89,30 @@ def test_unknown_reward_and_bad_or_missing_parameters_are_one_line(tmp_path, mon
     ):
         ThriftyArguments(prompts="organism", reward="needs")
     assert ThriftyArguments(prompts="organism", reward="needs", reward_kwargs={"target": 3}).alpha is None
+
+
+def test_an_alpha_belongs_to_one_reward():
+    """--alpha is the only way in (never reward_kwargs), and a recipe's α is not carried to another --reward."""
+    from thrifty.rl.config import check_recipe_alpha
+
+    with pytest.raises(ValueError, match="--reward_kwargs alpha: set it with --alpha"):
+        ThriftyArguments(prompts="organism", reward="l1-exact", reward_kwargs={"alpha": 0.1})
+    recipe = str(REPO / "recipes" / "organism" / "alpha_0.2.yaml")
+    with pytest.raises(ValueError, match="alpha 0.2 for its reward 'length_penalized', and --reward shorterbetter"):
+        check_recipe_alpha(["--config", recipe, "--reward", "shorterbetter"])
+    with pytest.raises(ValueError, match="sets alpha 0.2"):
+        load_recipe(recipe, "--reward=dler")
+    check_recipe_alpha(["--config", recipe, "--reward", "shorterbetter", "--alpha", "2"])  # its own α: fine
+    assert load_recipe(recipe, "--reward", "arora")[0].alpha == 0.2  # the same reward by its other name
+    assert load_recipe(recipe, "--reward", "shorterbetter", "--alpha", "2")[0].reward_params() == {"alpha": 2.0}
+
+
+def test_dynamic_sampling_needs_a_loss_divided_by_its_tokens():
+    from thrifty.rl import ThriftyTrainer, TrainConfig
+
+    config = TrainConfig(output_dir="unused", use_cpu=True, loss_type="grpo")
+    with pytest.raises(ValueError, match="--dynamic_sampling reward needs a loss normalised by the tokens"):
+        ThriftyTrainer(model="x", reward=make_reward("dler"), verifier=None, dynamic_sampling="reward", args=config)
 
 
 def test_alpha_defaults_to_the_reward_s_own():
@@ -165,7 +189,8 @@ class Budgeted:
         return f" [think {columns['target_length']}]"
 
 
-def test_a_prompted_reward_writes_each_row_s_budget_into_its_prompt_and_columns():
+def test_a_prompted_reward_writes_each_row_s_budget_into_its_prompt_and_columns(monkeypatch):
+    monkeypatch.setattr("thrifty.data.prompts._template_ignored_noted", False)  # logged once: restored after
     assert isinstance(Budgeted(), PromptedReward) and not isinstance(make_reward("arora"), PromptedReward)
     problems = [Problem("a", "1+2", "3"), Problem("b", "4+5", "9", messages=(("system", "S"), ("user", "4+5")))]
     data = build_dataset(problems, "Q: {question}", reward=Budgeted(), seed=3)
@@ -174,6 +199,8 @@ def test_a_prompted_reward_writes_each_row_s_budget_into_its_prompt_and_columns(
     assert budgets != build_dataset(problems * 20, "Q: {question}", reward=Budgeted(), seed=4)["target_length"][:2]
     assert data[0]["prompt"] == [{"role": "user", "content": f"Q: 1+2 [think {budgets[0]}]"}]
     assert data[1]["prompt"][-1]["content"] == f"4+5 [think {budgets[1]}]" and data[1]["prompt"][0]["content"] == "S"
+    with pytest.raises(ValueError, match="problem 'c' has no user message to append"):
+        build_dataset([Problem("c", "x", "1", messages=(("system", "S"),))], "{question}", reward=Budgeted())
     raw = build_dataset(problems[:1], "<Q>{question}<A>", prompt_format="raw", reward=Budgeted(), seed=3)
     assert raw[0]["prompt"] == f"<Q>1+2 [think {budgets[0]}]<A>"
     assert "target_length" not in build_dataset(problems, "{question}")[0]
@@ -232,6 +259,8 @@ def test_every_method_trains_on_the_organism_through_the_cli(method, tiny_model_
     rollout = [r for r in runs.read_jsonl(out / runs.METRICS) if "accuracy" in r]
     assert rollout and f"rewards/{args['reward']}/mean" in rollout[0]
     assert (out / "model.safetensors").is_file()
+    if args["dynamic_sampling"] != "none":  # dapo-overlong, dler: the groups left out are logged
+        assert all("dynamic_sampling/dropped" in r for r in rollout)
 
 
 def test_a_reward_s_moving_settings_are_logged_with_the_rollout():

@@ -21,7 +21,7 @@ import thrifty.rewards.hapo  # noqa: F401 -- register the rewards
 from helpers import ONE_THREAD, TINY_RL, flags, torchrun
 from thrifty import runs
 from thrifty.advantages import get_advantage
-from thrifty.rewards import Rollout, make_reward
+from thrifty.rewards import Rollout, kept_groups, make_reward
 
 
 REPO = Path(__file__).resolve().parents[1]
@@ -72,6 +72,40 @@ def test_two_ranks_get_the_pure_functions_of_the_whole_rollout(tiny_model_dir, t
         states = [json.loads((tmp_path / f"state{r}.json").read_text()) for r in (0, 1)]
         assert states[0] == states[1] == json.loads(json.dumps(reference.state_dict()))
         assert states[0]["history"]  # the parity verdicts give right answers: the history is not empty
+
+
+@pytest.mark.slow
+def test_dynamic_sampling_across_two_ranks_leaves_the_same_groups_out_everywhere(tiny_model_dir, tmp_path):
+    """dler's 0/1 reward with --dynamic_sampling reward: a group whose rewards are all equal (all 0 here, often) is
+    left out on both ranks, the split group included; the kept groups' advantages are the estimator's on them alone;
+    each rank's token count (what the dapo loss divides by) is the kept tokens of both ranks together."""
+    kwargs = {"target_length": 12}
+    run = torchrun(
+        REPO / "tests" / "scripts" / "two_rank_zoo.py", tiny_model_dir, tmp_path, "dler", json.dumps(kwargs),
+        "reinforce++-baseline", "reward",
+    )  # fmt: skip
+    assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-4000:]
+    ranks = [json.loads((tmp_path / f"rank{r}.json").read_text()) for r in (0, 1)]
+    group_ids = [i // 4 for i in range(12)]
+    dropped = kept_any = False
+    for call0, call1 in zip(*ranks, strict=True):
+        rewards = call0["rewards"]
+        keep = kept_groups(rewards, group_ids)
+        assert [bool(k) for k in call0["kept"] + call1["kept"]] == keep
+        kept = [i for i, k in enumerate(keep) if k]
+        want = [0.0] * 12
+        for i, a in zip(
+            kept,
+            get_advantage("reinforce++-baseline").sequence([rewards[i] for i in kept], [group_ids[i] for i in kept]),
+            strict=True,
+        ):
+            want[i] = a
+        assert call0["advantages"] + call1["advantages"] == pytest.approx(want, abs=1e-5)
+        tokens = call0["tokens"] + call1["tokens"]
+        assert call0["loss_tokens"] == call1["loss_tokens"] == sum(tokens[i] for i in kept)
+        dropped |= not all(keep)
+        kept_any |= any(keep)
+    assert dropped and kept_any  # both cases met
 
 
 # --------------------------------------------------------------------------------------------- kill and resume

@@ -208,6 +208,8 @@ def rl_facts(
         "updates per rollout": _updates_per_rollout(config),
         "KL coefficient β": config.beta,
         "clip ε": config.epsilon,
+        "clip ε (upper)": getattr(config, "epsilon_high", None),
+        "truncated responses left out of the loss": getattr(config, "mask_truncated_completions", None) or None,
         "rollout temperature": config.temperature,
         "max completion length (tokens)": config.max_completion_length,
         "loss": config.loss_type,

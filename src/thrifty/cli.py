@@ -136,8 +136,9 @@ def _train(argv: list[str]) -> int:
     from trl import ModelConfig
 
     from thrifty.rl import ThriftyArguments, TrainConfig, train
-    from thrifty.rl.config import apply_profile, explicit_keys, option_names
+    from thrifty.rl.config import apply_profile, check_recipe_alpha, explicit_keys, option_names
 
+    check_recipe_alpha(argv)
     args, config, model_args = _parse((ThriftyArguments, TrainConfig, ModelConfig), "train", argv)
     apply_profile(args, config, explicit_keys(argv, option_names(ThriftyArguments, TrainConfig, ModelConfig)))
     if not model_args.model_name_or_path:

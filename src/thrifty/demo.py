@@ -215,6 +215,9 @@ def _train(args: DemoArguments, base: Path, alpha: float, ablation: str = "rloo"
         "lr": args.learning_rate,
         "seed": args.seed,
         **(ablation_flags(ablation) if ablation != "rloo" else {}),
+        # GRPO's own advantage since the peers' estimators came in; a run of the former grpo (now rloo-std) is
+        # trained again, never reused under the new name
+        **({"grpo": "group mean"} if ablation == "grpo" else {}),
     }
     overrides = {
         "model_name_or_path": base,

@@ -29,8 +29,18 @@ class ZooRecordingTrainer(RecordingTrainer):
         self.calls[-1]["problem_ids"] = [x["problem_id"] for x in inputs]
         return rewards
 
+    def _generate_and_score_completions(self, inputs):
+        """Also what the loss trains on: each response's tokens, whether it is kept, and the token count."""
+        output = super()._generate_and_score_completions(inputs)
+        mask = output["completion_mask"]
+        kept = output["tool_mask"][:, 0] if "tool_mask" in output else mask.new_ones(len(mask))
+        self.calls[-1].update(
+            tokens=mask.sum(1).tolist(), kept=kept.tolist(), loss_tokens=int(output["num_items_in_batch"])
+        )
+        return output
 
-def main(model_dir: str, out: str, reward: str, reward_kwargs: str, estimator: str) -> None:
+
+def main(model_dir: str, out: str, reward: str, reward_kwargs: str, estimator: str, dynamic: str = "none") -> None:
     from accelerate import PartialState
 
     import thrifty.rewards.alp
@@ -45,6 +55,7 @@ def main(model_dir: str, out: str, reward: str, reward_kwargs: str, estimator: s
         steps_per_generation=2,
         max_steps=6,  # 3 rollouts
         learning_rate=1e-4,
+        loss_type="grpo" if dynamic == "none" else "dapo",  # dynamic sampling needs a token-level loss
     )
     made = make_reward(reward, **json.loads(reward_kwargs))
     trainer = ZooRecordingTrainer(
@@ -52,6 +63,7 @@ def main(model_dir: str, out: str, reward: str, reward_kwargs: str, estimator: s
         reward=made,
         reward_name=reward,
         advantage_estimator=estimator,
+        dynamic_sampling=dynamic,
         verifier=ParityVerifier(),
         args=config,
         train_dataset=build_dataset(toy_problems(3), "{question}"),
@@ -66,4 +78,4 @@ def main(model_dir: str, out: str, reward: str, reward_kwargs: str, estimator: s
 
 
 if __name__ == "__main__":
-    main(*sys.argv[1:6])
+    main(*sys.argv[1:7])

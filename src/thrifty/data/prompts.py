@@ -63,7 +63,10 @@ def with_instruction(problem: Problem, instruction: str) -> Problem:
         return problem
     messages = problem.messages
     if messages is not None:
-        last = max(i for i, (role, _) in enumerate(messages) if role == "user")
+        users = [i for i, (role, _) in enumerate(messages) if role == "user"]
+        if not users:
+            raise ValueError(f"problem {problem.id!r} has no user message to append {instruction.strip()!r} to")
+        last = users[-1]
         messages = tuple((r, c + instruction if i == last else c) for i, (r, c) in enumerate(messages))
     return replace(problem, question=problem.question + instruction, messages=messages)
 

@@ -108,6 +108,8 @@ def _estimator(args: dict) -> str:
     """
     legacy = {"none": "rloo", "group": "rloo-std", "batch": "batch"}
     estimator = args.get("advantage_estimator") or legacy.get(args.get("advantage_normalization", "none"), "rloo")
+    if estimator == "grpo" and "dynamic_sampling" not in args:  # recorded before grpo became GRPO's own
+        estimator = "rloo-std"
     if estimator == "rloo" and args.get("whiten_advantages") == "tokens" and args.get("profile") != "official":
         return "batch"
     return estimator

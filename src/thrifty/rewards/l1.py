@@ -80,10 +80,12 @@ def l1_max_rewards(
 
     with :math:`\delta = 0.5` (the paper) and :math:`\alpha = 0.005`: cmu-l3/l1's code computes
     :math:`(\operatorname{clip}(a\,(n_{gold} - L), -1, 1) + 1)/2` (``math_reward.py``'s
-    ``get_delta_score_linear_both``), which is the formula above with :math:`\alpha = a/2`, :math:`\delta = 1/2`,
-    and its L1-Max run leaves :math:`a` at the config default 0.01 (``config/ppo_trainer.yaml``,
-    ``reward_config.alpha``; ``scripts/train/run_l1_max.sh`` does not set it). So a correct response at the budget
-    earns 0.5, one 100 or more tokens under it 1, one 100 or more over it 0.
+    ``get_delta_score_linear_both``, multiplied by correctness with ``reward_config.multiplier_reward``), which is the
+    formula above with :math:`\alpha = a/2`, :math:`\delta = 1/2`, at the config default :math:`a` = 0.01
+    (``config/ppo_trainer.yaml``). The released ``scripts/train/run_l1_max.sh`` sets no ``reward_config`` (as written
+    it would train on correctness alone; the switches may have come through its extra arguments), so
+    :math:`\alpha = 0.005` is the code's default, not a logged value. A correct response at the budget earns 0.5, one
+    100 or more tokens under it 1, one 100 or more over it 0.
 
     A truncated response (no EOS) counts as wrong and earns 0.
 
@@ -214,7 +216,7 @@ class L1Max(_L1Reward):
 def _right(correct, lengths, targets, finished) -> list[bool]:
     """Correct and finished, per response, after checking that every list has one entry per response."""
     finished = [True] * len(correct) if finished is None else finished
-    check_aligned("L1", correct=correct, lengths=lengths, targets=targets, finished=finished)
+    check_aligned("l1", correct=correct, lengths=lengths, targets=targets, finished=finished)
     return [bool(c) and bool(f) for c, f in zip(correct, finished, strict=True)]
 
 

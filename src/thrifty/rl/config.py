@@ -170,6 +170,10 @@ class ThriftyArguments(PromptArguments):
             raise ValueError(
                 f"--reward_kwargs must be a mapping of parameter names to values, got {self.reward_kwargs!r}"
             )
+        if "alpha" in (self.reward_kwargs or {}):
+            raise ValueError(
+                "--reward_kwargs alpha: set it with --alpha (one α, recorded with the run as the one it trained with)"
+            )
         if "grade_truncated" in (self.reward_kwargs or {}):
             raise ValueError(
                 "--reward_kwargs grade_truncated: set it with --grade_truncated, so that the trainer also checks a "
@@ -282,6 +286,44 @@ def explicit_keys(argv: list[str], known: Iterable[str] = ()) -> set[str]:
     if "--config" in argv[:-1]:
         keys |= set(yaml.safe_load(Path(argv[argv.index("--config") + 1]).read_text(encoding="utf-8")) or {})
     return keys - {"config"}
+
+
+def check_recipe_alpha(argv: list[str]) -> None:
+    """Refuse a recipe's α for another reward: a ``--config`` recipe that sets ``alpha`` for its reward, and a command
+    line that names another ``--reward`` without its own ``--alpha``. Each reward's α means something else (the
+    paper's 0.2 would be ShorterBetter's correctness bonus, L1's per-token rate), so it is not carried over.
+
+    Example:
+        >>> check_recipe_alpha(["--alpha", "0.1", "--reward", "kimi"])  # no recipe: nothing to carry over
+    """
+    from pathlib import Path
+
+    import yaml
+
+    def value(flag: str) -> str | None:
+        for i, arg in enumerate(argv):
+            if arg == flag and i + 1 < len(argv):
+                return argv[i + 1]
+            if arg.startswith(flag + "="):
+                return arg.split("=", 1)[1]
+        return None
+
+    path, reward = value("--config"), value("--reward")
+    if path is None or reward is None or value("--alpha") is not None or not Path(path).is_file():
+        return
+    recipe = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+    named = recipe.get("reward", "length_penalized")
+    if "alpha" not in recipe or reward == named:
+        return
+    try:
+        same = reward_factory(reward) is reward_factory(named)
+    except (ValueError, ImportError):
+        return  # an unknown name is reported by the argument check
+    if not same:
+        raise ValueError(
+            f"{path} sets alpha {recipe['alpha']} for its reward {named!r}, and --reward {reward} has its own α: give "
+            f"--alpha for it, or start from recipes/zoo/<model>/{reward}.yaml"
+        )
 
 
 def option_names(*dataclass_types) -> set[str]:

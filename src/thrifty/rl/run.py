@@ -25,7 +25,14 @@ from thrifty.data import Problem
 from thrifty.generation.loading import check_model_source
 from thrifty.profiles import PROFILES
 from thrifty.rewards import PromptedReward, make_reward
-from thrifty.rl.config import ThriftyArguments, TrainConfig, apply_profile, explicit_keys, option_names
+from thrifty.rl.config import (
+    ThriftyArguments,
+    TrainConfig,
+    apply_profile,
+    check_recipe_alpha,
+    explicit_keys,
+    option_names,
+)
 from thrifty.rl.trainer import ThriftyTrainer
 from thrifty.verify import VerifierPool
 
@@ -38,6 +45,7 @@ def load_recipe(path: str | Path, *overrides: str) -> tuple:
     ``overrides`` (``"--alpha", "0.2"``, ...) applied on top, exactly as ``thrifty train --config`` reads it."""
     from trl import ModelConfig
 
+    check_recipe_alpha(["--config", str(path), *overrides])
     args, config, model_args = read_recipe((ThriftyArguments, TrainConfig, ModelConfig), path, *overrides)
     known = option_names(ThriftyArguments, TrainConfig, ModelConfig)
     apply_profile(args, config, explicit_keys(["--config", str(path), *overrides], known))

@@ -49,6 +49,10 @@ logger = logging.getLogger(__name__)
 
 _NOT_COLUMNS = ("prompt", "answer", "problem_id", "completion", "completion_ids")
 
+TOKEN_COUNT_LOSSES = ("dapo", "bnpo", "cispo", "vespo")
+"""TRL 1.16's losses divided by the number of tokens trained on (``num_items_in_batch`` or the micro-batch's mask
+sum): the ones a response left out of the loss mask leaves no trace in, so dynamic sampling needs one of them."""
+
 
 def _scored_by_thrifty(name: str):
     """What TRL is given as its reward function: only its name is used (for logging); scoring is
@@ -86,7 +90,8 @@ class ThriftyTrainer(ThriftyModelCard, GRPOTrainer):
         dynamic_sampling (`str`, defaults to ``"none"``): leave groups out of the update, DAPO's dynamic sampling
             without refilling the batch (:func:`thrifty.rewards.kept_groups`): ``accuracy`` drops groups all
             right or all wrong, ``reward`` groups whose rewards are all equal. Their responses get advantage 0,
-            the estimator sees only the kept ones, and the loss (and its token count) leaves them out.
+            the estimator sees only the kept ones, and the loss (and its token count) leaves them out; it needs a
+            loss divided by its token count (:data:`TOKEN_COUNT_LOSSES`, e.g. ``dapo``).
         model_card (`CardFacts`, *optional*): what the model card states (:mod:`thrifty.card`); default: what the
             trainer knows (its base model, reward, estimator and config; the prompts' source is then not named).
             ``push_to_hub`` publishes this card and the model, never the run's private files
@@ -132,6 +137,13 @@ class ThriftyTrainer(ThriftyModelCard, GRPOTrainer):
             )
         if dynamic_sampling not in ("none", "accuracy", "reward"):
             raise ValueError(f"dynamic_sampling must be none, accuracy or reward; got {dynamic_sampling!r}")
+        loss_type = getattr(kwargs.get("args"), "loss_type", None)
+        if dynamic_sampling != "none" and loss_type not in TOKEN_COUNT_LOSSES:
+            raise ValueError(
+                f"--dynamic_sampling {dynamic_sampling} needs a loss normalised by the tokens it trains on "
+                f"(--loss_type {' or '.join(TOKEN_COUNT_LOSSES)}): with --loss_type {loss_type} the responses left "
+                "out would still count in its mean and shrink every update"
+            )
         if length_measure == "official" and length_unit == "thinking":
             raise ValueError("--length_unit thinking counts generated tokens: use it with --length_measure tokens")
         super().__init__(*args, reward_funcs=[_scored_by_thrifty(name)], **kwargs)
