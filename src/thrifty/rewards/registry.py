@@ -119,19 +119,19 @@ def register_reward(name: str):
 
 def reward_parameters(name: str) -> list[str]:
     """The parameters the reward ``name``'s factory takes."""
-    return list(inspect.signature(_factory(name)).parameters)
+    return list(inspect.signature(reward_factory(name)).parameters)
 
 
 def reward_default(name: str, parameter: str) -> Any:
     """The default value of the reward ``name``'s ``parameter``, or None when it has none (or no such parameter)."""
-    found = inspect.signature(_factory(name)).parameters.get(parameter)
+    found = inspect.signature(reward_factory(name)).parameters.get(parameter)
     return None if found is None or found.default is inspect.Parameter.empty else found.default
 
 
 def make_reward(name: str, **params) -> GroupReward:
     """The reward registered as ``name``, made with ``params``; a clear ``ValueError`` for an unknown name or
     parameter."""
-    factory = _factory(name)
+    factory = reward_factory(name)
     signature = inspect.signature(factory).parameters
     takes = ", ".join(signature) or "no parameters"
     unknown = sorted(set(params) - set(signature))
@@ -146,9 +146,6 @@ def make_reward(name: str, **params) -> GroupReward:
 def reward_factory(name: str) -> Callable[..., GroupReward]:
     """The factory registered as ``name`` (a class, for a dataclass reward); a clear ``ValueError`` otherwise."""
     return lookup(REWARDS, name, "reward")
-
-
-_factory = reward_factory
 
 
 def lookup(registry: Mapping[str, Any], name: str, what: str) -> Any:

@@ -20,9 +20,7 @@ from thrifty.data.prompts import OFFICIAL_PROMPT_TEMPLATE
 from thrifty.data.registry import get_benchmark
 from thrifty.profiles import CHOICES, PROFILE_TRAINING, PROFILES
 from thrifty.rewards import LengthPenalized, make_reward, reward_default, reward_factory, reward_parameters
-
-
-DYNAMIC_SAMPLING = ("none", "accuracy", "reward")
+from thrifty.rl.trainer import DYNAMIC_SAMPLING
 
 
 @dataclass

@@ -49,6 +49,9 @@ logger = logging.getLogger(__name__)
 
 _NOT_COLUMNS = ("prompt", "answer", "problem_id", "completion", "completion_ids")
 
+DYNAMIC_SAMPLING = ("none", "accuracy", "reward")
+"""``--dynamic_sampling``: off, or which groups are left out (all right or all wrong; all rewards equal)."""
+
 TOKEN_COUNT_LOSSES = ("dapo", "bnpo", "cispo", "vespo")
 """TRL 1.16's losses divided by the number of tokens trained on (``num_items_in_batch`` or the micro-batch's mask
 sum): the ones a response left out of the loss mask leaves no trace in, so dynamic sampling needs one of them."""
@@ -135,7 +138,7 @@ class ThriftyTrainer(ThriftyModelCard, GRPOTrainer):
                 f"length_measure must be tokens or official, length_unit response or thinking; got "
                 f"{length_measure!r}, {length_unit!r}"
             )
-        if dynamic_sampling not in ("none", "accuracy", "reward"):
+        if dynamic_sampling not in DYNAMIC_SAMPLING:
             raise ValueError(f"dynamic_sampling must be none, accuracy or reward; got {dynamic_sampling!r}")
         loss_type = getattr(kwargs.get("args"), "loss_type", None)
         if dynamic_sampling != "none" and loss_type not in TOKEN_COUNT_LOSSES:
@@ -294,14 +297,11 @@ class ThriftyTrainer(ThriftyModelCard, GRPOTrainer):
             raise RuntimeError("the rollout was not scored by ThriftyTrainer._calculate_rewards")
         rollout, rewards, mine = self._scored
         keep = self._kept(rollout, rewards)
-        if all(keep):
-            whole = self.estimator.sequence(rewards, rollout.group_ids)
-        else:  # the estimator sees only the kept groups (a batch statistic included); the others get 0
-            kept = [i for i, k in enumerate(keep) if k]
-            some = self.estimator.sequence([rewards[i] for i in kept], [rollout.group_ids[i] for i in kept])
-            whole = [0.0] * len(rewards)
-            for i, a in zip(kept, some, strict=True):
-                whole[i] = a
+        kept = [i for i, k in enumerate(keep) if k]  # the estimator sees only these (a batch statistic included)
+        whole = [0.0] * len(rewards)
+        some = self.estimator.sequence([rewards[i] for i in kept], [rollout.group_ids[i] for i in kept])
+        for i, advantage in zip(kept, some, strict=True):
+            whole[i] = advantage
         self._log_length_signal(rollout, rewards, whole)
         advantages = whole[mine]
         like = output["advantages"]
