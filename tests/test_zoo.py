@@ -225,7 +225,7 @@ def test_eval_writes_l1_s_budget_into_the_prompt_and_records_it(tiny_model_dir, 
         EvalArguments(model=str(tiny_model_dir), prompt_style="l1-exact")
     with pytest.raises(ValueError, match="add --prompt_style l1-exact or l1-max"):
         EvalArguments(model=str(tiny_model_dir), prompt_budget=50)
-    with pytest.raises(ValueError, match="--prompt_style must be one of paper, l1-exact, l1-max"):
+    with pytest.raises(ValueError, match="--prompt_style must be one of paper, chain-of-draft, concise, l1-exact"):
         EvalArguments(model=str(tiny_model_dir), prompt_style="short")
     out = tmp_path / "eval"
     args = EvalArguments(
@@ -284,3 +284,25 @@ def test_a_reward_s_moving_settings_are_logged_with_the_rollout():
     trainer = _scorer([True] * 8, laser)
     trainer._calculate_rewards(_inputs(), ["p"] * 4 + ["q"] * 4, ["x"] * 8, IDS)
     assert {k for k in trainer.logged if k.startswith("reward/target/")} == {"reward/target/high"}
+
+
+@pytest.mark.parametrize(
+    ("style", "text"),
+    [("chain-of-draft", " Think step by step, but only keep a minimum draft for each thinking step, with 5 words at "
+      "most."), ("concise", " Be concise.")],
+)  # fmt: skip
+def test_eval_asks_for_brevity_in_the_prompt_style_named(style, text, tiny_model_dir, tmp_path):
+    from thrifty.eval.harness import EvalArguments, evaluate
+
+    with pytest.raises(ValueError, match="--prompt_budget is the budget of an L1 prompt"):
+        EvalArguments(model=str(tiny_model_dir), prompt_style=style, prompt_budget=10)
+    out = tmp_path / "eval"
+    args = EvalArguments(
+        model=str(tiny_model_dir), benchmark="organism", limit=2, samples=1, max_new_tokens=4, out=str(out),
+        prompt_style=style, verify_workers=1,
+    )  # fmt: skip
+    evaluate(args)
+    records = runs.read_jsonl(out / "organism" / "samples.jsonl")
+    assert records and all(r["question"] + text in r["prompt"] for r in records)
+    config = json.loads((out / "organism" / "config.json").read_text())
+    assert (config["prompt_style"], config["prompt_budget"]) == (style, None)

@@ -71,10 +71,22 @@ def with_instruction(problem: Problem, instruction: str) -> Problem:
     return replace(problem, question=problem.question + instruction, messages=messages)
 
 
-PROMPT_STYLES = ("paper", "l1-exact", "l1-max")
-"""``thrifty eval --prompt_style``: the benchmark's own prompt (``paper``), or it with L1's budget instruction
-(``l1-exact``, ``l1-max``: "Think for N tokens." / "Think for maximum N tokens.", N = ``--prompt_budget``) for models
-trained with it."""
+STYLE_INSTRUCTIONS = {
+    "paper": "",
+    "chain-of-draft": " Think step by step, but only keep a minimum draft for each thinking step, with 5 words at "
+    "most.",
+    "concise": " Be concise.",
+}
+"""Instructions appended to the question by ``--prompt_style`` (after one space, as L1's budget): none for the paper's
+prompt; Chain of Draft's (Xu et al. 2025, arXiv 2502.18600) without its "Return the answer at the end of the
+response after a separator ####.", since the prompt already asks for the answer in ``\\boxed{}`` and the verifier
+reads it there; a plain request for brevity."""
+
+PROMPT_STYLES = (*STYLE_INSTRUCTIONS, "l1-exact", "l1-max")
+"""``thrifty eval --prompt_style``: the benchmark's own prompt (``paper``), it with an instruction to be brief
+(``chain-of-draft``, ``concise``: :data:`STYLE_INSTRUCTIONS`), or it with L1's budget instruction (``l1-exact``,
+``l1-max``: "Think for N tokens." / "Think for maximum N tokens.", N = ``--prompt_budget``) for models trained with
+it."""
 
 
 def style_instruction(style: str, budget: int | None) -> str:
@@ -83,13 +95,15 @@ def style_instruction(style: str, budget: int | None) -> str:
     Example:
         >>> style_instruction("l1-max", 256)
         ' Think for maximum 256 tokens.'
+        >>> style_instruction("concise", None)
+        ' Be concise.'
     """
     if style not in PROMPT_STYLES:
         raise ValueError(f"--prompt_style must be one of {', '.join(PROMPT_STYLES)}, got {style!r}")
-    if style == "paper":
+    if style in STYLE_INSTRUCTIONS:
         if budget is not None:
             raise ValueError("--prompt_budget is the budget of an L1 prompt: add --prompt_style l1-exact or l1-max")
-        return ""
+        return STYLE_INSTRUCTIONS[style]
     if budget is None:
         raise ValueError(f"--prompt_style {style} writes a token budget into the prompt: give --prompt_budget N")
     return budget_instruction(budget, style.removeprefix("l1-"))

@@ -187,9 +187,10 @@ class EvalArguments(ColumnArguments):
     prompt_style: str = field(
         default="paper",
         metadata={
-            "help": "paper: the benchmark's own prompt; l1-exact / l1-max: with L1's budget appended to the question "
-            "('Think for N tokens.' / 'Think for maximum N tokens.', N = --prompt_budget), for models trained with "
-            "--reward l1-exact / l1-max."
+            "help": "paper: the benchmark's own prompt; chain-of-draft / concise: with an instruction to keep each "
+            "thinking step a short draft (Chain of Draft) / to be concise appended to the question; l1-exact / "
+            "l1-max: with L1's budget appended ('Think for N tokens.' / 'Think for maximum N tokens.', N = "
+            "--prompt_budget), for models trained with --reward l1-exact / l1-max."
         },
     )
     prompt_budget: int | None = field(
