@@ -71,3 +71,32 @@ def official_length(tokenizer, prompt_ids: Sequence[int], completion_ids: Sequen
     text = tokenizer.decode(list(prompt_ids) + list(completion_ids), skip_special_tokens=False)
     plain = tokenizer.decode(tokenizer.encode(text, add_special_tokens=False), skip_special_tokens=True)
     return len(tokenizer.encode(plain))
+
+
+NO_THINKING = "Okay, I think I have finished thinking.\n</think>\n\n"
+"""NoThinking's prefill (Ma et al. 2025, arXiv 2504.09858): the thinking closed for the model, which then answers."""
+
+
+def no_thinking_prefill(prompt: str, tokenizer, end_of_thinking: str | None = None) -> str:
+    """What ``--no_thinking`` writes after a rendered ``prompt``: for a thinking model (its tokenizer has
+    ``</think>``), :data:`NO_THINKING`, after an opening ``<think>\\n`` unless the prompt already ends with one (as
+    DeepSeek-R1's current chat template does); else ``end_of_thinking`` (a benchmark's own, e.g. the organism's
+    ``>``).
+
+    Example:
+        >>> class Vocab:
+        ...     def get_vocab(self):
+        ...         return {"</think>": 9}
+        >>> no_thinking_prefill("<|Assistant|><think>\\n", Vocab())
+        'Okay, I think I have finished thinking.\\n</think>\\n\\n'
+        >>> no_thinking_prefill("Q: 1+2", Vocab())[:8]
+        '<think>\\n'
+    """
+    if end_of_thinking_id(tokenizer) is not None:
+        return NO_THINKING if prompt.endswith("<think>\n") else "<think>\n" + NO_THINKING
+    if end_of_thinking is None:
+        raise ValueError(
+            "--no_thinking: this model has no </think> token and the benchmark names no end of thinking; there is "
+            "no thinking to skip"
+        )
+    return end_of_thinking

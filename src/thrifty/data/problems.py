@@ -109,6 +109,8 @@ class Benchmark:
             way; evaluations then account accuracy and tokens per behaviour.
         forced (`dict[str, str]`): the behaviour each response prefix forces (``{">": "shortcut"}``), to measure
             its skill on every problem with ``--response_prefix``.
+        end_of_thinking (`str`, *optional*): the text that ends a response's thinking, for models without a
+            ``</think>`` token (the organism: ``>``, where its answer starts): what ``--no_thinking`` prefills.
     """
 
     name: str
@@ -119,6 +121,7 @@ class Benchmark:
     train: Callable[[int], list[Problem]] | None = None
     behaviour: Callable[[str], str] | None = None
     forced: dict[str, str] = field(default_factory=dict)
+    end_of_thinking: str | None = None
 
 
 # --------------------------------------------------------------------------------------------- row values

@@ -65,7 +65,7 @@ from thrifty.data.public import BENCHMARKS
 from thrifty.eval.metrics import default_cutoffs, summarize
 from thrifty.generation import BACKENDS, Backend, Completion, SamplingParams, derive_seed, load_backend
 from thrifty.generation.loading import check_model_source
-from thrifty.lengths import end_of_thinking_id, thinking_split
+from thrifty.lengths import end_of_thinking_id, no_thinking_prefill, thinking_split
 from thrifty.verify import MODES, VERIFIER_VERSION, VerifierPool
 
 
@@ -196,6 +196,14 @@ class EvalArguments(ColumnArguments):
     prompt_budget: int | None = field(
         default=None, metadata={"help": "The token budget N written into an L1 prompt (--prompt_style l1-*)."}
     )
+    no_thinking: bool = field(
+        default=False,
+        metadata={
+            "help": "NoThinking (arXiv 2504.09858): the prompt ends with 'Okay, I think I have finished thinking."
+            "</think>' written for the model, which answers at once; the prefill is the prompt's, not counted as "
+            "generated (the organism: its answer marker '>')."
+        },
+    )
 
     def __post_init__(self):
         check_values(self)
@@ -264,11 +272,12 @@ class EvalArguments(ColumnArguments):
         return style_instruction(self.prompt_style, self.prompt_budget)
 
     def style_settings(self) -> dict:
-        """``--prompt_style`` and ``--prompt_budget`` as recorded in ``config.json`` and the summary (nothing for the
-        default, so folders made before the flag existed still match)."""
+        """``--prompt_style``, ``--prompt_budget`` and ``--no_thinking`` as recorded in ``config.json`` and the summary
+        (nothing for the defaults, so folders made before the flags existed still match)."""
+        settings = {"no_thinking": True} if self.no_thinking else {}
         if self.prompt_style == "paper":
-            return {}
-        return {"prompt_style": self.prompt_style, "prompt_budget": self.prompt_budget}
+            return settings
+        return {"prompt_style": self.prompt_style, "prompt_budget": self.prompt_budget, **settings}
 
     def cutoff_limits(self) -> list[int]:
         if self.cutoffs:
@@ -342,6 +351,7 @@ def _generate_missing(
     done: set[str],
     template: str,
     mark: str,
+    end_of_thinking: str | None = None,
 ) -> None:
     """Generate every sample of the problems not in ``done`` into ``path``, ``--batch_size`` responses at a time.
 
@@ -363,8 +373,10 @@ def _generate_missing(
     instruction = args.instruction()
     with tqdm(total=sum(len(c) for c in todo) * samples, desc=f"generating {path.parent.name}", unit="resp") as bar:
         for chunk in todo:
-            asked = [with_instruction(p, instruction) for p in chunk]
-            prompts = [render_prompt(p, engine.tokenizer, template) + prefix for p in asked]
+            asked = [render_prompt(with_instruction(p, instruction), engine.tokenizer, template) for p in chunk]
+            if args.no_thinking:  # the thinking closed in the prompt, for the model
+                asked = [a + no_thinking_prefill(a, engine.tokenizer, end_of_thinking) for a in asked]
+            prompts = [a + prefix for a in asked]
             outputs = engine.generate(prompts, samples, params, [problem_seed(args.seed, p.id) for p in chunk])
             records = [
                 {
@@ -375,7 +387,7 @@ def _generate_missing(
                     "prompt": prompt,
                     "gold": p.gold,
                     "response": prefix + c.text,
-                    **response_lengths(prefix_ids, c, end_id),
+                    **response_lengths(prefix_ids, c, end_id, thinking_closed=args.no_thinking),
                     "finished": c.finished,
                     runs.SETTINGS_KEY: mark,
                 }
@@ -386,11 +398,19 @@ def _generate_missing(
             bar.update(len(records))
 
 
-def response_lengths(prefix_ids: list[int], completion: Completion, end_id: int | None) -> dict[str, int]:
+def _end_of_thinking(benchmark: str) -> str | None:
+    """The registered benchmark's end of thinking (the organism's answer marker), if it names one."""
+    return getattr(get_benchmark(benchmark), "end_of_thinking", None)
+
+
+def response_lengths(
+    prefix_ids: list[int], completion: Completion, end_id: int | None, thinking_closed: bool = False
+) -> dict[str, int]:
     """The length fields of a response's sample record. ``tokens``: the ``--response_prefix`` 's tokens and the
     generated ones (the EOS included). For a thinking model (``end_id``, the id of its ``</think>``, is not None)
     also ``thinking_tokens`` and ``answer_tokens``: :func:`thrifty.lengths.thinking_split` of the prefix's and the
-    generated ids, so they add up to ``tokens`` and a prefix that closes the thinking counts as thinking.
+    generated ids, so they add up to ``tokens`` and a prefix that closes the thinking counts as thinking. With
+    ``thinking_closed`` (``--no_thinking``: the prompt closed it) every token is an answer token.
 
     Example:
         >>> response = Completion("7 8", tokens=4, finished=True, ids=(5, 9, 7, 2))  # 5 </think> 7 EOS
@@ -402,6 +422,8 @@ def response_lengths(prefix_ids: list[int], completion: Completion, end_id: int 
     lengths = {"tokens": len(prefix_ids) + completion.tokens}
     if end_id is not None and completion.ids is not None:
         thinking, answer = thinking_split([*prefix_ids, *completion.ids], end_id)
+        if thinking_closed:
+            thinking, answer = 0, thinking + answer
         lengths.update(thinking_tokens=thinking, answer_tokens=answer)
     return lengths
 
@@ -555,7 +577,9 @@ def _generate_and_score(
     before = _sample_keys(folder, mark)
     done = _complete_problems(before, samples)
     share = problems if world == 1 else problems[::world]
-    _generate_missing(share, samples, args, backend, own, done, args.template_for(benchmark), mark)
+    _generate_missing(
+        share, samples, args, backend, own, done, args.template_for(benchmark), mark, _end_of_thinking(benchmark)
+    )
     if world > 1:
         _wait_for_shares(folder, problems, samples, mark, world)
     load_seconds = backend.load_seconds - loading  # the model's loading, if this call loaded it
@@ -752,7 +776,9 @@ def _generate_share(
     runs.read_jsonl(own, repair=True)  # its own file: drop a torn last line before appending
     done = _complete_problems(_sample_keys(folder, mark), samples)
     share = problems[rank::world]
-    _generate_missing(share, samples, args, backend, own, done, args.template_for(benchmark), mark)
+    _generate_missing(
+        share, samples, args, backend, own, done, args.template_for(benchmark), mark, _end_of_thinking(benchmark)
+    )
     logger.info("%s: process %d of %d generated its share; process 0 scores and summarises", folder, rank, world)
 
 

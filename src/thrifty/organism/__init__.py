@@ -29,6 +29,7 @@ BENCHMARK = Benchmark(
     train=train_problems,
     behaviour=behaviour,
     forced=FORCED,
+    end_of_thinking=">",  # the column work (its thinking) ends where the answer starts: "...;8>8617 \\boxed{8617}"
 )
 """The held-out problems (evaluation) and the training split (``--prompts organism``), prompted as bare questions;
 every response is read back as a behaviour (shortcut, or column work with ``k`` checks)."""
