@@ -6,8 +6,12 @@ from __future__ import annotations
 import hashlib
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Protocol
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Protocol
+
+
+if TYPE_CHECKING:
+    from thrifty.generation.budget import BudgetForcing, ForcedRow
 
 
 @dataclass(frozen=True)
@@ -37,12 +41,19 @@ class Completion:
         finished (`bool`): True if the model emitted EOS, False if it was cut at ``max_new_tokens``.
         ids (`tuple[int, ...]`, *optional*): the response's token ids, the EOS included (``len(ids) == tokens``):
             what its thinking and answer tokens are counted on (:func:`thrifty.lengths.thinking_split`).
+        forced (`tuple[int, ...]`): under budget forcing, the positions in ``ids`` of the tokens written for the
+            model (they are in ``text`` and ``tokens`` too: a provider bills them).
+        waits (`int`): under budget forcing, how many early ends of thinking became "Wait".
+        forced_end (`bool`): under budget forcing, the thinking was ended for the model at its budget.
     """
 
     text: str
     tokens: int
     finished: bool
     ids: tuple[int, ...] | None = None
+    forced: tuple[int, ...] = ()
+    waits: int = 0
+    forced_end: bool = False
 
 
 class Backend(Protocol):
@@ -53,9 +64,15 @@ class Backend(Protocol):
     """The model's tokenizer (used to render chat templates)."""
 
     def generate(
-        self, prompts: Sequence[str], n: int, params: SamplingParams, seeds: int | Sequence[int]
+        self,
+        prompts: Sequence[str],
+        n: int,
+        params: SamplingParams,
+        seeds: int | Sequence[int],
+        forcing: BudgetForcing | None = None,
     ) -> list[list[Completion]]:
-        """``n`` completions for each prompt (``result[i][j]`` is sample j of prompt i).
+        """``n`` completions for each prompt (``result[i][j]`` is sample j of prompt i), under budget forcing's
+        ``forcing`` if given (:mod:`thrifty.generation.budget`).
 
         Prompts are fully rendered text (chat template applied). ``seeds`` holds one seed per prompt (an int
         ``s`` stands for ``prompt_seeds(s, len(prompts))``); sample j of prompt i is drawn from its own random
@@ -129,3 +146,10 @@ def completion_from_ids(ids: Sequence[int], eos_ids: Sequence[int], tokenizer) -
     response = tuple(int(token) for token in (ids if stop is None else ids[: stop + 1]))
     text = tokenizer.decode(list(response if stop is None else response[:-1]), skip_special_tokens=True)
     return Completion(text, len(response), stop is not None, response)
+
+
+def forced_completion(row: ForcedRow, eos_ids: Sequence[int], tokenizer) -> Completion:
+    """The response a budget-forced row wrote: :func:`completion_from_ids` of its ids (cut by its answer budget, it
+    has no EOS: unfinished), with what was forced."""
+    completion = completion_from_ids(row.ids, eos_ids, tokenizer)
+    return replace(completion, forced=tuple(row.forced), waits=row.waits, forced_end=row.forced_end)

@@ -21,6 +21,7 @@ import torch
 
 from thrifty.generation.backend import (
     Completion,
+    forced_completion,
     SamplingParams,
     completion_from_ids,
     derive_seed,
@@ -29,6 +30,7 @@ from thrifty.generation.backend import (
     prompt_seeds,
     sample_seed,
 )
+from thrifty.generation.budget import BudgetForcing
 from thrifty.generation.loading import check_model_source, pick_device, pick_dtype, resolve_model_path
 
 
@@ -134,6 +136,30 @@ class PerRowSampler:
         return out.scatter_(1, tokens.unsqueeze(-1), 0.0)
 
 
+class BudgetForcer:
+    """A logits processor that writes budget forcing's tokens (:mod:`thrifty.generation.budget`) in ``generate``.
+
+    Runs after the sampler: the token a row would take (the argmax of its scores, as greedy ``generate`` takes
+    it) is the model's choice; the row's :class:`~thrifty.generation.budget.ForcedRow` says what is written
+    instead, and the scores leave only that token. A response the forcer ends (its answer budget spent) gets an
+    EOS so that ``generate`` stops it; the completion is the row's own record, without it. The forced tokens go
+    through the model as the sampled ones do, in the same KV cache: the answer phase reuses the thinking's.
+    """
+
+    def __init__(self, forcing: BudgetForcing, rows: int, stop_id: int):
+        self.rows = [forcing.row() for _ in range(rows)]
+        self.stop_id = stop_id
+
+    def __call__(self, input_ids: torch.Tensor, scores: torch.Tensor) -> torch.Tensor:
+        chosen = scores.argmax(-1).tolist()
+        for r, row in enumerate(self.rows):
+            written = self.stop_id if row.done else row.next(chosen[r])
+            if written != chosen[r]:
+                scores[r] = -math.inf
+                scores[r, written] = 0.0
+        return scores
+
+
 def _launch_device(device: str) -> torch.device:
     """``pick_device(device)``, except that ``"auto"`` under ``accelerate launch``/``torchrun`` on a CUDA machine is
     the process's own GPU, ``cuda:LOCAL_RANK`` (every process on ``cuda:0`` would crowd one GPU)."""
@@ -179,10 +205,16 @@ class HFBackend:
 
     @torch.inference_mode()
     def generate(
-        self, prompts: Sequence[str], n: int, params: SamplingParams, seeds: int | Sequence[int]
+        self,
+        prompts: Sequence[str],
+        n: int,
+        params: SamplingParams,
+        seeds: int | Sequence[int],
+        forcing: BudgetForcing | None = None,
     ) -> list[list[Completion]]:
         """``n`` completions per prompt, in one batched ``generate`` call of ``len(prompts) * n`` rows; row
-        (i, j) samples with :class:`PerRowSampler` from ``sample_seed(seeds[i], j)``."""
+        (i, j) samples with :class:`PerRowSampler` from ``sample_seed(seeds[i], j)``. With ``forcing``, a
+        :class:`BudgetForcer` writes the forced tokens in the same call."""
         from transformers import GenerationConfig, LogitsProcessorList
 
         seeds = prompt_seeds(seeds, len(prompts))
@@ -216,13 +248,20 @@ class HFBackend:
             row_seeds = [sample_seed(seed, j) for seed in seeds for j in range(n)]
             width = batch["input_ids"].shape[1]
             processors.append(PerRowSampler(row_seeds, params.temperature, params.top_p, width))
+        forcer = BudgetForcer(forcing, len(rows), self.eos_ids[0]) if forcing is not None else None
+        if forcer is not None:
+            processors.append(forcer)
         with _cache_keyword():
             output = self.model.generate(
                 **batch, generation_config=config, logits_processor=processors, past_key_values=cache
             )
         generated = output[:, batch["input_ids"].shape[1] :].tolist()
         # no EOS in a row means it ran to max_new_tokens (generation only stops early once every row has ended)
-        completions = [completion_from_ids(row, self.eos_ids, self.tokenizer) for row in generated]
+        completions = (
+            [completion_from_ids(row, self.eos_ids, self.tokenizer) for row in generated]
+            if forcer is None
+            else [forced_completion(row, self.eos_ids, self.tokenizer) for row in forcer.rows]
+        )
         return [completions[i * n : (i + 1) * n] for i in range(len(prompts))]
 
     def _check_context(self, longest_prompt: int, max_new_tokens: int) -> None:
