@@ -64,6 +64,15 @@ from thrifty.data import (
 from thrifty.data.public import BENCHMARKS
 from thrifty.eval.metrics import default_cutoffs, summarize
 from thrifty.generation import BACKENDS, Backend, Completion, SamplingParams, derive_seed, load_backend
+from thrifty.generation.budget import (
+    ANSWER_CUE,
+    WAIT,
+    BudgetForcing,
+    check_budgets,
+    encode_text,
+    one_token,
+    thinking_start,
+)
 from thrifty.generation.loading import check_model_source
 from thrifty.lengths import end_of_thinking_id, no_thinking_prefill, thinking_split
 from thrifty.verify import MODES, VERIFIER_VERSION, VerifierPool
@@ -204,6 +213,29 @@ class EvalArguments(ColumnArguments):
             "generated (the organism: its answer marker '>')."
         },
     )
+    thinking_budget: int | None = field(
+        default=None,
+        metadata={
+            "help": "Budget forcing (s1, arXiv 2501.19393): most thinking tokens, the end of thinking included; at "
+            "the budget the end of thinking (</think>; the organism's '>') and --answer_cue are written for the "
+            "model, which then answers. Forced tokens count as response tokens and are also reported apart."
+        },
+    )
+    answer_budget: int | None = field(
+        default=None,
+        metadata={"help": "Budget forcing: most tokens the model answers with after its thinking (cut: unfinished)."},
+    )
+    min_thinking: int | None = field(
+        default=None,
+        metadata={"help": "Budget forcing: an end of thinking before this many thinking tokens becomes 'Wait'."},
+    )
+    answer_cue: str | None = field(
+        default=None,
+        metadata={
+            "help": "Budget forcing: the text written after a forced end of thinking (default: s1's '\\n\\nFinal "
+            "Answer:' after </think>; nothing after a benchmark's own end of thinking, e.g. the organism's '>')."
+        },
+    )
 
     def __post_init__(self):
         check_values(self)
@@ -236,6 +268,13 @@ class EvalArguments(ColumnArguments):
         if "\x00" not in filled:
             raise ValueError("--prompt_template must contain a {question} slot")
         style_instruction(self.prompt_style, self.prompt_budget)  # validates
+        if self.answer_cue is not None and self.thinking_budget is None:
+            raise ValueError("--answer_cue is written after a forced end of thinking: give a --thinking_budget")
+        check_budgets(self.thinking_budget, self.answer_budget, self.min_thinking)
+        if self.thinking_budget is not None and self.thinking_budget >= self.max_new_tokens:
+            raise ValueError(
+                f"--thinking_budget {self.thinking_budget} must be below --max_new_tokens {self.max_new_tokens}"
+            )
         SamplingParams(self.temperature, self.top_p, self.max_new_tokens)  # validates
 
     @property
@@ -271,10 +310,16 @@ class EvalArguments(ColumnArguments):
         """What ``--prompt_style`` appends to every question (nothing for ``paper``)."""
         return style_instruction(self.prompt_style, self.prompt_budget)
 
+    def forcing(self) -> dict:
+        """The budget forcing flags that are set (``{}``: no budget forcing)."""
+        names = ("thinking_budget", "answer_budget", "min_thinking", "answer_cue")
+        return {name: getattr(self, name) for name in names if getattr(self, name) is not None}
+
     def style_settings(self) -> dict:
-        """``--prompt_style``, ``--prompt_budget`` and ``--no_thinking`` as recorded in ``config.json`` and the summary
-        (nothing for the defaults, so folders made before the flags existed still match)."""
+        """``--prompt_style``, ``--prompt_budget``, ``--no_thinking`` and budget forcing as recorded in ``config.json``
+        and the summary (nothing for the defaults, so folders made before the flags existed still match)."""
         settings = {"no_thinking": True} if self.no_thinking else {}
+        settings.update(self.forcing())
         if self.prompt_style == "paper":
             return settings
         return {"prompt_style": self.prompt_style, "prompt_budget": self.prompt_budget, **settings}
@@ -370,6 +415,7 @@ def _generate_missing(
     prefix = args.response_prefix or ""
     prefix_ids = engine.tokenizer(prefix, add_special_tokens=False)["input_ids"] if prefix else []
     end_id = end_of_thinking_id(engine.tokenizer)
+    forcing = budget_forcing(args, engine, end_of_thinking, prefix_ids)
     instruction = args.instruction()
     with tqdm(total=sum(len(c) for c in todo) * samples, desc=f"generating {path.parent.name}", unit="resp") as bar:
         for chunk in todo:
@@ -377,7 +423,8 @@ def _generate_missing(
             if args.no_thinking:  # the thinking closed in the prompt, for the model
                 asked = [a + no_thinking_prefill(a, engine.tokenizer, end_of_thinking) for a in asked]
             prompts = [a + prefix for a in asked]
-            outputs = engine.generate(prompts, samples, params, [problem_seed(args.seed, p.id) for p in chunk])
+            seeds = [problem_seed(args.seed, p.id) for p in chunk]
+            outputs = engine.generate(prompts, samples, params, seeds, **({"forcing": forcing} if forcing else {}))
             records = [
                 {
                     "id": p.id,
@@ -389,6 +436,7 @@ def _generate_missing(
                     "response": prefix + c.text,
                     **response_lengths(prefix_ids, c, end_id, thinking_closed=args.no_thinking),
                     "finished": c.finished,
+                    **(forced_fields(c) if forcing else {}),
                     runs.SETTINGS_KEY: mark,
                 }
                 for p, prompt, completions in zip(chunk, prompts, outputs, strict=True)
@@ -396,6 +444,52 @@ def _generate_missing(
             ]
             runs.append_jsonl(path, records)
             bar.update(len(records))
+
+
+def budget_forcing(
+    args: EvalArguments, engine: Backend, end_of_thinking: str | None, prefix_ids: list[int]
+) -> BudgetForcing | None:
+    """Budget forcing's settings in the model's token ids (None without ``--thinking_budget``, ``--answer_budget``
+    or ``--min_thinking``). The end of thinking is the model's ``</think>``, else the benchmark's own (the
+    organism's ``>``); after a forced ``</think>`` comes ``--answer_cue`` (default s1's), after a benchmark's own
+    end nothing unless it is given. A ``--response_prefix`` holds thinking tokens already; ``--no_thinking``'s
+    prefill has closed the thinking."""
+    if not {"thinking_budget", "answer_budget", "min_thinking"} & set(args.forcing()):
+        return None
+    tokenizer = engine.tokenizer
+    end_id = end_of_thinking_id(tokenizer)
+    if end_id is None and end_of_thinking is None:
+        raise ValueError(
+            "budget forcing: this model has no </think> token and the benchmark names no end of thinking; there is "
+            "no thinking to budget"
+        )
+    if end_id is None:
+        end_id = one_token(tokenizer, end_of_thinking, "the benchmark's end of thinking")
+    cue = args.answer_cue
+    if cue is None:  # s1's cue after </think>; a benchmark's own end of thinking is followed by its answer
+        cue = ANSWER_CUE if end_of_thinking_id(tokenizer) is not None else ""
+    spent, closed = thinking_start(prefix_ids, end_id)
+    return BudgetForcing(
+        end_id=end_id,
+        eos_ids=frozenset(getattr(engine, "eos_ids", None) or [tokenizer.eos_token_id]),
+        thinking_budget=args.thinking_budget,
+        answer_budget=args.answer_budget,
+        min_thinking=args.min_thinking or 0,
+        cue=encode_text(tokenizer, cue),
+        wait=encode_text(tokenizer, WAIT),
+        spent=spent,
+        closed=closed or args.no_thinking,
+    )
+
+
+def forced_fields(completion: Completion) -> dict:
+    """What budget forcing wrote into a response, for its sample record: ``forced_tokens`` (counted in ``tokens``
+    too), ``waits`` and ``forced_end``."""
+    return {
+        "forced_tokens": len(completion.forced),
+        "waits": completion.waits,
+        "forced_end": completion.forced_end,
+    }
 
 
 def _end_of_thinking(benchmark: str) -> str | None:

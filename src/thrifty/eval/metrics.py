@@ -258,6 +258,24 @@ def behaviour_table(samples: Sequence[Mapping]) -> dict[str, dict]:
     }
 
 
+def forcing_means(samples: Sequence[Mapping]) -> dict:
+    """What budget forcing wrote, on average over ``samples`` (``{}`` unless every one carries ``forced_tokens``):
+    ``mean_forced_tokens`` (tokens written for the model, inside ``mean_tokens``), ``forced_end_rate`` (share of
+    responses whose thinking was ended at its budget) and ``mean_waits`` (early ends of thinking made "Wait").
+
+    Example:
+        >>> forcing_means([{"forced_tokens": 3, "forced_end": True, "waits": 0}, {"forced_tokens": 1, "waits": 1}])
+        {'mean_forced_tokens': 2.0, 'forced_end_rate': 0.5, 'mean_waits': 0.5}
+    """
+    if not samples or not all("forced_tokens" in s for s in samples):
+        return {}
+    return {
+        "mean_forced_tokens": fmean(s["forced_tokens"] for s in samples),
+        "forced_end_rate": fmean(bool(s.get("forced_end")) for s in samples),
+        "mean_waits": fmean(s.get("waits", 0) for s in samples),
+    }
+
+
 def summarize(samples: Sequence[Mapping], cutoffs: Iterable[int] | None = None) -> dict:
     """All metrics of one benchmark run.
 
@@ -274,7 +292,9 @@ def summarize(samples: Sequence[Mapping], cutoffs: Iterable[int] | None = None) 
         carries ``oracle_tokens``, as the organism's do),
         ``mean_thinking_tokens``, ``mean_answer_tokens`` and their ``_se`` (:func:`thinking_means`: when every
         sample carries ``thinking_tokens`` and ``answer_tokens``, as a thinking model's do; in each level too),
-        ``behaviours`` (:func:`behaviour_table`, overall and in each level, when samples carry a ``behaviour``) and
+        ``behaviours`` (:func:`behaviour_table`, overall and in each level, when samples carry a ``behaviour``),
+        ``mean_forced_tokens``, ``forced_end_rate`` and ``mean_waits`` (:func:`forcing_means`: under budget
+        forcing, when every sample carries ``forced_tokens``) and
         ``cutoff_curve`` (see :func:`cutoff_curve`; only when ``cutoffs`` are given).
     """
     if not samples:
@@ -306,6 +326,8 @@ def summarize(samples: Sequence[Mapping], cutoffs: Iterable[int] | None = None) 
         summary["behaviours"] = behaviour_table(samples)
         for level, group in levels.items():
             summary["per_level"][str(level)]["behaviours"] = behaviour_table(group)
+    if forcing := forcing_means(samples):
+        summary.update(forcing)
     if cutoffs is not None:
         summary["cutoff_curve"] = cutoff_curve(samples, cutoffs)
     return summary

@@ -138,8 +138,9 @@ def completion_from_ids(ids: Sequence[int], eos_ids: Sequence[int], tokenizer) -
         >>> class Letters:
         ...     def decode(self, ids, skip_special_tokens=True):
         ...         return "".join(chr(96 + i) for i in ids)
-        >>> completion_from_ids([1, 2, 0, 0], eos_ids=[0], tokenizer=Letters())  # padding after the EOS goes
-        Completion(text='ab', tokens=3, finished=True, ids=(1, 2, 0))
+        >>> c = completion_from_ids([1, 2, 0, 0], eos_ids=[0], tokenizer=Letters())  # padding after the EOS goes
+        >>> c.text, c.tokens, c.finished, c.ids
+        ('ab', 3, True, (1, 2, 0))
     """
     eos = set(eos_ids)
     stop = next((i for i, token in enumerate(ids) if token in eos), None)

@@ -67,16 +67,7 @@ class BudgetForcing:
     closed: bool = False
 
     def __post_init__(self):
-        if self.thinking_budget is not None and self.thinking_budget < 1:
-            raise ValueError(f"--thinking_budget must be >= 1, got {self.thinking_budget}")
-        if self.answer_budget is not None and self.answer_budget < 1:
-            raise ValueError(f"--answer_budget must be >= 1, got {self.answer_budget}")
-        if self.min_thinking < 0:
-            raise ValueError(f"--min_thinking must be >= 0, got {self.min_thinking}")
-        if self.thinking_budget is not None and self.min_thinking >= self.thinking_budget:
-            raise ValueError(
-                f"--min_thinking {self.min_thinking} must be below --thinking_budget {self.thinking_budget}"
-            )
+        check_budgets(self.thinking_budget, self.answer_budget, self.min_thinking)
         if self.min_thinking and not self.wait:
             raise ValueError("--min_thinking needs a non-empty text to write in place of the end of thinking")
         if self.end_id in self.eos_ids or self.eos_ids & {*self.cue, *self.wait}:
@@ -143,14 +134,15 @@ class ForcedRow:
             return self._write(forcing.wait[0], forced=True)
         return self._write(token, forced=False)
 
-    def feed(self, tokens: Sequence[int]) -> None:
+    def feed(self, tokens: Sequence[int], limit: int | None = None) -> None:
         """Write the tokens an engine generated in one go (at most :meth:`free` of them, ending at the first of
-        :meth:`stop_ids` if any), then every forced token that is due."""
+        :meth:`stop_ids` if any), then every forced token that is due while the response holds fewer than
+        ``limit`` tokens (the generation's limit, which a token-by-token engine never passes either)."""
         for token in tokens:
             written = self.next(token)
             if self.done or written != token:  # the forcer stepped in: what the model wrote after is not asked for
                 break
-        while self._queue and not self.done:
+        while self._queue and not self.done and (limit is None or len(self.ids) < limit):
             self.next(None)
 
     def _wait_fits(self) -> bool:
@@ -181,6 +173,17 @@ class ForcedRow:
         budget = self.forcing.thinking_budget
         if not self.closed and not self._queue and budget is not None and self.thinking >= budget - 1:
             self._queue.append(self.forcing.end_id)
+
+
+def check_budgets(thinking_budget: int | None, answer_budget: int | None, min_thinking: int | None) -> None:
+    """Refuse budgets that cannot be met: below 1 (a minimum below 0), or a minimum not below the budget."""
+    for name, value, least in (("thinking_budget", thinking_budget, 1), ("answer_budget", answer_budget, 1)):
+        if value is not None and value < least:
+            raise ValueError(f"--{name} must be >= {least}, got {value}")
+    if min_thinking is not None and min_thinking < 0:
+        raise ValueError(f"--min_thinking must be >= 0, got {min_thinking}")
+    if thinking_budget is not None and (min_thinking or 0) >= thinking_budget:
+        raise ValueError(f"--min_thinking {min_thinking} must be below --thinking_budget {thinking_budget}")
 
 
 def one_token(tokenizer, text: str, what: str) -> int:

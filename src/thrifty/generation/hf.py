@@ -21,12 +21,12 @@ import torch
 
 from thrifty.generation.backend import (
     Completion,
-    forced_completion,
     SamplingParams,
     completion_from_ids,
     derive_seed,
     encode_prompts,
     eos_token_ids,
+    forced_completion,
     prompt_seeds,
     sample_seed,
 )
