@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -16,6 +17,7 @@ import pytest
 
 from helpers import flags
 from thrifty.eval import results_of
+from thrifty.lengths import thinking_split
 
 
 pytest.importorskip("vllm", reason="vLLM is not installed (make test-vllm runs these tests in its environment)")
@@ -82,6 +84,84 @@ def test_vllm_matches_hf_greedy_and_samples_reproducibly(model_dir, tmp_path):
     # (vLLM seeds a request's sample j with seed + j, so consecutive request seeds would make them equal)
     shifted = [(sampled[i][j + 1]["text"], sampled[i + 1][j]["text"]) for i in range(3) for j in range(3)]
     assert sum(a == b for a, b in shifted) < len(shifted) // 2
+
+
+@pytest.fixture(scope="module")
+def forcing_model_dir(model_dir, tmp_path_factory) -> Path:
+    """The tiny model with its tokenizer's EOS alone: the second EOS id, a token greedy decoding writes, is an
+    ordinary token again, free to end the thinking (budget forcing's end of thinking is no EOS)."""
+    out = tmp_path_factory.mktemp("vllm-forcing-model")
+    shutil.copytree(model_dir, out, dirs_exist_ok=True)
+    path = out / "generation_config.json"
+    config = json.loads(path.read_text())
+    config["eos_token_id"] = config["eos_token_id"][0]
+    path.write_text(json.dumps(config))
+    return out
+
+
+def _flat(groups):
+    return [completion for group in groups for completion in group]
+
+
+def _within_budgets(completion, forcing) -> bool:
+    """The response's thinking (the end included) and its answer (the cue and the EOS left out) are within the
+    forcing's budgets, and a forced end is where the thinking ends, followed by the cue."""
+    ids, cue = completion["ids"], forcing["cue"]
+    thinking, answer = thinking_split(ids, forcing["end_id"])
+    answer -= len(cue) * completion["forced_end"] + completion["finished"]
+    written = range(thinking - 1, thinking + len(cue))  # the end and the cue
+    forced_end = not completion["forced_end"] or (
+        ids[thinking : thinking + len(cue)] == cue and set(written) <= set(completion["forced"])
+    )
+    return thinking <= forcing["thinking_budget"] and answer <= forcing["answer_budget"] and forced_end
+
+
+def test_vllm_budget_forcing_matches_hf_greedy_and_samples_reproducibly(forcing_model_dir, tmp_path):
+    result = subprocess.run(
+        [sys.executable, str(SCRIPTS / "vllm_forcing.py"), str(forcing_model_dir), str(tmp_path / "out.json")],
+        env=_env(),
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    runs = json.loads((tmp_path / "out.json").read_text())
+    forcings = runs["forcings"]
+    assert runs["first"] not in runs["eos_ids"]
+
+    # greedy: the rounds of requests write what the hf backend's one generate call writes, token for token
+    for name in ("budget", "budget_1", "wait", "limit16", "limit15"):
+        assert runs[f"{name}_vllm"] == runs[f"{name}_hf"], name
+    for name in ("budget", "budget_1", "wait"):
+        assert all(_within_budgets(c, forcings[name]) for c in _flat(runs[f"{name}_vllm"])), name
+    # a thinking budget of 1: the end is forced before the model writes a token, then the cue
+    assert all(c["forced_end"] and c["forced"][:3] == [0, 1, 2] for c in _flat(runs["budget_1_vllm"]))
+    # the end of thinking greedy decoding writes first came too early: "Wait" in its place, then a forced end
+    wait, waited = forcings["wait"]["wait"], _flat(runs["wait_vllm"])
+    assert any(c["waits"] >= 1 and c["ids"][: len(wait)] == wait for c in waited)
+    assert any(c["forced_end"] for c in waited) and any(c["forced_end"] for c in _flat(runs["budget_vllm"]))
+    for limit in (16, 15):  # cut at the limit, forced tokens past it left out
+        cut = _flat(runs[f"limit{limit}_vllm"])
+        assert all(c["tokens"] <= limit for c in cut) and any(c["tokens"] == limit and not c["finished"] for c in cut)
+
+    # sampling under forcing: reproducible by seed, batch-invariant, and the seed matters
+    sampled = runs["seed5"]
+    assert sampled == runs["seed5_again"] == runs["seed5_alone"] and sampled != runs["seed6"]
+    assert all(_within_budgets(c, forcings["wait"]) and c["tokens"] <= 48 for c in _flat(sampled))
+    # untouched by the forcer, a sample is the unforced one up to the model's own end of thinking (its request
+    # stopped there, and the next round draws from the stream of the response's length)
+    never = runs["never"]
+    for forced, free in zip(_flat(runs["untouched"]), _flat(runs["unforced"]), strict=True):
+        ids = forced["ids"]
+        head = ids[: ids.index(never) + 1] if never in ids else ids
+        assert head == free["ids"][: len(head)] and not forced["forced"]
+        assert never in ids or forced == free
+
+    # the prefix cache keeps what earlier rounds computed: every cache block a continued response filled is a hit
+    block = runs["block_size"]
+    assert runs["prefix_caching"] and runs["rounds"] >= 2 and runs["continuations"]
+    for request in runs["continuations"]:
+        assert request["cached"] >= request["computed"] // block * block > request["prompt"] // block * block
 
 
 def _eval(model_dir, benchmarks_dir, out, backend):

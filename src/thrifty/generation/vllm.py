@@ -14,6 +14,12 @@ Sampling is batch-invariant as in the hf backend: every sample is a request of i
 seed, ``sample_seed(prompt seed, j)``, so it depends neither on its siblings nor on the other requests of the
 call (vLLM seeds a request's own generator; its prefix cache computes a prompt shared by n requests once).
 
+Budget forcing (:mod:`thrifty.generation.budget`) runs in rounds of one ``llm.generate`` call: each unfinished
+response is a request continuing it (prompt ids + its ids so far) until the forcer is due to step in, then the
+forced tokens are appended; vLLM's prefix cache (on by default, CPU included) keeps what earlier rounds computed.
+A continuation's seed derives from its sample's seed and the response's length (reproducible, batch-invariant);
+the first round's is the unforced one. Under greedy decoding the responses are the hf backend's, token for token.
+
 Under ``accelerate launch``/``torchrun`` (``thrifty eval`` shards the problems across processes) each process
 starts its own engine on its own GPU: the ``LOCAL_RANK``-th of the visible ones (:func:`launch_gpus`). Tensor
 parallelism is for one process: ``--vllm_tensor_parallel_size`` > 1 under a launch is refused.
@@ -24,13 +30,16 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
 
 from thrifty.generation.backend import (
     Completion,
     SamplingParams,
     completion_from_ids,
+    derive_seed,
     encode_prompts,
     eos_token_ids,
+    forced_completion,
     prompt_seeds,
     sample_seed,
 )
@@ -43,6 +52,10 @@ from thrifty.generation.loading import (
 )
 
 
+if TYPE_CHECKING:
+    from thrifty.generation.budget import BudgetForcing
+
+
 logger = logging.getLogger(__name__)
 
 
@@ -53,6 +66,14 @@ def _request_seed(prompt_seed: int, sample: int) -> int:
     """The seed of the request that draws sample ``sample`` of a prompt seeded ``prompt_seed`` (31 bits, which
     every vLLM version takes)."""
     return sample_seed(prompt_seed, sample) >> 32
+
+
+def _continuation_seed(prompt_seed: int, sample: int, written: int) -> int:
+    """The seed of the request that continues sample ``sample`` of a prompt seeded ``prompt_seed`` after ``written``
+    of its tokens (budget forcing's rounds); with none written, the first request's (:func:`_request_seed`)."""
+    if written == 0:
+        return _request_seed(prompt_seed, sample)
+    return derive_seed(sample_seed(prompt_seed, sample), written) >> 32
 
 
 def launch_gpus(env: Mapping[str, str], gpus: int) -> str | None:
@@ -160,33 +181,19 @@ class VLLMBackend:
         self.max_model_len = self.llm.llm_engine.model_config.max_model_len
 
     def generate(
-        self, prompts: Sequence[str], n: int, params: SamplingParams, seeds: int | Sequence[int]
+        self,
+        prompts: Sequence[str],
+        n: int,
+        params: SamplingParams,
+        seeds: int | Sequence[int],
+        forcing: BudgetForcing | None = None,
     ) -> list[list[Completion]]:
         """``n`` completions per prompt: one vLLM request per (prompt, sample), ``n=1``, seeded with
-        ``sample_seed(seeds[i], j)``."""
-        from vllm import SamplingParams as VLLMSamplingParams
+        ``sample_seed(seeds[i], j)``. With ``forcing``, one such request per round of budget forcing
+        (:meth:`_generate_forced`)."""
         from vllm.inputs import TokensPrompt
 
         seeds = prompt_seeds(seeds, len(prompts))
-        greedy = params.temperature == 0
-        requests = [
-            VLLMSamplingParams(
-                n=1,
-                temperature=params.temperature,
-                top_p=1.0 if greedy else params.top_p,
-                top_k=0,
-                min_p=0.0,
-                repetition_penalty=1.0,
-                presence_penalty=0.0,
-                frequency_penalty=0.0,
-                max_tokens=params.max_new_tokens,
-                stop_token_ids=self.eos_ids,
-                seed=_request_seed(seed, j),
-                detokenize=False,  # decoded here, as the hf backend does
-            )
-            for seed in seeds
-            for j in range(n)
-        ]
         encoded = encode_prompts(self.tokenizer, prompts)
         longest = max(map(len, encoded), default=0)
         if longest + params.max_new_tokens > self.max_model_len:  # vLLM would silently stop responses early
@@ -194,8 +201,78 @@ class VLLMBackend:
                 f"a {longest}-token prompt plus --max_new_tokens {params.max_new_tokens} exceeds vLLM's max_model_len "
                 f"{self.max_model_len}; raise --vllm_max_model_len (up to the model's limit) or lower --max_new_tokens"
             )
-        inputs = [TokensPrompt(prompt_token_ids=ids) for ids in encoded for _ in range(n)]
-        outputs = self.llm.generate(inputs, requests, use_tqdm=False)
-        samples = [output.outputs[0].token_ids for output in outputs]
-        completions = [completion_from_ids(ids, self.eos_ids, self.tokenizer) for ids in samples]
+        rows = [(ids, seed, j) for ids, seed in zip(encoded, seeds, strict=True) for j in range(n)]
+        if forcing is not None:
+            completions = self._generate_forced(rows, params, forcing)
+        else:
+            inputs = [TokensPrompt(prompt_token_ids=ids) for ids, _, _ in rows]
+            requests = [
+                self._request(params, params.max_new_tokens, self.eos_ids, _request_seed(seed, j))
+                for _, seed, j in rows
+            ]
+            outputs = self.llm.generate(inputs, requests, use_tqdm=False)
+            completions = [
+                completion_from_ids(output.outputs[0].token_ids, self.eos_ids, self.tokenizer) for output in outputs
+            ]
         return [completions[i * n : (i + 1) * n] for i in range(len(prompts))]
+
+    def _generate_forced(
+        self, rows: Sequence[tuple[list[int], int, int]], params: SamplingParams, forcing: BudgetForcing
+    ) -> list[Completion]:
+        """The completions of ``rows`` (prompt ids, prompt seed, sample) under budget forcing, in rounds of one
+        ``llm.generate`` call.
+
+        Each round, every unfinished row is one request: its prompt and response so far, for the tokens the model
+        may choose before the forcer steps in (:meth:`ForcedRow.free`), stopping at the EOS or the end of thinking
+        (:meth:`ForcedRow.stop_ids`); what vLLM returns is fed to the row, which appends the forced tokens due. A
+        row whose forced token is due first (a thinking budget of 1) has it written without a request. A row is
+        finished when it has ended, reached ``max_new_tokens``, or got no token back.
+        """
+        from vllm.inputs import TokensPrompt
+
+        limit = params.max_new_tokens
+        forced = [forcing.row() for _ in rows]
+        live = list(range(len(rows)))
+        while live:
+            for r in live:
+                if forced[r].free() == 0:  # a forced token is due before the model's next one (or the row ended)
+                    forced[r].feed([], limit)
+            live = [r for r in live if forced[r].free() != 0 and len(forced[r].ids) < limit]
+            if not live:
+                break
+            inputs, requests = [], []
+            for r in live:
+                (ids, seed, j), row = rows[r], forced[r]
+                room = limit - len(row.ids)
+                max_tokens = room if row.free() is None else min(row.free(), room)
+                inputs.append(TokensPrompt(prompt_token_ids=[*ids, *row.ids]))
+                seeded = _continuation_seed(seed, j, len(row.ids))
+                requests.append(self._request(params, max_tokens, sorted(row.stop_ids()), seeded))
+            outputs = self.llm.generate(inputs, requests, use_tqdm=False)
+            generated = [[int(token) for token in output.outputs[0].token_ids] for output in outputs]
+            for r, tokens in zip(live, generated, strict=True):
+                forced[r].feed(tokens, limit)
+            live = [r for r, tokens in zip(live, generated, strict=True) if tokens]
+        return [forced_completion(row, self.eos_ids, self.tokenizer) for row in forced]
+
+    @staticmethod
+    def _request(params: SamplingParams, max_tokens: int, stop_ids: Sequence[int], seed: int):
+        """One request's vLLM sampling parameters: ``params``' sampling, pinned as in the hf backend, for at most
+        ``max_tokens`` tokens, stopping after any of ``stop_ids``, seeded with ``seed``."""
+        from vllm import SamplingParams as VLLMSamplingParams
+
+        greedy = params.temperature == 0
+        return VLLMSamplingParams(
+            n=1,
+            temperature=params.temperature,
+            top_p=1.0 if greedy else params.top_p,
+            top_k=0,
+            min_p=0.0,
+            repetition_penalty=1.0,
+            presence_penalty=0.0,
+            frequency_penalty=0.0,
+            max_tokens=max_tokens,
+            stop_token_ids=list(stop_ids),
+            seed=seed,
+            detokenize=False,  # decoded here, as the hf backend does
+        )
