@@ -33,7 +33,8 @@ COMMANDS = {
     "train": "Train with the paper's length-penalised RLOO (PPO clip, KL to the reference) on TRL's GRPOTrainer.",
     "organism": "Build the base model organism: a tiny Qwen2 SFT'd to overthink column addition (CPU, minutes).",
     "sweep": "Train the α family from one recipe (one folder per α; other flags override the recipe), evaluate each.",
-    "baseline": "The paper's baselines: sft or dpo on the model's own shortest correct responses, or the cutoff.",
+    "baseline": "The paper's baselines: sft or dpo on the model's own shortest correct responses, or the cutoff; "
+    "budget forcing (s1) over thinking budgets.",
     "report": "One report over runs: table, accuracy-vs-tokens per benchmark, training dynamics, ablation, examples.",
     "generate": "Answer one question with one or more models and show each response with its token count.",
     "tiny-model": "Build a random tiny Qwen2 (a character tokenizer, or a real model's with --tokenizer) for smoke "
@@ -181,6 +182,7 @@ def _sweep(argv: list[str]) -> int:
 
 def _baseline(argv: list[str]) -> int:
     from thrifty.args import parse_limits
+    from thrifty.baselines.budget import BudgetArguments, run_budget
     from thrifty.baselines.cutoff import CutoffArguments, run_cutoff
     from thrifty.baselines.finetune import (
         BaselineArguments,
@@ -191,7 +193,7 @@ def _baseline(argv: list[str]) -> int:
     )
     from thrifty.report.tables import summary_table
 
-    methods = ("sft", "dpo", "sample", "cutoff")
+    methods = ("sft", "dpo", "sample", "cutoff", "budget")
     if not argv or argv[0] not in methods:
         if argv and argv[0] in ("-h", "--help"):
             print(
@@ -200,9 +202,14 @@ def _baseline(argv: list[str]) -> int:
             return 0
         raise ValueError(f"say which baseline: thrifty baseline {{{','.join(methods)}}} ... (got {argv[:1]})")
     method, rest = argv[0], argv[1:]
-    if method == "cutoff":
-        args = _parse(CutoffArguments, "baseline", rest)
-        for name, summaries in run_cutoff(args, parse_limits(args.limits), args.out).items():
+    if method in ("cutoff", "budget"):  # one evaluation per generation limit / thinking budget
+        if method == "cutoff":
+            args = _parse(CutoffArguments, "baseline", rest)
+            results = run_cutoff(args, parse_limits(args.limits), args.out)
+        else:
+            args = _parse(BudgetArguments, "baseline", rest)
+            results = run_budget(args, parse_limits(args.budgets, "budgets"), args.out)
+        for name, summaries in results.items():
             print(f"\n{name}\n")
             print(summary_table(summaries))
         return 0

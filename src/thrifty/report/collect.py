@@ -5,10 +5,12 @@ is named after the folder that holds the evaluation (``<model>/eval/<benchmark>/
 sweep``, ``thrifty baseline`` and ``thrifty demo``, or ``<eval out>/<benchmark>/`` for a bare ``thrifty
 eval``); ``NAME=PATH`` names a RUN_DIR's only model yourself. What a model *is* comes from the files beside it:
 ``thrifty_args.json`` (an RL member: its α, advantage estimator, whitening and profile), ``baseline.json``
-(sft, dpo or cutoff), else its name (``--base``, default "base", is the reference model); an evaluation whose
-responses were begun for the model (``--response_prefix``, a forced behaviour) is ``forced``. A training run not
-evaluated yet (a ``metrics.jsonl`` and no evaluation) is a model without summaries: its training is reported, with
-how to evaluate it. How a model was trained comes from :func:`training_settings`. Reads files only.
+(sft, dpo, cutoff, or budget forcing: ``thrifty baseline budget``), else its name (``--base``, default "base", is
+the reference model); an evaluation whose responses were begun for the model (``--response_prefix``, a forced
+behaviour) is ``forced``, and one that controlled the length at inference time (:func:`inference_settings`) is
+``budget`` under a thinking budget, else ``prompting`` (NoThinking, a prompt style). A training run not evaluated
+yet (a ``metrics.jsonl`` and no evaluation) is a model without summaries: its training is reported, with how to
+evaluate it. How a model was trained comes from :func:`training_settings`. Reads files only.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ logger = logging.getLogger(__name__)
 SEED_FOLDER = "seed="
 """``thrifty demo --seeds`` repeats its models in ``OUT/seed=N/``: reported on their own (``thrifty report
 OUT/seed=N``), never mixed with the first seed's models of the same names."""
-KIND_ORDER = ("base", "forced", "family", "ablation", "sft", "dpo", "cutoff", "other")
+KIND_ORDER = ("base", "forced", "family", "ablation", "sft", "dpo", "cutoff", "budget", "prompting", "other")
 ESTIMATOR_LABELS = {
     "grpo": "group-normalised",
     "rloo-std": "group-normalised",
@@ -37,6 +39,62 @@ the leave-one-out advantage whitened over every response token of the rollout (`
 ``whiten_advantages: tokens``); a run of an earlier thrifty's ``batch`` estimator, which whitened over the
 responses, reads :data:`LEGACY_BATCH_LABEL`."""
 LEGACY_BATCH_LABEL = "batch-normalised"
+
+INFERENCE_DEFAULTS = {
+    "thinking_budget": None,
+    "min_thinking": None,
+    "answer_budget": None,
+    "answer_cue": None,
+    "no_thinking": False,
+    "prompt_style": "paper",
+    "prompt_budget": None,
+}
+"""``thrifty eval``'s settings that control the length at inference time (budget forcing, NoThinking, the prompt
+style), each with the value that leaves the model alone; an evaluation records only those it changed."""
+STYLE_LABELS = {"chain-of-draft": "Chain of Draft", "concise": "concise"}
+"""How a ``--prompt_style`` reads in labels; L1's are "L1 prompt (N tokens)" / "L1-Max prompt (N tokens)"."""
+
+
+def inference_settings(summary: dict, config: dict | None = None) -> dict:
+    """The :data:`INFERENCE_DEFAULTS` settings an evaluation changed, from its summary (else its ``config.json``);
+    {} for a plain evaluation.
+
+    Example:
+        >>> inference_settings({"thinking_budget": 16, "prompt_style": "paper", "no_thinking": False})
+        {'thinking_budget': 16}
+    """
+    config = config or {}
+    found = {key: summary.get(key, config.get(key, default)) for key, default in INFERENCE_DEFAULTS.items()}
+    return {key: value for key, value in found.items() if value not in (INFERENCE_DEFAULTS[key], None)}
+
+
+def inference_label(settings: dict) -> str:
+    """How a model evaluated with inference-time ``settings`` (:func:`inference_settings`) reads in tables and
+    legends.
+
+    Example:
+        >>> inference_label({"thinking_budget": 16}), inference_label({"no_thinking": True})
+        ('budget forcing 16 tokens', 'NoThinking')
+        >>> inference_label({"prompt_style": "l1-max", "prompt_budget": 64, "answer_budget": 8})
+        'L1-Max prompt (64 tokens), answer ≤ 8 tokens'
+    """
+    parts = []
+    if settings.get("thinking_budget") is not None:
+        parts.append(f"budget forcing {settings['thinking_budget']} tokens")
+    if settings.get("min_thinking") is not None:
+        parts.append(f"thinking ≥ {settings['min_thinking']} tokens")
+    style = settings.get("prompt_style", "paper")
+    if style.startswith("l1-"):
+        parts.append(f"{'L1' if style == 'l1-exact' else 'L1-Max'} prompt ({settings.get('prompt_budget')} tokens)")
+    elif style != "paper":
+        parts.append(STYLE_LABELS.get(style, style))
+    if settings.get("no_thinking"):
+        parts.append("NoThinking")
+    if settings.get("answer_budget") is not None:
+        parts.append(f"answer ≤ {settings['answer_budget']} tokens")
+    if settings.get("answer_cue") is not None:
+        parts.append(f"cue {settings['answer_cue']!r}")
+    return ", ".join(parts)
 
 
 @dataclass
@@ -81,6 +139,8 @@ class ModelRun:
             return f"{self.kind.upper()}" + (f" (lr {lr:g})" if lr is not None else "")
         if self.kind == "cutoff":
             return f"cutoff {self.info.get('max_new_tokens')} tokens"
+        if self.kind in ("budget", "prompting"):
+            return inference_label(self.info) or self.name
         return self.name
 
     def sort_key(self):
@@ -88,6 +148,7 @@ class ModelRun:
             "family": self.alpha,
             "ablation": self.alpha,
             "cutoff": self.info.get("max_new_tokens"),
+            "budget": self.info.get("thinking_budget"),
             "sft": self.info.get("config", {}).get("learning_rate"),
             "dpo": self.info.get("config", {}).get("learning_rate"),
         }
@@ -131,6 +192,23 @@ def _classify(run: ModelRun, base: str) -> None:
         run.kind = run.info.get("method", "other")
     elif run.name == base:
         run.kind = "base"
+
+
+def _classify_evaluation(run: ModelRun, summary: dict, settings_path: Path) -> None:
+    """What an evaluation's own settings say of a model that no file beside it names (or of a budget-forcing
+    baseline: the settings its label needs): a response begun for the model makes it ``forced``; a thinking
+    budget ``budget``; NoThinking or a prompt style ``prompting`` (:func:`inference_settings`)."""
+    if run.kind not in ("other", "base", "budget"):
+        return
+    config = (runs.read_json_object(settings_path) or {}) if settings_path.is_file() else {}
+    inference = inference_settings(summary, config)
+    if run.kind == "budget":  # baseline.json names the method and budget; the rest (--answer_budget...) is here
+        run.info = {**inference, **run.info}
+    elif config.get("response_prefix"):
+        run.kind, run.info = "forced", {"response_prefix": config["response_prefix"], "model": summary.get("model")}
+    elif inference:
+        run.kind = "budget" if "thinking_budget" in inference else "prompting"
+        run.info = {**inference, "model": summary.get("model")}
 
 
 def _split_spec(spec: str) -> tuple[str, str]:
@@ -222,11 +300,7 @@ def collect_runs(paths: list[str], base: str = "base") -> dict[str, ModelRun]:
             benchmark = summary.get("benchmark", summary_path.parent.name)
             run.summaries[benchmark] = summary
             run.samples[benchmark] = summary_path.parent / runs.SAMPLES
-            settings = summary_path.parent / runs.EVAL_SETTINGS
-            if run.kind in ("other", "base") and settings.is_file():
-                prefix = (runs.read_json_object(settings) or {}).get("response_prefix")
-                if prefix:
-                    run.kind, run.info = "forced", {"response_prefix": prefix, "model": summary.get("model")}
+            _classify_evaluation(run, summary, summary_path.parent / runs.EVAL_SETTINGS)
             found += 1
         found += _add_training_runs(root, label, base, models)
         if not found:
@@ -247,11 +321,12 @@ def collect_runs(paths: list[str], base: str = "base") -> dict[str, ModelRun]:
 
 def live_targets(models: dict[str, ModelRun]) -> dict[str, dict]:
     """``{label: evaluation settings}`` of the models to ask questions live: each model's first evaluation's
-    ``config.json`` (model path, backend, prompt template, token limit). Cutoff and forced runs are their base
-    model with a shorter limit or a response begun for it, so they are left out."""
+    ``config.json`` (model path, backend, prompt template, token limit). Cutoff, forced, budget-forcing and
+    prompting runs are their base model with a shorter limit, a response begun for it, a thinking budget or
+    another prompt, which a live answer would not apply, so they are left out."""
     targets = {}
     for run in models.values():
-        if run.kind in ("cutoff", "forced") or not run.samples:
+        if run.kind in ("cutoff", "forced", "budget", "prompting") or not run.samples:
             continue
         settings = next(iter(run.samples.values())).parent / runs.EVAL_SETTINGS
         if settings.is_file():

@@ -35,6 +35,8 @@ STYLE = {  # kind -> (marker, colour, legend name)
     "sft": ("D", "C1", "rejection sampling + SFT"),
     "dpo": ("v", "C2", "DPO (shortest vs longest correct)"),
     "cutoff": ("s", "C3", "generation cutoff (run)"),
+    "budget": ("p", "C6", "budget forcing (s1)"),
+    "prompting": ("h", "C9", "prompting (no training)"),
     "forced": ("^", "C7", "base, behaviour forced"),
     "other": ("P", "C5", None),
 }
@@ -134,16 +136,39 @@ def zoom_limits(
     return limits[0], limits[1], limits[2], limits[3]
 
 
+CURVE_ORDER = {"family": "alpha", "budget": "thinking_budget"}
+"""The kinds whose curve joins its models in the order of a setting (the α family by α, budget forcing by thinking
+budget); the others' in the order of their mean tokens."""
+
+
+def by_kind(entries: Mapping[str, Mapping]) -> dict[str, list[tuple[str, Mapping]]]:
+    """``{kind: [(name, entry)]}``, each kind's models in the order its curve joins them (:data:`CURVE_ORDER`, then
+    mean tokens).
+
+    Example:
+        >>> e = {"budget forcing 32 tokens": dict(kind="budget", thinking_budget=32, mean_tokens=30.0),
+        ...      "budget forcing 8 tokens": dict(kind="budget", thinking_budget=8, mean_tokens=31.0),
+        ...      "cutoff 20 tokens": dict(kind="cutoff", mean_tokens=20.0)}
+        >>> {kind: [name for name, _ in members] for kind, members in by_kind(e).items()}
+        {'budget': ['budget forcing 8 tokens', 'budget forcing 32 tokens'], 'cutoff': ['cutoff 20 tokens']}
+    """
+    kinds: dict[str, list[tuple[str, Mapping]]] = {}
+    for name, e in entries.items():
+        kinds.setdefault(e.get("kind", "other"), []).append((name, e))
+    for kind, members in kinds.items():
+        setting = CURVE_ORDER.get(kind)
+        members.sort(key=lambda m: ((m[1].get(setting) or 0) if setting else 0, m[1]["mean_tokens"]))
+    return kinds
+
+
 def _draw_pareto(
     ax, entries: Mapping[str, Mapping], legend: bool, frontier=None
 ) -> list[tuple[float, float, str, str]]:
     """Draw every series of :func:`plot_family_pareto` on ``ax``; returns the points to label (x, y, text, colour)."""
     labels = []
-    by_kind: dict[str, list[tuple[str, Mapping]]] = {}
-    for name, e in entries.items():
-        by_kind.setdefault(e.get("kind", "other"), []).append((name, e))
+    kinds = by_kind(entries)
     _draw_error_bars(ax, entries, legend)
-    for name, e in by_kind.get("base", []):
+    for name, e in kinds.get("base", []):
         ax.scatter(
             e["mean_tokens"],
             100 * e["accuracy"],
@@ -163,19 +188,19 @@ def _draw_pareto(
                 marker=".",
                 label=f"cutoff of {name}'s samples" if legend else None,
             )
-    for kind, members in by_kind.items():
+    for kind, members in kinds.items():
         if kind == "base":
             continue
         marker, color, name_of_kind = STYLE.get(kind, STYLE["other"])
-        members = sorted(
-            members,
-            key=lambda m: (m[1].get("alpha") or 0, m[1]["mean_tokens"]) if kind == "family" else m[1]["mean_tokens"],
-        )
         xs = [e["mean_tokens"] for _, e in members]
         ys = [100 * e["accuracy"] for _, e in members]
         if kind == "other":
             for (name, _), x, y in zip(members, xs, ys, strict=True):
                 ax.scatter(x, y, marker=marker, s=70, zorder=4, label=name if legend else None)
+            continue
+        if kind == "prompting":  # unrelated methods: points, not a curve, each labelled in full
+            ax.scatter(xs, ys, marker=marker, s=70, color=color, zorder=4, label=name_of_kind if legend else None)
+            labels += [(x, y, name, color) for (name, _), x, y in zip(members, xs, ys, strict=True)]
             continue
         style = "-" if kind == "family" else "--"
         ax.plot(
@@ -280,8 +305,12 @@ def plot_family_pareto(entries: Mapping[str, Mapping], benchmark: str, path: Pat
     and the base sit close together, a second panel zooms on them (:func:`zoom_box`; boxed on the first), the
     base always in view and no gap drawn larger than its noise.
 
+    Inference-time methods sit beside them: budget forcing (s1) as its own curve, joined in order of thinking
+    budget (``thinking_budget``), and prompting (NoThinking, Chain of Draft, an L1 prompt...) as unjoined points.
+
     ``entries`` maps a label to an evaluation summary plus ``kind`` (base, forced, family, ablation, sft, dpo,
-    cutoff, other) and, for RL runs, ``alpha`` and ``estimator`` (the advantage estimator). ``frontier`` (the
+    cutoff, budget, prompting, other) and, for RL runs, ``alpha`` and ``estimator`` (the advantage estimator).
+    ``frontier`` (the
     base's, :func:`thrifty.report.write.reference_frontier`) is drawn as a fixed reference; RL models with
     an ``own_frontier`` get it drawn faintly, with their gap to it.
     """
@@ -337,6 +366,8 @@ def _short(name: str, kind: str) -> str:
     """The annotation next to a baseline point: what distinguishes it from the others of its kind."""
     if "(" in name:
         return name[name.index("(") + 1 : name.rindex(")")]
+    if kind == "budget":  # "budget forcing 16 tokens" -> "16 tokens"
+        return name.removeprefix("budget forcing ")
     return name.split(" ", 1)[-1] if kind == "cutoff" else name
 
 

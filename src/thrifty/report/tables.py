@@ -175,9 +175,15 @@ def _thinking_cells(summary: Mapping) -> list[str]:
     return [with_se(summary.get(key), summary.get(f"{key}_se"), 1) for key in THINKING_KEYS]
 
 
+FORCING_KEYS = ("mean_forced_tokens", "forced_end_rate")
+"""The summary fields of an evaluation under budget forcing: tokens written for the model per response, and the
+share of responses whose thinking was ended for it."""
+
+
 def summary_table(summaries: Mapping[str, Mapping]) -> str:
     """One markdown row per benchmark: problems, samples, accuracy ± SE, pass@k, maj@k, tokens ± SE, truncation;
-    where some summary has them (a thinking model's), thinking and answer tokens ± SE after the mean tokens.
+    where some summary has them (a thinking model's), thinking and answer tokens ± SE after the mean tokens; under
+    budget forcing (:data:`FORCING_KEYS`), the forced tokens per response and the share of thinking ended by force.
 
     Example:
         >>> print(summary_table({"gsm8k": dict(n_problems=2, samples_per_problem=2, accuracy=0.5, accuracy_se=0.25,
@@ -191,6 +197,8 @@ def summary_table(summaries: Mapping[str, Mapping]) -> str:
     columns = ["benchmark", "problems", "k", "accuracy ± SE", "pass@k", "maj@k", "mean tokens ± SE"]
     columns += ["thinking ± SE", "answer ± SE"] if thinking else []
     columns += ["tokens (correct)", "truncated"]
+    forcing = any(s.get(FORCING_KEYS[0]) is not None for s in summaries.values())
+    columns += ["forced tokens", "thinking ended by force"] if forcing else []
     lines = ["| " + " | ".join(columns) + " |", "|---" * len(columns) + "|"]
     for name, s in summaries.items():
         k = str(s.get("samples_per_problem") or _largest_k(s.get("pass_at_k")))
@@ -198,6 +206,7 @@ def summary_table(summaries: Mapping[str, Mapping]) -> str:
         cells += [_fmt((s.get("pass_at_k") or {}).get(k)), _fmt((s.get("maj_at_k") or {}).get(k))]
         cells += [with_se(s["mean_tokens"], s.get("mean_tokens_se"), 1), *(_thinking_cells(s) if thinking else [])]
         cells += [_fmt(s.get("mean_tokens_correct"), 1), _fmt(s.get("truncation_rate"))]
+        cells += [_fmt(s.get(FORCING_KEYS[0]), 1), _fmt(s.get(FORCING_KEYS[1]))] if forcing else []
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
@@ -308,13 +317,23 @@ def interpolate_se(points: Sequence[tuple[float, float, float | None]], x: float
     return None
 
 
+BASELINE_KINDS = ("sft", "dpo", "cutoff", "budget", "prompting")
+"""The models compared with the α family at matched length: the paper's baselines (SFT, DPO, the cutoff run) and
+the inference-time methods (budget forcing, prompting)."""
+
+
 def baseline_points(entries: Mapping[str, Mapping]) -> list[tuple[str, float, float]]:
-    """``(name, mean tokens, accuracy)`` of every baseline: SFT, DPO and cutoff runs, and the cutoff curve that
-    the base's own samples give (each response cut at L tokens)."""
+    """``(name, mean tokens, accuracy)`` of every baseline (:data:`BASELINE_KINDS`), and of the cutoff curve that
+    the base's own samples give (each response cut at L tokens).
+
+    Example:
+        >>> baseline_points({"α=0": dict(kind="family", mean_tokens=60.0, accuracy=0.9),
+        ...                  "budget forcing 16 tokens": dict(kind="budget", mean_tokens=18.0, accuracy=0.5),
+        ...                  "NoThinking": dict(kind="prompting", mean_tokens=9.0, accuracy=0.4)})
+        [('budget forcing 16 tokens', 18.0, 0.5), ('NoThinking', 9.0, 0.4)]
+    """
     points = [
-        (name, e["mean_tokens"], e["accuracy"])
-        for name, e in entries.items()
-        if e.get("kind") in ("sft", "dpo", "cutoff")
+        (name, e["mean_tokens"], e["accuracy"]) for name, e in entries.items() if e.get("kind") in BASELINE_KINDS
     ]
     for e in entries.values():
         if e.get("kind") == "base":
@@ -348,7 +367,8 @@ def matched_length_table(entries: Mapping[str, Mapping]) -> str:
     such α is shown); otherwise, and for a baseline shorter than every α, there is no match. Differences carry
     ± their SE and * beyond noise where both sides have one (:data:`NOISE_RULE`).
 
-    ``entries`` map a name to a summary with ``kind`` (family, base, sft, dpo, cutoff) and, for the family, ``alpha``.
+    ``entries`` map a name to a summary with ``kind`` (family, base, or one of :data:`BASELINE_KINDS`) and, for the
+    family, ``alpha``.
 
     Example:
         >>> e = {"α=0": dict(kind="family", mean_tokens=100.0, accuracy=0.9),

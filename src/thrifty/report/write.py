@@ -4,9 +4,10 @@
 
 Writes ``OUT/report.md`` with: the results table (± standard errors, Δ against the base marked where it exceeds
 noise), how the numbers were made (each evaluation's and each training run's settings), accuracy against mean
-tokens per benchmark (the α family as a curve, each baseline as its own marker/curve, the base, the cutoff curve
-from the base's own samples, the oracle where known, error bars, the base's frontier and each RL model's gap to
-its own where responses are read as behaviours), accuracy at matched length, the savings per difficulty level, a
+tokens per benchmark (the α family as a curve, each baseline as its own marker/curve, budget forcing's curve and
+the prompting points beside them, the base, the cutoff curve from the base's own samples, the oracle where known,
+error bars, the base's frontier and each RL model's gap to its own where responses are read as behaviours),
+accuracy at matched length (every baseline and inference-time method), the savings per difficulty level, a
 thinking model's thinking and answer tokens (overall and per level), what the responses did per level
 (behaviours, frontier gaps; :mod:`thrifty.report.frontier`), the training dynamics of the α family (the paper's
 Fig. 4), the advantage-normalisation ablation (Fig. 5), the same problems answered by each model, and answers
@@ -22,7 +23,7 @@ from pathlib import Path
 
 from thrifty import runs
 from thrifty.data import get_benchmark, load_benchmark
-from thrifty.report.collect import ModelRun, collect_runs
+from thrifty.report.collect import INFERENCE_DEFAULTS, ModelRun, collect_runs, inference_settings
 from thrifty.report.frontier import distances, frontier, options, own_frontier
 from thrifty.report.plots import (
     ROLLOUT_KEYS,
@@ -86,6 +87,7 @@ def _entries(models: dict[str, ModelRun], benchmark: str) -> dict[str, dict]:
                 "alpha": run.alpha,
                 "estimator": run.estimator,
                 **({"response_prefix": run.info["response_prefix"]} if run.kind == "forced" else {}),
+                **({"thinking_budget": run.info.get("thinking_budget")} if run.kind == "budget" else {}),
             }
     return entries
 
@@ -214,6 +216,13 @@ EVAL_COLUMNS = (
     ("seed", "seed"),
     ("backend", "backend"),
     ("response_prefix", "response begun with"),
+    ("prompt_style", "prompt style"),
+    ("prompt_budget", "prompt budget"),
+    ("no_thinking", "NoThinking"),
+    ("thinking_budget", "thinking budget"),
+    ("min_thinking", "min thinking"),
+    ("answer_budget", "answer budget"),
+    ("answer_cue", "answer cue"),
 )
 TRAIN_COLUMNS = (
     ("model", "model"),
@@ -237,10 +246,13 @@ TRAIN_COLUMNS = (
 
 
 def _evaluation_row(run: ModelRun, benchmark: str) -> dict:
-    """One evaluation's settings: the summary's, else its ``config.json`` (older summaries record fewer)."""
+    """One evaluation's settings: the summary's, else its ``config.json`` (older summaries record fewer); the
+    inference-time settings it left alone read '-'."""
     summary = run.summaries[benchmark]
     settings = runs.read_json_object(run.samples[benchmark].parent / runs.EVAL_SETTINGS) or {}
     row = {key: summary.get(key, settings.get(key)) for key, _ in EVAL_COLUMNS}
+    row.update(dict.fromkeys(INFERENCE_DEFAULTS) | inference_settings(summary, settings))
+    row["no_thinking"] = "yes" if row["no_thinking"] else None
     row.update(model=run.label(), benchmark=benchmark, path=summary.get("model") or settings.get("model"))
     row["samples_per_problem"] = summary.get("samples_per_problem") or settings.get("samples")
     return row
@@ -349,8 +361,8 @@ def write_report(
         matched = matched_length_table(entries)
         if matched:
             parts += [
-                "**At matched length.** Each baseline against the α family's accuracy at the baseline's mean "
-                "tokens (linear between neighbouring α; ± and * as in the results table):",
+                "**At matched length.** Each baseline and inference-time method against the α family's accuracy at "
+                "its mean tokens (linear between neighbouring α; ± and * as in the results table):",
                 "",
                 matched,
                 "",
