@@ -5,6 +5,7 @@ import json
 import pytest
 
 from helpers import flags
+from thrifty import runs
 from thrifty.cli import main
 from thrifty.profiles import PROFILES
 
@@ -75,16 +76,19 @@ def test_demo_full_adds_the_family_ablation_baselines_and_cutoff(tmp_path):
     weights = out / "alpha=0" / "model.safetensors"
     mtime = weights.stat().st_mtime_ns
     full = quick + flags(full=True, full_alphas="0,0.4", ablation="grpo", ablation_alpha=0.4, sft_lrs="1e-4")
-    full += flags(dpo_lrs="1e-5", cutoff_limits="3,6", baseline_prompts_per_level=1)
+    full += flags(dpo_lrs="1e-5", cutoff_limits="3,6", thinking_budgets="2", baseline_prompts_per_level=1)
     assert main(full) == 0
     summary = json.loads((out / "summary.json").read_text())
     assert weights.stat().st_mtime_ns == mtime  # the quick demo's model is reused
     labels = {"base", "base,forced=shortcut", "alpha=0", "alpha=0.4", "alpha=0.4,norm=group", "cutoff=3", "cutoff=6"}
+    labels |= {"budget=2"}
     assert set(summary["models"]) == labels
     # a 2-step toy base answers nothing right, so SFT and DPO have no data: skipped and said so, not a crash
     assert summary["skipped"] == ["sft-lr=0.0001", "dpo-lr=1e-05"]
     assert json.loads((out / "baseline-samples" / "train-prompts" / "summary.json").read_text())["n_problems"] == 4
     assert summary["models"]["cutoff=3"]["mean_tokens"] <= 3
+    budget = runs.read_jsonl(out / "budget=2" / "eval" / "organism" / runs.SAMPLES)
+    assert all(r["thinking_tokens"] <= 2 for r in budget) and any(r["forced_end"] for r in budget)
     report = (out / "report.md").read_text()
     assert "| α=0.4, group-normalised | organism |" in report and "| cutoff 3 tokens | organism |" in report
     assert "![ablation](ablation.png)" in report and "Skipped, because the base's samples" in report
@@ -125,7 +129,6 @@ def test_the_batch_ablation_trains_rloo_whitened_over_tokens_and_reads_as_token_
     from pathlib import Path
 
     import thrifty.demo as demo
-    from thrifty import runs
     from thrifty.report.collect import ModelRun, _classify, collect_runs
 
     base = tmp_path / "base"

@@ -7,7 +7,8 @@ model on the held-out organism problems (:mod:`thrifty.eval`) -> write ``report.
 
 ``--full`` runs the paper's whole comparison: the α family {0, 0.05, 0.1, 0.2, 0.4}, the three baselines (SFT
 on the shortest correct of 8 samples per training prompt and DPO on shortest-vs-longest pairs, each at three
-learning rates; generation cutoff, both from the base's samples and run for real) and the advantage
+learning rates; generation cutoff, both from the base's samples and run for real; budget forcing, s1's
+inference-time control, at ``--thinking_budgets``) and the advantage
 normalisation ablation (α = 0.2 with group-normalised advantages, ``grpo``: ``alpha=0.2,norm=group``; and with the
 leave-one-out advantages whitened over every response token of the rollout, ``batch`` -- trained as
 ``--advantage_estimator rloo --whiten_advantages tokens``, the official code's whitening: ``alpha=0.2,norm=batch``).
@@ -33,6 +34,7 @@ from thrifty import runs
 from thrifty.advantages import ADVANTAGES
 from thrifty.args import parse_alphas, parse_limits, parse_names, parse_numbers
 from thrifty.ask import answer_live
+from thrifty.baselines.budget import record_budget
 from thrifty.baselines.cutoff import record_cutoff
 from thrifty.baselines.finetune import NoTrainingData, load_baseline_recipe, train_baseline
 from thrifty.eval import EvalArguments, evaluate
@@ -120,6 +122,13 @@ class DemoArguments:
     cutoff_limits: str = field(
         default="40,56,80,112", metadata={"help": "Generation limits of the cutoff baseline run (--full)."}
     )
+    thinking_budgets: str = field(
+        default="8,16,24,32",
+        metadata={
+            "help": "Thinking budgets of budget forcing on the base (--full): the column work before the answer "
+            "marker '>' runs 5 (level 1) to 30 (level 4) tokens, so 8 cuts all but level 1 and 32 none."
+        },
+    )
 
     def __post_init__(self):
         """Check every list argument before minutes are spent; fill the RL settings left out from the recipe."""
@@ -127,6 +136,12 @@ class DemoArguments:
         self.learning_rates("sft")
         self.learning_rates("dpo")
         parse_limits(self.cutoff_limits, "cutoff_limits")
+        if too_long := [
+            b for b in parse_limits(self.thinking_budgets, "thinking_budgets") if b >= self.eval_max_new_tokens
+        ]:
+            raise ValueError(
+                f"--thinking_budgets {too_long} must be below --eval_max_new_tokens {self.eval_max_new_tokens}"
+            )
         self.ablations()
         self.extra_seeds()
         parse_alphas(self.seed_alphas, "seed_alphas")
@@ -262,7 +277,12 @@ def _baseline(args: DemoArguments, base: Path, method: str, lr: float) -> Path |
 
 
 def _evaluate(
-    args: DemoArguments, name: str, model: Path, max_new_tokens: int | None = None, response_prefix: str | None = None
+    args: DemoArguments,
+    name: str,
+    model: Path,
+    max_new_tokens: int | None = None,
+    response_prefix: str | None = None,
+    thinking_budget: int | None = None,
 ) -> dict:
     """Evaluate one model into OUT/<name>/eval/; samples are reused only if they came from this very model with
     these settings."""
@@ -277,6 +297,7 @@ def _evaluate(
         seed=args.seed,
         verify_workers=1,
         response_prefix=response_prefix,
+        thinking_budget=thinking_budget,
     )
     # the demo owns this folder: another model or other settings start it afresh
     runs.reset_unless_same(Path(eval_args.out), {"model": _identity(model), "eval": asdict(eval_args)})
@@ -288,6 +309,14 @@ def _cutoff(args: DemoArguments, base: Path, limit: int) -> dict:
     name = f"cutoff={limit}"
     summary = _evaluate(args, name, base, max_new_tokens=limit)
     record_cutoff(Path(args.out) / name, str(base), limit)
+    return summary
+
+
+def _budget(args: DemoArguments, base: Path, budget: int) -> dict:
+    """Budget forcing on the base: its column work ended for it (the answer marker '>' written) at ``budget``."""
+    name = f"budget={budget}"
+    summary = _evaluate(args, name, base, thinking_budget=budget)
+    record_budget(Path(args.out) / name, str(base), budget)
     return summary
 
 
@@ -428,6 +457,8 @@ def _seed_run(args: DemoArguments, stage, full: bool, tag: str = "") -> tuple[di
     if full:
         for limit in parse_limits(args.cutoff_limits, "cutoff_limits"):
             summaries[f"cutoff={limit}"] = stage(f"cutoff {limit} tokens", _cutoff, args, base, limit)
+        for budget in parse_limits(args.thinking_budgets, "thinking_budgets"):
+            summaries[f"budget={budget}"] = stage(f"budget forcing {budget} tokens", _budget, args, base, budget)
     return summaries, skipped
 
 
