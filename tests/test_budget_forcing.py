@@ -67,8 +67,9 @@ def test_an_early_end_of_thinking_becomes_wait_until_the_minimum():
 
 
 def test_a_wait_that_would_overrun_the_budget_is_not_written():
-    row = forcing(thinking_budget=3, min_thinking=2).row()
-    assert write(row, [1, END, 2]) == [1, END, 2] and row.waits == 0  # 1 + 2 Wait tokens > budget - 1
+    long_wait = BudgetForcing(end_id=END, eos_ids=frozenset({EOS}), wait=(5, 6, 4), thinking_budget=5, min_thinking=4)
+    row = long_wait.row()
+    assert write(row, [1, 1, END, 2]) == [1, 1, END, 2] and row.waits == 0  # 2 + 3 Wait tokens > budget - 1
     row = forcing(thinking_budget=4, min_thinking=3).row()  # it fits exactly: the budget's end comes right after
     assert write(row, [1, END, 2]) == [1, 5, 6, END, 7, 8, 2] and row.waits == 1 and row.forced_end
 
@@ -107,6 +108,7 @@ def test_an_engine_never_writes_forced_tokens_past_the_generation_limit():
         ({"thinking_budget": 0}, "--thinking_budget must be >= 1"),
         ({"answer_budget": 0}, "--answer_budget must be >= 1"),
         ({"thinking_budget": 3, "min_thinking": 3}, "--min_thinking 3 must be below --thinking_budget 3"),
+        ({"min_thinking": -1}, "--min_thinking must be >= 1"),
     ],
 )
 def test_bad_settings_are_refused(settings, message):
@@ -158,8 +160,8 @@ def test_deepseek_thinking_is_forced_to_end_at_the_budget_and_waits_until_the_mi
         if r["forced_end"]:  # the delimiter written as the budget's last thinking token, then s1's cue
             assert r["thinking_tokens"] == budget and "Final Answer:" in r["response"]
         assert r["forced_tokens"] == wait * r["waits"] + (1 + cue if r["forced_end"] else 0)
-        if r["answer_tokens"]:  # the thinking ended: never before the minimum
-            assert r["thinking_tokens"] > minimum
+        if r["answer_tokens"]:  # the thinking ended: never before the minimum (the delimiter counted, as the budget)
+            assert r["thinking_tokens"] >= minimum
         assert r["answer_tokens"] - (cue if r["forced_end"] else 0) <= answer
         assert r["response"].count("Wait") >= r["waits"]
     assert summary["forced_end_rate"] == pytest.approx(sum(r["forced_end"] for r in records) / len(records))
@@ -199,6 +201,7 @@ def test_the_organism_is_forced_to_its_answer_marker(tiny_model_dir, tmp_path):
     for r in records:
         if r["forced_end"]:  # 3 of the model's tokens, '>' written for it (nothing after it: its answer comes next)
             assert r["response"][3] == ">" and r["forced_tokens"] == 1 and r["tokens"] <= 4 + 3
+            assert r["thinking_tokens"] == 4  # counted on the end it budgets, though the tokenizer has no </think>
         else:  # it wrote '>' within its budget, or ended before
             assert (">" in r["response"][:4] or r["finished"]) and r["forced_tokens"] == 0
 
@@ -220,6 +223,15 @@ def test_the_forcer_leaves_sampling_alone_until_it_steps_in(tiny_model_dir):
         assert first == len(f.ids) or first == 11  # the only step-in here: the end, as the 12th thinking token
 
 
+def test_a_response_prefix_that_ends_the_thinking_leaves_nothing_to_budget(tiny_model_dir, tmp_path):
+    with pytest.raises(ValueError, match="--response_prefix ends the thinking"):
+        _eval(tiny_model_dir, tmp_path / "eval", "organism", thinking_budget=4, response_prefix=">")
+    with pytest.raises(ValueError, match="--response_prefix already holds 4 thinking tokens"):
+        _eval(tiny_model_dir, tmp_path / "eval2", "organism", thinking_budget=4, response_prefix="1+2=")
+    records, _, _ = _eval(tiny_model_dir, tmp_path / "eval3", "organism", answer_budget=2, response_prefix=">")
+    assert all(r["tokens"] <= 1 + 2 and not r["forced_tokens"] for r in records)  # only the answer is budgeted
+
+
 def test_budget_flags_are_checked_before_anything_loads(tiny_model_dir, tmp_path):
     from thrifty.eval.harness import EvalArguments
 
@@ -228,6 +240,8 @@ def test_budget_flags_are_checked_before_anything_loads(tiny_model_dir, tmp_path
         ({"thinking_budget": 4, "min_thinking": 4}, "--min_thinking 4 must be below --thinking_budget 4"),
         ({"answer_cue": "So:"}, "--answer_cue is written after a forced end of thinking"),
         ({"answer_budget": 0}, "--answer_budget must be >= 1"),
+        ({"min_thinking": 0}, "--min_thinking must be >= 1 \\(leave it out for no minimum\\)"),
+        ({"no_thinking": True, "thinking_budget": 8}, "--no_thinking closes the thinking in the prompt"),
     ]:
         with pytest.raises(ValueError, match=message):
             EvalArguments(model=str(tiny_model_dir), max_new_tokens=24, out=str(tmp_path), **extra)

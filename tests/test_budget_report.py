@@ -109,8 +109,10 @@ def inference_runs(tmp_path) -> list[str]:
     _evaluation(tmp_path / "nothinking", _summary(0.30, 5.0, no_thinking=True))
     _evaluation(tmp_path / "cod", _summary(0.65, 20.0), config={"prompt_style": "chain-of-draft"})
     _evaluation(tmp_path / "l1", _summary(0.75, 40.0, prompt_style="l1-exact", prompt_budget=40))
+    peer = {"thrifty_args.json": {"alpha": 0.005, "reward": "l1-exact", "advantage_estimator": "rloo"}}
+    _evaluation(tmp_path / "l1-peer", _summary(0.79, 45.0, prompt_style="l1-exact", prompt_budget=40), peer)
     _evaluation(tmp_path / "plain", _summary(0.78, 61.0, prompt_style="paper", no_thinking=False))
-    folders = ("base", "sweep", "baselines", "nothinking", "cod", "l1", "plain")
+    folders = ("base", "sweep", "baselines", "nothinking", "cod", "l1", "l1-peer", "plain")
     return [str(tmp_path / name) for name in folders]
 
 
@@ -123,21 +125,22 @@ def test_budget_and_prompting_runs_are_classified_and_labelled(inference_runs):
         ("budget forcing 8 tokens", "budget"),
         ("budget forcing 16 tokens", "budget"),
         ("budget forcing 32 tokens", "budget"),
-        ("Chain of Draft", "prompting"),  # from its config.json
-        ("L1 prompt (40 tokens)", "prompting"),
-        ("NoThinking", "prompting"),
+        ("Chain of Draft (cod)", "prompting"),  # from its config.json; a plain eval: the model named too
+        ("L1 prompt (40 tokens) (l1)", "prompting"),
+        ("NoThinking (nothinking)", "prompting"),
+        ("l1-peer", "other"),  # a trained L1 model evaluated with its own prompt stays that model
         ("plain", "other"),  # the default settings recorded: nothing inference-time about it
     ]
     assert found["budget=16"].info["thinking_budget"] == 16
     # a live answer would drop the budget or the prompt: those runs are left out of the live questions
-    assert set(live_targets(found)) == {"base", "α=0", "α=0.4", "plain"}
+    assert set(live_targets(found)) == {"base", "α=0", "α=0.4", "l1-peer", "plain"}
 
 
 def test_a_bare_evaluation_under_budget_forcing_is_a_budget_run(tmp_path):
     summary = _summary(0.5, 20.0, thinking_budget=16, answer_budget=8, min_thinking=4)
     _evaluation(tmp_path / "forced-by-hand", summary)
     (run,) = collect_runs([str(tmp_path / "forced-by-hand")]).values()
-    assert run.kind == "budget" and run.label() == "budget forcing 16 tokens, thinking ≥ 4 tokens, answer ≤ 8 tokens"
+    assert run.kind == "budget" and run.label() == "budget forcing 16 tokens, thinking ≥ 4 tokens, answer ≤ 8 tokens (forced-by-hand)"
 
 
 def test_the_report_draws_the_budget_curve_and_matches_every_method_at_length(inference_runs, tmp_path, monkeypatch):
@@ -162,14 +165,14 @@ def test_the_report_draws_the_budget_curve_and_matches_every_method_at_length(in
     matched = text[text.index("**At matched length.**") :]
     assert "| budget forcing 8 tokens | 12.0 | 0.400 | 0.610 | +21.0 |" in matched
     assert "| budget forcing 16 tokens | 30.0 | 0.700 | 0.700 | 0.0 |" in matched
-    assert "| Chain of Draft | 20.0 | 0.650 | 0.650 | 0.0 |" in matched
-    assert "| L1 prompt (40 tokens) | 40.0 | 0.750 | 0.750 | 0.0 |" in matched
-    assert "| NoThinking | 5.0 | 0.300 | none: shorter than every α (10–50 tokens) | - |" in matched
+    assert "| Chain of Draft (cod) | 20.0 | 0.650 | 0.650 | 0.0 |" in matched
+    assert "| L1 prompt (40 tokens) (l1) | 40.0 | 0.750 | 0.750 | 0.0 |" in matched
+    assert "| NoThinking (nothinking) | 5.0 | 0.300 | none: shorter than every α (10–50 tokens) | - |" in matched
     # the results table names each method in words, and how each evaluation was made says what it changed
     assert "| budget forcing 16 tokens | organism | 0.700 |" in text
-    assert "| NoThinking | organism | 0.300 |" in text
+    assert "| NoThinking (nothinking) | organism | 0.300 |" in text
     made = text[text.index("## How these numbers were made") : text.index("## Accuracy against length")]
     assert "| model | prompt style | prompt budget | NoThinking | thinking budget |" in made
-    assert "| budget forcing 16 tokens | - | - | - | 16 |" in made and "| NoThinking | - | - | yes | - |" in made
-    assert "| L1 prompt (40 tokens) | l1-exact | 40 | - | - |" in made
+    assert "| budget forcing 16 tokens | - | - | - | 16 |" in made and "| NoThinking (nothinking) | - | - | yes | - |" in made
+    assert "| L1 prompt (40 tokens) (l1) | l1-exact | 40 | - | - |" in made
     assert "| plain | - | - | - | - |" in made  # the defaults it recorded are no change

@@ -55,4 +55,7 @@ def test_no_thinking_on_the_organism_prefills_its_answer_marker(tiny_model_dir, 
     assert config["no_thinking"] is True
     plain, _ = _eval(tiny_model_dir, tmp_path / "plain", "organism")
     assert records and [r["prompt"] for r in records] == [r["prompt"] + ">" for r in plain]
-    assert all(r["tokens"] <= 6 for r in records)  # the '>' is the prompt's, not a generated token
+    assert all(r["tokens"] == 6 or r["finished"] for r in records)  # the '>' is the prompt's, not a generated token
+    assert all(r["prefill"] == ">" for r in records)  # and the response is read as what the model was made to do
+    summary = json.loads((tmp_path / "eval" / "organism" / "summary.json").read_text())
+    assert summary["behaviours"]["shortcut"]["share"] == 1.0

@@ -4,8 +4,10 @@ For each benchmark it writes, under ``OUT/<benchmark>/``:
 
 * ``samples.jsonl`` -- one line per response, enough to audit its verdict on its own: ``id``, ``sample``,
   ``level``, ``question``, ``prompt`` (the exact text the model was given), ``gold``, ``response``, ``tokens``,
-  ``finished``, for a thinking model (its tokenizer has ``</think>`` as one token) ``thinking_tokens`` and
-  ``answer_tokens`` (:func:`response_lengths`); after scoring ``verdicts`` (``{verifier: {"correct",
+  ``finished``, for a thinking model (its tokenizer has ``</think>`` as one token; under budget forcing, any model
+  whose benchmark names its end of thinking) ``thinking_tokens`` and ``answer_tokens`` (:func:`response_lengths`),
+  under ``--no_thinking`` the ``prefill`` that closed the thinking in the prompt, under budget forcing
+  ``forced_tokens``, ``waits`` and ``forced_end`` (:func:`forced_fields`); after scoring ``verdicts`` (``{verifier: {"correct",
   "extracted", "version"[, "timed_out", "verify_timeout"]}}``, one entry per verifier it was ever scored with)
   and, for the last command's verifier, ``correct``, ``extracted``, ``verifier``, ``verifier_version`` (what
   reports and metrics read);
@@ -271,6 +273,11 @@ class EvalArguments(ColumnArguments):
         if self.answer_cue is not None and self.thinking_budget is None:
             raise ValueError("--answer_cue is written after a forced end of thinking: give a --thinking_budget")
         check_budgets(self.thinking_budget, self.answer_budget, self.min_thinking)
+        if self.no_thinking and (self.thinking_budget is not None or self.min_thinking is not None):
+            raise ValueError(
+                "--no_thinking closes the thinking in the prompt: there is no thinking for --thinking_budget or "
+                "--min_thinking to control (--answer_budget still applies)"
+            )
         if self.thinking_budget is not None and self.thinking_budget >= self.max_new_tokens:
             raise ValueError(
                 f"--thinking_budget {self.thinking_budget} must be below --max_new_tokens {self.max_new_tokens}"
@@ -414,15 +421,18 @@ def _generate_missing(
     engine = backend.get()
     prefix = args.response_prefix or ""
     prefix_ids = engine.tokenizer(prefix, add_special_tokens=False)["input_ids"] if prefix else []
-    end_id = end_of_thinking_id(engine.tokenizer)
     forcing = budget_forcing(args, engine, end_of_thinking, prefix_ids)
+    # thinking is counted on </think>; under budget forcing, on the end it budgets (the organism's answer marker)
+    end_id = end_of_thinking_id(engine.tokenizer) or (forcing.end_id if forcing else None)
     instruction = args.instruction()
     with tqdm(total=sum(len(c) for c in todo) * samples, desc=f"generating {path.parent.name}", unit="resp") as bar:
         for chunk in todo:
             asked = [render_prompt(with_instruction(p, instruction), engine.tokenizer, template) for p in chunk]
-            if args.no_thinking:  # the thinking closed in the prompt, for the model
-                asked = [a + no_thinking_prefill(a, engine.tokenizer, end_of_thinking) for a in asked]
-            prompts = [a + prefix for a in asked]
+            # --no_thinking: the thinking closed in the prompt, for the model (recorded with each response)
+            fills = [
+                no_thinking_prefill(a, engine.tokenizer, end_of_thinking) if args.no_thinking else "" for a in asked
+            ]
+            prompts = [a + fill + prefix for a, fill in zip(asked, fills, strict=True)]
             seeds = [problem_seed(args.seed, p.id) for p in chunk]
             outputs = engine.generate(prompts, samples, params, seeds, **({"forcing": forcing} if forcing else {}))
             records = [
@@ -436,10 +446,11 @@ def _generate_missing(
                     "response": prefix + c.text,
                     **response_lengths(prefix_ids, c, end_id, thinking_closed=args.no_thinking),
                     "finished": c.finished,
+                    **({"prefill": fill} if fill else {}),
                     **(forced_fields(c) if forcing else {}),
                     runs.SETTINGS_KEY: mark,
                 }
-                for p, prompt, completions in zip(chunk, prompts, outputs, strict=True)
+                for p, prompt, fill, completions in zip(chunk, prompts, fills, outputs, strict=True)
                 for j, c in enumerate(completions)
             ]
             runs.append_jsonl(path, records)
@@ -469,6 +480,16 @@ def budget_forcing(
     if cue is None:  # s1's cue after </think>; a benchmark's own end of thinking is followed by its answer
         cue = ANSWER_CUE if end_of_thinking_id(tokenizer) is not None else ""
     spent, closed = thinking_start(prefix_ids, end_id)
+    if closed and (args.thinking_budget is not None or args.min_thinking is not None):
+        raise ValueError(
+            "--response_prefix ends the thinking: there is no thinking for --thinking_budget or --min_thinking to "
+            "control (--answer_budget still applies)"
+        )
+    if args.thinking_budget is not None and spent >= args.thinking_budget:
+        raise ValueError(
+            f"--response_prefix already holds {spent} thinking tokens: a --thinking_budget must be above that, got "
+            f"{args.thinking_budget}"
+        )
     return BudgetForcing(
         end_id=end_id,
         eos_ids=frozenset(getattr(engine, "eos_ids", None) or [tokenizer.eos_token_id]),
@@ -956,7 +977,8 @@ def _summarize(
         records = [{**r, "oracle_tokens": oracle[r["id"]]} for r in records]
     registered = get_benchmark(benchmark)
     if registered is not None and registered.behaviour is not None:  # responses say what they did: account for it
-        records = [{**r, "behaviour": registered.behaviour(r["response"])} for r in records]
+        # what the model was made to write counts in what it did (NoThinking's prefill: the organism's '>')
+        records = [{**r, "behaviour": registered.behaviour(r.get("prefill", "") + r["response"])} for r in records]
     summary = summarize(records, cutoffs=args.cutoff_limits())
     summary.update(
         benchmark=name,

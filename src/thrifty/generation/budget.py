@@ -7,8 +7,9 @@ and answers. Budget forcing steps in at three points, writing tokens *for* the m
   written as its ``thinking_budget``-th token (so a forced thinking has exactly ``thinking_budget`` tokens, the
   delimiter included, as :func:`thrifty.lengths.thinking_split` counts them), then the answer cue (s1's
   "Final Answer:"), and the model answers;
-* **the minimum**: when the model ends its thinking before ``min_thinking`` tokens, its delimiter is replaced by
-  "Wait" and it thinks on (s1's "ignore the end of thinking");
+* **the minimum**: when the model would end its thinking with fewer than ``min_thinking`` tokens (its delimiter
+  counted, as the budget counts it), the delimiter is replaced by "Wait" and it thinks on (s1's "ignore the end
+  of thinking");
 * **the answer budget**: the answer (the model's tokens after the thinking; the cue is not its) is cut at
   ``answer_budget`` tokens, unfinished like a response cut at the generation limit.
 
@@ -48,7 +49,8 @@ class BudgetForcing:
         thinking_budget (`int`, *optional*): most thinking tokens, the delimiter included (None: no limit).
         answer_budget (`int`, *optional*): most answer tokens the model writes after its thinking (None: no limit
             but the generation's).
-        min_thinking (`int`): thinking tokens before which an end of thinking becomes :attr:`wait` (0: never).
+        min_thinking (`int`): fewest thinking tokens, the delimiter included: an end of thinking that would come
+            sooner becomes :attr:`wait` (0: no minimum).
         cue (`tuple[int, ...]`): written after a forced end of thinking.
         wait (`tuple[int, ...]`): written in place of an end of thinking that came before ``min_thinking``.
         spent (`int`): thinking tokens the prompt already holds (a ``--response_prefix``).
@@ -67,7 +69,7 @@ class BudgetForcing:
     closed: bool = False
 
     def __post_init__(self):
-        check_budgets(self.thinking_budget, self.answer_budget, self.min_thinking)
+        check_budgets(self.thinking_budget, self.answer_budget, self.min_thinking or None)
         if self.min_thinking and not self.wait:
             raise ValueError("--min_thinking needs a non-empty text to write in place of the end of thinking")
         if self.end_id in self.eos_ids or self.eos_ids & {*self.cue, *self.wait}:
@@ -128,7 +130,8 @@ class ForcedRow:
             return self._write(self._queue.popleft(), forced=True)
         if token is None:
             raise ValueError("no forced token is due: the model's choice is needed")
-        if token == forcing.end_id and not self.closed and self.thinking < forcing.min_thinking and self._wait_fits():
+        early = self.thinking + 1 < forcing.min_thinking  # the delimiter would be thinking token number thinking + 1
+        if token == forcing.end_id and not self.closed and early and self._wait_fits():
             self.waits += 1
             self._queue.extend(forcing.wait[1:])
             return self._write(forcing.wait[0], forced=True)
@@ -176,12 +179,12 @@ class ForcedRow:
 
 
 def check_budgets(thinking_budget: int | None, answer_budget: int | None, min_thinking: int | None) -> None:
-    """Refuse budgets that cannot be met: below 1 (a minimum below 0), or a minimum not below the budget."""
-    for name, value, least in (("thinking_budget", thinking_budget, 1), ("answer_budget", answer_budget, 1)):
-        if value is not None and value < least:
-            raise ValueError(f"--{name} must be >= {least}, got {value}")
-    if min_thinking is not None and min_thinking < 0:
-        raise ValueError(f"--min_thinking must be >= 0, got {min_thinking}")
+    """Refuse budgets that cannot be met: below 1, or a minimum not below the budget (None: not set)."""
+    for name, value in (("thinking_budget", thinking_budget), ("answer_budget", answer_budget)):
+        if value is not None and value < 1:
+            raise ValueError(f"--{name} must be >= 1, got {value}")
+    if min_thinking is not None and min_thinking < 1:
+        raise ValueError(f"--min_thinking must be >= 1 (leave it out for no minimum), got {min_thinking}")
     if thinking_budget is not None and (min_thinking or 0) >= thinking_budget:
         raise ValueError(f"--min_thinking {min_thinking} must be below --thinking_budget {thinking_budget}")
 

@@ -140,7 +140,9 @@ class ModelRun:
         if self.kind == "cutoff":
             return f"cutoff {self.info.get('max_new_tokens')} tokens"
         if self.kind in ("budget", "prompting"):
-            return inference_label(self.info) or self.name
+            label = inference_label(self.info) or self.name
+            # a plain evaluation's settings name the method, not the model: two models under one setting differ
+            return f"{label} ({self.name})" if self.info.get("evaluation") else label
         return self.name
 
     def sort_key(self):
@@ -197,7 +199,8 @@ def _classify(run: ModelRun, base: str) -> None:
 def _classify_evaluation(run: ModelRun, summary: dict, settings_path: Path) -> None:
     """What an evaluation's own settings say of a model that no file beside it names (or of a budget-forcing
     baseline: the settings its label needs): a response begun for the model makes it ``forced``; a thinking
-    budget ``budget``; NoThinking or a prompt style ``prompting`` (:func:`inference_settings`)."""
+    budget ``budget``; NoThinking or a prompt style ``prompting`` (:func:`inference_settings`), unless thrifty
+    trained the model (an L1 model evaluated with its own budget prompt stays that model)."""
     if run.kind not in ("other", "base", "budget"):
         return
     config = (runs.read_json_object(settings_path) or {}) if settings_path.is_file() else {}
@@ -206,9 +209,9 @@ def _classify_evaluation(run: ModelRun, summary: dict, settings_path: Path) -> N
         run.info = {**inference, **run.info}
     elif config.get("response_prefix"):
         run.kind, run.info = "forced", {"response_prefix": config["response_prefix"], "model": summary.get("model")}
-    elif inference:
+    elif inference and not (run.folder / runs.RUN_ARGS).is_file():  # a trained model keeps its kind and name
         run.kind = "budget" if "thinking_budget" in inference else "prompting"
-        run.info = {**inference, "model": summary.get("model")}
+        run.info = {**inference, "model": summary.get("model"), "evaluation": True}
 
 
 def _split_spec(spec: str) -> tuple[str, str]:
