@@ -1,6 +1,6 @@
-"""Budget forcing (s1): the state machine by hand, then ``thrifty eval --thinking_budget/--min_thinking/--answer_budget``
-on a tiny model with the real DeepSeek-R1-Distill tokenizer and on the organism's character model (hf backend; the
-vllm backend's agreement with it is tests/test_vllm.py's)."""
+"""Budget forcing (s1): the state machine by hand, then ``thrifty eval --thinking_budget/--min_thinking/
+--answer_budget`` on a tiny model with the real DeepSeek-R1-Distill tokenizer and on the organism's character model
+(hf backend; the vllm backend's agreement with it is tests/test_vllm.py's)."""
 
 from __future__ import annotations
 

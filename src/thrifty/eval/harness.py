@@ -7,8 +7,9 @@ For each benchmark it writes, under ``OUT/<benchmark>/``:
   ``finished``, for a thinking model (its tokenizer has ``</think>`` as one token; under budget forcing, any model
   whose benchmark names its end of thinking) ``thinking_tokens`` and ``answer_tokens`` (:func:`response_lengths`),
   under ``--no_thinking`` the ``prefill`` that closed the thinking in the prompt, under budget forcing
-  ``forced_tokens``, ``waits`` and ``forced_end`` (:func:`forced_fields`); after scoring ``verdicts`` (``{verifier: {"correct",
-  "extracted", "version"[, "timed_out", "verify_timeout"]}}``, one entry per verifier it was ever scored with)
+  ``forced_tokens``, ``waits`` and ``forced_end`` (:func:`forced_fields`); after scoring ``verdicts``
+  (``{verifier: {"correct", "extracted", "version"[, "timed_out", "verify_timeout"]}}``, one entry per verifier it
+  was ever scored with)
   and, for the last command's verifier, ``correct``, ``extracted``, ``verifier``, ``verifier_version`` (what
   reports and metrics read);
 * ``summary.json`` -- :func:`thrifty.eval.metrics.summarize` with the run's settings, wall time, throughput and
@@ -229,7 +230,10 @@ class EvalArguments(ColumnArguments):
     )
     min_thinking: int | None = field(
         default=None,
-        metadata={"help": "Budget forcing: an end of thinking before this many thinking tokens becomes 'Wait'."},
+        metadata={
+            "help": "Budget forcing: an end of thinking that would close the thinking with fewer tokens than this "
+            "(the end counted, as in --thinking_budget) becomes 'Wait'."
+        },
     )
     answer_cue: str | None = field(
         default=None,
