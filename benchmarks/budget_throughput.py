@@ -10,11 +10,16 @@ new request whose prefix vLLM's cache already holds. Neither should recompute th
 cost no throughput: generated tokens (the forced ones included, as they pass through the model) per second of
 generation should match the run without a budget.
 
+Three settings per repeat, on the same prompts and seeds: ``plain`` (no budget), ``budget`` (``--thinking-budget``:
+it binds, so the responses change, and so does how long the batch's longest one keeps the others waiting) and
+``unreached`` (a budget of ``--max-new-tokens - 1``: the responses are the plain ones, so its ratio is the cost
+of the machinery alone: the hf forcer at every step, vLLM's continuation request after each end of thinking).
+
 Defaults: the organism's base model (what ``thrifty demo`` builds; the cache is ``THRIFTY_CACHE``), its held-out
 problems, 4 samples each at T = 0.6, at most 128 new tokens, thinking budget 16 (its column work runs 5-30
 tokens, so most long problems are forced). Each repeat takes the next ``--prompts`` problems and runs both
 settings on them, in alternating order, after one untimed warm-up call each; a figure is the median over repeats.
-The last line is the headline: ``budget_over_plain=<ratio of tok/s>`` (the first backend's).
+The last line is the headline: ``budget_over_plain=<ratio of tok/s>`` (the first backend's, binding budget).
 """
 
 from __future__ import annotations
@@ -49,9 +54,11 @@ def main() -> None:
         from thrifty.organism.base import cached_base_model
 
         model = str(cached_base_model())
-    problems = load_benchmark(args.benchmark, args.data_dir)[: args.prompts * (args.repeats + 1)]
+    problems = load_benchmark(args.benchmark, args.data_dir)[: args.prompts * args.repeats + 2]
+    if len(problems) < args.prompts * args.repeats + 2:
+        parser.error(f"{args.benchmark} has {len(problems)} problems: fewer than --prompts x --repeats + 2 warm-up")
     params = SamplingParams(args.temperature, 1.0, args.max_new_tokens)
-    settings = EvalArguments(model=model, max_new_tokens=args.max_new_tokens, thinking_budget=args.thinking_budget)
+    budgets = {"budget": args.thinking_budget, "unreached": args.max_new_tokens - 1}
     end_of_thinking = getattr(get_benchmark(args.benchmark), "end_of_thinking", None)
     names = [b.strip() for b in args.backends.split(",") if b.strip()]
     print(
@@ -65,14 +72,16 @@ def main() -> None:
         started = time.perf_counter()
         backend = load_backend(name, model)
         print(f"{name}: loaded in {time.perf_counter() - started:.1f} s", flush=True)
-        forcing = budget_forcing(settings, backend, end_of_thinking, [])
+        runs = {"plain": {}}
+        for setting, budget in budgets.items():
+            settings = EvalArguments(model=model, max_new_tokens=args.max_new_tokens, thinking_budget=budget)
+            runs[setting] = {"forcing": budget_forcing(settings, backend, end_of_thinking, [])}
         prompts = [render_prompt(p, backend.tokenizer, template_for(args.benchmark)) for p in problems]
-        runs = {"plain": {}, "budget": {"forcing": forcing}}
         for extra in runs.values():  # warm-up, on problems no timed repeat uses
-            backend.generate(prompts[args.prompts * args.repeats :][:2], 2, params, seeds=123, **extra)
+            backend.generate(prompts[args.prompts * args.repeats :], 2, params, seeds=123, **extra)
         for repeat in range(args.repeats):
             batch = prompts[repeat * args.prompts : (repeat + 1) * args.prompts]
-            for setting in list(runs) if repeat % 2 == 0 else list(runs)[::-1]:
+            for setting in list(runs)[repeat % 3 :] + list(runs)[: repeat % 3]:  # each setting first in turn
                 started = time.perf_counter()
                 groups = backend.generate(batch, args.samples, params, seeds=repeat, **runs[setting])
                 seconds = time.perf_counter() - started
@@ -89,6 +98,10 @@ def main() -> None:
 
     for (name, setting), values in rates.items():
         print(f"{name}_{setting}_tokens_per_second={statistics.median(values):.1f}")
+    for name in names:
+        plain = statistics.median(rates[(name, "plain")])
+        print(f"{name}_unreached_over_plain={statistics.median(rates[(name, 'unreached')]) / plain:.3f}")
+        print(f"{name}_budget_over_plain={statistics.median(rates[(name, 'budget')]) / plain:.3f}")
     first = names[0]
     ratio = statistics.median(rates[(first, "budget")]) / statistics.median(rates[(first, "plain")])
     print(f"budget_over_plain={ratio:.3f}")

@@ -20,20 +20,26 @@ from vllm_backend import QUESTIONS
 
 
 def recording(llm, calls: list) -> None:
-    """Make ``llm.generate`` append, per call, each request's prompt ids, generated ids and cached prompt tokens."""
-    generate = llm.generate
+    """Make ``llm``'s engine append, for each request as it finishes, ``[(its prompt ids, its generated ids, its
+    cached prompt tokens)]`` to ``calls`` (a continuation is sent once its predecessor finished: it comes later)."""
+    engine = llm.llm_engine
+    add_request, step, prompts = engine.add_request, engine.step, {}
 
-    def record(inputs, params, **kwargs):
-        outputs = generate(inputs, params, **kwargs)
-        calls.append(
-            [
-                (list(request["prompt_token_ids"]), list(output.outputs[0].token_ids), output.num_cached_tokens)
-                for request, output in zip(inputs, outputs, strict=True)
-            ]
-        )
+    def add(name, prompt, params, **kwargs):
+        returned = add_request(name, prompt, params, **kwargs)
+        prompts[name] = prompts[returned] = list(prompt["prompt_token_ids"])
+        return returned
+
+    def record():
+        outputs = step()
+        for output in outputs:
+            if output.finished:
+                calls.append(
+                    [(prompts[output.request_id], list(output.outputs[0].token_ids), output.num_cached_tokens)]
+                )
         return outputs
 
-    llm.generate = record
+    engine.add_request, engine.step = add, record
 
 
 def continuations(calls: list) -> list[dict]:
@@ -108,7 +114,7 @@ def main(model: str, out: str) -> None:
         forcings={name: asdict(f) | {"eos_ids": sorted(f.eos_ids)} for name, f in forcings.items()},
         prefix_caching=cache.enable_prefix_caching,
         block_size=cache.block_size,
-        rounds=len(calls),
+        requests=len(calls),
         continuations=continuations(calls),
     )
     with open(out, "w") as handle:

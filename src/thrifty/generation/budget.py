@@ -117,8 +117,10 @@ class ForcedRow:
         return budget - (self.answer if self.closed else self.thinking + 1)
 
     def stop_ids(self) -> set[int]:
-        """The tokens after which the forcer may step in: the EOS, and while thinking the end of thinking."""
-        return set(self.forcing.eos_ids) | ({self.forcing.end_id} if not self.closed else set())
+        """The tokens after which the forcer may step in: the EOS, and while thinking the end of thinking when
+        something happens there (a "Wait" under a minimum; the answer budget starts counting)."""
+        acts = self.forcing.min_thinking or self.forcing.answer_budget is not None
+        return set(self.forcing.eos_ids) | ({self.forcing.end_id} if acts and not self.closed else set())
 
     def next(self, token: int | None) -> int:
         """Write the token of this step, given the model's choice ``token`` (None when :meth:`free` is 0: the model

@@ -14,11 +14,12 @@ Sampling is batch-invariant as in the hf backend: every sample is a request of i
 seed, ``sample_seed(prompt seed, j)``, so it depends neither on its siblings nor on the other requests of the
 call (vLLM seeds a request's own generator; its prefix cache computes a prompt shared by n requests once).
 
-Budget forcing (:mod:`thrifty.generation.budget`) runs in rounds of one ``llm.generate`` call: each unfinished
-response is a request continuing it (prompt ids + its ids so far) until the forcer is due to step in, then the
-forced tokens are appended; vLLM's prefix cache (on by default, CPU included) keeps what earlier rounds computed.
+Budget forcing (:mod:`thrifty.generation.budget`) runs each response as a chain of requests on vLLM's engine: a
+request continues the response (prompt ids + its ids so far) until the forcer is due to step in, the forced tokens
+are appended, and the next request joins the running batch at once; vLLM's prefix cache (on by default, CPU
+included) keeps what the earlier requests computed.
 A continuation's seed derives from its sample's seed and the response's length (reproducible, batch-invariant);
-the first round's is the unforced one. Under greedy decoding the responses are the hf backend's, token for token.
+the first request's is the unforced one. Under greedy decoding the responses are the hf backend's, token for token.
 
 Under ``accelerate launch``/``torchrun`` (``thrifty eval`` shards the problems across processes) each process
 starts its own engine on its own GPU: the ``LOCAL_RANK``-th of the visible ones (:func:`launch_gpus`). Tensor
@@ -219,40 +220,47 @@ class VLLMBackend:
     def _generate_forced(
         self, rows: Sequence[tuple[list[int], int, int]], params: SamplingParams, forcing: BudgetForcing
     ) -> list[Completion]:
-        """The completions of ``rows`` (prompt ids, prompt seed, sample) under budget forcing, in rounds of one
-        ``llm.generate`` call.
+        """The completions of ``rows`` (prompt ids, prompt seed, sample) under budget forcing.
 
-        Each round, every unfinished row is one request: its prompt and response so far, for the tokens the model
-        may choose before the forcer steps in (:meth:`ForcedRow.free`), stopping at the EOS or the end of thinking
-        (:meth:`ForcedRow.stop_ids`); what vLLM returns is fed to the row, which appends the forced tokens due. A
-        row whose forced token is due first (a thinking budget of 1) has it written without a request. A row is
-        finished when it has ended, reached ``max_new_tokens``, or got no token back.
+        Each row runs as a chain of requests on vLLM's engine: its prompt and response so far, for the tokens the
+        model may choose before the forcer steps in (:meth:`ForcedRow.free`), stopping at the EOS or the end of
+        thinking (:meth:`ForcedRow.stop_ids`); what vLLM returns is fed to the row, which appends the forced tokens
+        due, and the row's next request joins the running batch at once (no row waits for the others to reach
+        their own end of thinking). A row is finished when it has ended, reached ``max_new_tokens``, or got no
+        token back.
         """
         from vllm.inputs import TokensPrompt
 
         limit = params.max_new_tokens
+        engine = self.llm.llm_engine
         forced = [forcing.row() for _ in rows]
-        live = list(range(len(rows)))
-        while live:
-            for r in live:
-                if forced[r].free() == 0:  # a forced token is due before the model's next one (or the row ended)
-                    forced[r].feed([], limit)
-            live = [r for r in live if forced[r].free() != 0 and len(forced[r].ids) < limit]
-            if not live:
-                break
-            inputs, requests = [], []
-            for r in live:
-                (ids, seed, j), row = rows[r], forced[r]
-                room = limit - len(row.ids)
-                max_tokens = room if row.free() is None else min(row.free(), room)
-                inputs.append(TokensPrompt(prompt_token_ids=[*ids, *row.ids]))
-                seeded = _continuation_seed(seed, j, len(row.ids))
-                requests.append(self._request(params, max_tokens, sorted(row.stop_ids()), seeded))
-            outputs = self.llm.generate(inputs, requests, use_tqdm=False)
-            generated = [[int(token) for token in output.outputs[0].token_ids] for output in outputs]
-            for r, tokens in zip(live, generated, strict=True):
-                forced[r].feed(tokens, limit)
-            live = [r for r, tokens in zip(live, generated, strict=True) if tokens]
+        owner: dict[str, int] = {}
+
+        def submit(r: int) -> None:
+            (ids, seed, j), row = rows[r], forced[r]
+            if row.free() == 0:  # a forced token is due before the model's next one (or the row ended)
+                row.feed([], limit)
+            if row.done or len(row.ids) >= limit:
+                return
+            room = limit - len(row.ids)
+            max_tokens = room if row.free() is None else min(row.free(), room)
+            request = self._request(
+                params, max_tokens, sorted(row.stop_ids()), _continuation_seed(seed, j, len(row.ids))
+            )
+            name = f"thrifty-forced-{r}-{len(row.ids)}"
+            owner[name] = r
+            owner[engine.add_request(name, TokensPrompt(prompt_token_ids=[*ids, *row.ids]), request)] = r
+
+        for r in range(len(rows)):
+            submit(r)
+        while engine.has_unfinished_requests():
+            for output in engine.step():
+                if output.finished:
+                    r = owner[output.request_id]
+                    tokens = [int(token) for token in output.outputs[0].token_ids]
+                    forced[r].feed(tokens, limit)
+                    if tokens:
+                        submit(r)
         return [forced_completion(row, self.eos_ids, self.tokenizer) for row in forced]
 
     @staticmethod

@@ -363,11 +363,20 @@ def plot_family_pareto(entries: Mapping[str, Mapping], benchmark: str, path: Pat
 
 
 def _short(name: str, kind: str) -> str:
-    """The annotation next to a baseline point: what distinguishes it from the others of its kind."""
+    """The annotation next to a baseline point: what distinguishes it from the others of its kind.
+
+    Example:
+        >>> _short("budget forcing 16 tokens", "budget"), _short("cutoff 40 tokens", "cutoff")
+        ('thinking ≤ 16', '40 tokens')
+        >>> _short("NoThinking (base)", "prompting"), _short("SFT (lr 3e-05)", "sft")
+        ('NoThinking (base)', 'lr 3e-05')
+    """
+    if kind == "budget":  # "budget forcing 16 tokens" -> "thinking ≤ 16": not read as a cutoff's limit
+        return "thinking ≤ " + name.removeprefix("budget forcing ").replace(" tokens", "", 1)
+    if kind == "prompting":  # the method is the name ("NoThinking (model)")
+        return name
     if "(" in name:
         return name[name.index("(") + 1 : name.rindex(")")]
-    if kind == "budget":  # "budget forcing 16 tokens" -> "16 tokens"
-        return name.removeprefix("budget forcing ")
     return name.split(" ", 1)[-1] if kind == "cutoff" else name
 
 
