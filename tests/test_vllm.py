@@ -30,6 +30,15 @@ def _env():
     return dict(os.environ, TOKENIZERS_PARALLELISM="false")
 
 
+def _script(name: str, model: Path, tmp_path: Path) -> dict:
+    """Run ``tests/scripts/<name>`` on ``model`` in a subprocess; what it wrote (JSON)."""
+    out = tmp_path / "out.json"
+    command = [sys.executable, str(SCRIPTS / name), str(model), str(out)]
+    result = subprocess.run(command, env=_env(), capture_output=True, text=True, timeout=TIMEOUT)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return json.loads(out.read_text())
+
+
 @pytest.fixture(scope="module")
 def model_dir(tmp_path_factory) -> Path:
     """A tiny model vLLM's CPU attention accepts (head size 32), whose greedy responses end with an EOS.
@@ -53,15 +62,7 @@ def model_dir(tmp_path_factory) -> Path:
 
 
 def test_vllm_matches_hf_greedy_and_samples_reproducibly(model_dir, tmp_path):
-    result = subprocess.run(
-        [sys.executable, str(SCRIPTS / "vllm_backend.py"), str(model_dir), str(tmp_path / "out.json")],
-        env=_env(),
-        capture_output=True,
-        text=True,
-        timeout=TIMEOUT,
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
-    runs = json.loads((tmp_path / "out.json").read_text())
+    runs = _script("vllm_backend.py", model_dir, tmp_path)
     assert len(runs["eos_ids"]) == 2
 
     # greedy: the same weights and token accounting give the same responses, token counts and finish flags
@@ -117,15 +118,7 @@ def _within_budgets(completion, forcing) -> bool:
 
 
 def test_vllm_budget_forcing_matches_hf_greedy_and_samples_reproducibly(forcing_model_dir, tmp_path):
-    result = subprocess.run(
-        [sys.executable, str(SCRIPTS / "vllm_forcing.py"), str(forcing_model_dir), str(tmp_path / "out.json")],
-        env=_env(),
-        capture_output=True,
-        text=True,
-        timeout=TIMEOUT,
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
-    runs = json.loads((tmp_path / "out.json").read_text())
+    runs = _script("vllm_forcing.py", forcing_model_dir, tmp_path)
     forcings = runs["forcings"]
     assert runs["first"] not in runs["eos_ids"]
 
