@@ -136,9 +136,8 @@ class DemoArguments:
         self.learning_rates("sft")
         self.learning_rates("dpo")
         parse_limits(self.cutoff_limits, "cutoff_limits")
-        if too_long := [
-            b for b in parse_limits(self.thinking_budgets, "thinking_budgets") if b >= self.eval_max_new_tokens
-        ]:
+        budgets = parse_limits(self.thinking_budgets, "thinking_budgets")
+        if self.full and (too_long := [b for b in budgets if b >= self.eval_max_new_tokens]):  # only --full runs them
             raise ValueError(
                 f"--thinking_budgets {too_long} must be below --eval_max_new_tokens {self.eval_max_new_tokens}"
             )
