@@ -473,6 +473,9 @@ def budget_forcing(
         return None
     tokenizer = engine.tokenizer
     end_id = end_of_thinking_id(tokenizer)
+    cue = args.answer_cue
+    if cue is None:  # s1's cue after </think>; a benchmark's own end of thinking is followed by its answer
+        cue = ANSWER_CUE if end_id is not None else ""
     if end_id is None and end_of_thinking is None:
         raise ValueError(
             "budget forcing: this model has no </think> token and the benchmark names no end of thinking; there is "
@@ -480,9 +483,6 @@ def budget_forcing(
         )
     if end_id is None:
         end_id = one_token(tokenizer, end_of_thinking, "the benchmark's end of thinking")
-    cue = args.answer_cue
-    if cue is None:  # s1's cue after </think>; a benchmark's own end of thinking is followed by its answer
-        cue = ANSWER_CUE if end_of_thinking_id(tokenizer) is not None else ""
     spent, closed = thinking_start(prefix_ids, end_id)
     if closed and (args.thinking_budget is not None or args.min_thinking is not None):
         raise ValueError(
